@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# One idempotent setup step shared by both README commands (main job and tests).
+# Each stage checks before it acts, so a second run takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*"; }
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+# --- 1. libstdc++ with GLIBCXX_3.4.32 -------------------------------------------------------
+# TorchSharp 0.107's libLibTorchSharp.so is built with GCC 13 and needs GLIBCXX_3.4.32.
+# Debian 12 ships GCC 12's libstdc++ (up to 3.4.30), so we take Debian 13's libstdc++6 from a
+# trixie source pinned at priority 100: nothing else is upgraded unless asked for with -t trixie.
+has_glibcxx() {
+  local lib
+  for lib in /usr/lib/x86_64-linux-gnu/libstdc++.so.6 /usr/lib64/libstdc++.so.6 /usr/lib/libstdc++.so.6; do
+    [ -e "$lib" ] && grep -qa 'GLIBCXX_3\.4\.32' "$lib" && return 0
+  done
+  return 1
+}
+if has_glibcxx; then
+  log "libstdc++ has GLIBCXX_3.4.32"
+else
+  if [ -r /etc/os-release ] && . /etc/os-release && [ "${ID:-}" = debian ] && [ "${VERSION_ID:-}" = 12 ]; then
+    log "Debian 12 lacks GLIBCXX_3.4.32: installing Debian 13's libstdc++6 (pinned trixie source)"
+    $SUDO tee /etc/apt/sources.list.d/forge-trixie.sources >/dev/null <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    $SUDO tee /etc/apt/preferences.d/forge-trixie >/dev/null <<'PIN'
+Package: *
+Pin: release n=trixie
+Pin-Priority: 100
+PIN
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -t trixie libstdc++6 >/dev/null
+    has_glibcxx || { echo "[setup] error: libstdc++6 from trixie installed but GLIBCXX_3.4.32 is still missing" >&2; exit 1; }
+    log "installed libstdc++6 from trixie"
+  else
+    echo "[setup] error: this host's libstdc++ lacks GLIBCXX_3.4.32 (needed by TorchSharp 0.107)." >&2
+    echo "[setup] Install GCC 13+'s libstdc++6 (Ubuntu 24.04 / Debian 13 have it) and run again." >&2
+    exit 1
+  fi
+fi
+
+# --- 2. .NET SDK ------------------------------------------------------------------------------
+command -v dotnet >/dev/null || { echo "[setup] error: the .NET 10 SDK is not on PATH (https://dot.net)" >&2; exit 1; }
+
+# --- 3. Demo data (emoji captions) -------------------------------------------------------------
+if [ -x scripts/fetch-emoji.sh ]; then
+  scripts/fetch-emoji.sh
+fi
+
+# --- 4. Restore and build ------------------------------------------------------------------------
+log "building (Release)"
+dotnet build ForgeActors.sln -c Release -nologo -v q -clp:ErrorsOnly
+log "ready"

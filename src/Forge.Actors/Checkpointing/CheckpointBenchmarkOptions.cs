@@ -1,0 +1,15 @@
+namespace Forge.Actors.Checkpointing;
+
+/// <summary>What `forge bench checkpoint` measures.</summary>
+public sealed record CheckpointBenchmarkOptions
+{
+    /// <summary>Total optimizer state saved per checkpoint (master + two moments), in MiB.</summary>
+    public int StateMiB { get; init; } = 256;
+    /// <summary>Ranks writing their shards concurrently (one store, parallel writers where the database allows).</summary>
+    public int Ranks { get; init; } = 1;
+    /// <summary>Checkpoints taken during the simulated training run.</summary>
+    public int Checkpoints { get; init; } = 3;
+    /// <summary>Simulated step time, and steps between checkpoints.</summary>
+    public TimeSpan StepTime { get; init; } = TimeSpan.FromMilliseconds(100);
+    public int StepsPerCheckpoint { get; init; } = 5;
+}

@@ -1,0 +1,52 @@
+using Forge.Model.Optim;
+using Forge.Model.Training;
+
+namespace Forge.Actors.Checkpointing;
+
+/// <summary>
+/// Durable sharded checkpoints. A checkpoint counts only once <see cref="CommitAsync"/> stored its
+/// manifest after every shard was saved. Implemented on Akka.Persistence.Sql snapshots (SQLite by
+/// default, PostgreSQL for clusters), chunked and checksummed.
+/// </summary>
+public interface ICheckpointStore
+{
+    /// <summary>Persists one rank's shard for (job, step); returns the chunk checksums written.</summary>
+    Task<ShardReceipt> SaveShardAsync(string jobId, long step, int rank, OptimizerShard shard, CancellationToken ct = default);
+
+    /// <summary>Makes the checkpoint count; prunes older ones beyond keep_last_n afterwards.</summary>
+    Task CommitAsync(CheckpointManifest manifest, CancellationToken ct = default);
+
+    /// <summary>The newest committed manifest of the job, or null when none.</summary>
+    Task<CheckpointManifest?> LatestAsync(string jobId, CancellationToken ct = default);
+
+    /// <summary>All committed manifests of the job, oldest first.</summary>
+    Task<IReadOnlyList<CheckpointManifest>> ListAsync(string jobId, CancellationToken ct = default);
+
+    /// <summary>Reads [start, start+length) of the flat layout from a committed checkpoint, whatever world saved it (resharding).</summary>
+    Task<OptimizerShard> LoadRangeAsync(CheckpointManifest manifest, long start, long length, CancellationToken ct = default);
+}
+
+/// <summary>Which chunks a shard save wrote, with their checksums.</summary>
+public sealed record ShardReceipt(int Rank, long Start, long Length, IReadOnlyList<ChunkInfo> Chunks);
+
+public sealed record ChunkInfo(int Index, long Bytes, string Checksum);
+
+/// <summary>
+/// The commit record of a checkpoint: everything needed to resume on any world size.
+/// </summary>
+public sealed record CheckpointManifest
+{
+    public required string JobId { get; init; }
+    public required long Step { get; init; }
+    public required int WorldSize { get; init; }
+    public required FlatLayoutInfo Layout { get; init; }
+    public required IReadOnlyList<ShardReceipt> Shards { get; init; }
+    public required long DataEpoch { get; init; }
+    public required long DataPosition { get; init; }
+    public required long SamplesConsumed { get; init; }
+    public required long RngSeed { get; init; }
+    public required long SchedulerStep { get; init; }
+    public required IReadOnlyList<string> FrozenParameters { get; init; }
+    public required string ModelConfigHash { get; init; }
+    public DateTimeOffset CommittedAt { get; init; }
+}

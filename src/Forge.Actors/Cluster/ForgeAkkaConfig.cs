@@ -1,0 +1,50 @@
+using Akka.Configuration;
+using Forge.Actors.Supervision;
+
+namespace Forge.Actors.Cluster;
+
+/// <summary>The HOCON of Forge processes: config/akka.conf (embedded) plus the node's own address.</summary>
+public static class ForgeAkkaConfig
+{
+    /// <summary>Every Forge process names its actor system alike, so actor paths agree across nodes.</summary>
+    public const string SystemName = "forge";
+
+    private static readonly Lazy<Config> EmbeddedDefaults = new(() =>
+    {
+        using var stream = typeof(ForgeAkkaConfig).Assembly.GetManifestResourceStream("Forge.Actors.akka.conf")
+                           ?? throw new InvalidOperationException("Forge.Actors.akka.conf is not embedded in Forge.Actors (see Forge.Actors.csproj)");
+        using var reader = new StreamReader(stream);
+        return ConfigurationFactory.ParseString(reader.ReadToEnd());
+    });
+
+    /// <summary>config/akka.conf as shipped.</summary>
+    public static Config Defaults => EmbeddedDefaults.Value;
+
+    /// <summary>A single-process job: no remoting, no cluster; the serializer bindings stay harmless.</summary>
+    public static Config SingleProcess() =>
+        ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(Defaults);
+
+    /// <summary>A cluster member bound to host:port that joins `seeds` ("host:port"; empty: it is the first seed).</summary>
+    public static Config Node(string host, int port, IReadOnlyList<string> seeds)
+    {
+        if (port is < 0 or > 65535) throw new ArgumentOutOfRangeException(nameof(port), port, "expected a TCP port in [0, 65535]");
+        var seedList = string.Join(", ", seeds.Select(s => $"\"{Address(s)}\""));
+        return ConfigurationFactory.ParseString($$"""
+            akka.remote.dot-netty.tcp.hostname = "{{host}}"
+            akka.remote.dot-netty.tcp.port = {{port}}
+            akka.cluster.seed-nodes = [{{seedList}}]
+            """).WithFallback(Defaults);
+    }
+
+    /// <summary>The job supervisor's path on the seed node `seed` ("host:port").</summary>
+    public static string SupervisorPath(string seed) => $"{Address(seed)}/user/{JobSupervisor.Name}";
+
+    /// <summary>"host:port" as an Akka address; an error names the value and the expected form.</summary>
+    public static string Address(string hostPort)
+    {
+        var colon = hostPort.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(hostPort.AsSpan(colon + 1), out var port) || port is <= 0 or > 65535)
+            throw new ArgumentException($"seed '{hostPort}': expected host:port, for example 10.0.0.5:4053", nameof(hostPort));
+        return $"akka.tcp://{SystemName}@{hostPort}";
+    }
+}

@@ -1,0 +1,50 @@
+using Akka.Actor;
+using Forge.Actors.Ranks;
+
+namespace Forge.Actors.Cluster;
+
+/// <summary>
+/// A Forge cluster node without a supervisor: it joins the seed's cluster and runs one
+/// <see cref="RankActor"/> per device, each registering with the seed node's job supervisor.
+///
+/// Why the seed's supervisor rather than a cluster singleton: the job is launched on the seed
+/// (`forge train`), which owns the run directory and the observer output; a singleton's handover to
+/// another node would move the supervisor away from both and needs the extra Akka.Cluster.Tools
+/// package. A lost seed ends the job, and `forge resume` continues it from the last committed
+/// checkpoint; the ranks here re-register if a supervisor comes back at the same address.
+/// </summary>
+public sealed class NodeHost : IAsyncDisposable
+{
+    private readonly IActorRef[] _ranks;
+
+    private NodeHost(ActorSystem system, IActorRef[] ranks)
+    {
+        System = system;
+        _ranks = ranks;
+    }
+
+    public ActorSystem System { get; }
+
+    /// <summary>Starts the node; `servicesFor(device)` supplies each rank's engine, backend and store.</summary>
+    public static NodeHost Start(NodeOptions options, Func<int, RankServices> servicesFor)
+    {
+        var devices = options.Devices();
+        var system = ActorSystem.Create(ForgeAkkaConfig.SystemName, ForgeAkkaConfig.Node(options.Host, options.Port, [options.Seed]));
+        var supervisor = ForgeAkkaConfig.SupervisorPath(options.Seed);
+        var ranks = devices
+            .Select((device, i) => system.ActorOf(RankActor.Props(servicesFor(device), supervisor), $"rank-{i}"))
+            .ToArray();
+        return new NodeHost(system, ranks);
+    }
+
+    /// <summary>Completes when every rank has left the job (it finished, or dropped them), or on `ct`.</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        try { await Task.WhenAll(_ranks.Select(r => r.WatchAsync(ct))).ConfigureAwait(false); }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+    }
+
+    /// <summary>Leaves the cluster gracefully (the supervisor sees the ranks go) and stops the actor system.</summary>
+    public async ValueTask DisposeAsync() =>
+        await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance).ConfigureAwait(false);
+}

@@ -1,0 +1,30 @@
+using Forge.Actors.Collectives.Nccl;
+using Forge.Actors.Collectives.Tcp;
+using Forge.Model.Config;
+using Forge.Model.Distributed;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Forge.Actors.Collectives;
+
+/// <summary>
+/// Picks the collective backend for a rank from `distributed.backend`: "auto" means NCCL when the
+/// rank computes on a CUDA device and the CPU (TCP) backend otherwise; "nccl" and "tcp" force one.
+/// </summary>
+public static class CollectiveBackends
+{
+    /// <param name="advertisedHost">The address other machines reach this one at (for the TCP rendezvous); null picks one.</param>
+    public static ICollectiveBackend For(DistributedConfig config, Device device, string? advertisedHost = null)
+    {
+        var name = config.Backend.ToLowerInvariant();
+        return name switch
+        {
+            "auto" => device.type == DeviceType.CUDA ? new NcclCollectiveBackend(device.index < 0 ? 0 : device.index) : new TcpCollectiveBackend(advertisedHost),
+            "nccl" when device.type != DeviceType.CUDA =>
+                throw new ArgumentException($"distributed.backend = \"nccl\" needs CUDA ranks, but this rank runs on {device}"),
+            "nccl" => new NcclCollectiveBackend(device.index < 0 ? 0 : device.index),
+            "tcp" or "cpu" => new TcpCollectiveBackend(advertisedHost),
+            _ => throw new ArgumentException($"distributed.backend = '{config.Backend}': expected \"auto\", \"nccl\" or \"tcp\""),
+        };
+    }
+}

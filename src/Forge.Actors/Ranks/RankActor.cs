@@ -1,0 +1,220 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using Forge.Actors.Checkpointing;
+using Forge.Actors.Supervision;
+using Forge.Model.Distributed;
+
+namespace Forge.Actors.Ranks;
+
+/// <summary>
+/// One training rank (one GPU, or one CPU rank). It registers with the job supervisor, joins the
+/// worlds the supervisor forms, and runs steps and shard snapshots on its <see cref="RankThread"/>.
+/// The actor itself never blocks: results of torch work are piped to the supervisor, so it can
+/// always receive an <see cref="AbortStep"/>.
+///
+/// States: Registering (repeats <see cref="RegisterRank"/> until the supervisor answers) and
+/// Serving (member, or candidate member, of the supervisor's worlds).
+/// </summary>
+public sealed class RankActor : ReceiveActor, IWithTimers
+{
+    private const string RegisterTimer = "register";
+
+    private readonly RankServices _services;
+    private readonly string _supervisorPath;
+    private readonly RankThread _thread;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    private IActorRef _supervisor = ActorRefs.Nobody;
+    private long _epoch = -1;          // the newest world this rank was asked to join
+    private RankWorld? _world;         // set once that world's join succeeded
+    private volatile bool _stopped;    // read on the torch thread by joins still queued at stop
+
+    public RankActor(RankServices services, string supervisorPath)
+    {
+        _services = services;
+        _supervisorPath = supervisorPath;
+        _thread = new RankThread($"forge-{Self.Path.Name}", () => services.Engines.PrepareThread(services.Device));
+        BecomeRegistering();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <param name="supervisorPath">Where the supervisor lives: "/user/job-supervisor" locally, or the seed node's full path.</param>
+    public static Props Props(RankServices services, string supervisorPath) =>
+        Akka.Actor.Props.Create(() => new RankActor(services, supervisorPath));
+
+    private void BecomeRegistering()
+    {
+        // The supervisor may not exist yet (a node started before the job): keep asking.
+        Timers.StartPeriodicTimer(RegisterTimer, RegisterNow.Instance, TimeSpan.Zero, _services.RegisterRetry);
+        Become(Registering);
+    }
+
+    private void Registering()
+    {
+        Receive<RegisterNow>(_ => Context.ActorSelection(_supervisorPath).Tell(new RegisterRank(_services.Node, _services.Device)));
+        Receive<RankRegistered>(registered =>
+        {
+            Timers.Cancel(RegisterTimer);
+            _supervisor = Sender;
+            Context.Watch(_supervisor);
+            Become(Serving);
+        });
+        Receive<WorldReady>(ready => _thread.Run(ready.World.Dispose));   // joined after the supervisor died
+        Receive<JoinCrashed>(_ => { });
+        Receive<LeaveJob>(_ => Context.Stop(Self));
+    }
+
+    private void Serving()
+    {
+        Receive<RankRegistered>(_ => { });   // a registration retry that crossed the first answer
+        Receive<CreateGroup>(create =>
+        {
+            var backend = _services.Backend;
+            _thread.Run(backend.CreateGroupId).PipeTo(_supervisor, Self,
+                id => new GroupCreated(create.WorldEpoch, id),
+                e => new JoinFailed(create.WorldEpoch, 0, $"creating the {backend.Name} group failed: {Describe(e)}"));
+        });
+        Receive<JoinWorld>(Join);
+        Receive<WorldReady>(ready =>
+        {
+            if (ready.World.Epoch != _epoch)
+            {
+                // Superseded by a newer JoinWorld while joining: this world is already abandoned.
+                var stale = ready.World;
+                _thread.Run(stale.Dispose);
+                return;
+            }
+            _world = ready.World;
+            _supervisor.Tell(new WorldJoined(_world.Epoch, _world.Assignment.Rank, _world.Engine.Layout));
+        });
+        Receive<JoinCrashed>(crashed =>
+        {
+            if (crashed.Assignment.WorldEpoch == _epoch)
+                _supervisor.Tell(new JoinFailed(crashed.Assignment.WorldEpoch, crashed.Assignment.Rank, Describe(crashed.Error)));
+        });
+        Receive<RunStep>(run =>
+        {
+            if (!IsMemberOf(run.WorldEpoch, out var world))
+            {
+                _supervisor.Tell(new StepFailed(run.WorldEpoch, -1, run.Step, $"not a member of world {run.WorldEpoch}", false));
+                return;
+            }
+            var rank = world.Assignment.Rank;
+            _thread.Run(() => world.RunStep(run.Step)).PipeTo(_supervisor, Self,
+                result => new StepDone(run.WorldEpoch, rank, result),
+                e => new StepFailed(run.WorldEpoch, rank, run.Step, Describe(e), Unwrap(e) is CollectiveException));
+        });
+        Receive<SaveShard>(save =>
+        {
+            if (!IsMemberOf(save.WorldEpoch, out var world))
+            {
+                _supervisor.Tell(new ShardSaveFailed(save.WorldEpoch, save.Step, -1, $"not a member of world {save.WorldEpoch}"));
+                return;
+            }
+            SaveInBackground(world, save).PipeTo(_supervisor, Self,
+                saved => saved,
+                e => new ShardSaveFailed(save.WorldEpoch, save.Step, world.Assignment.Rank, Describe(e)));
+        });
+        Receive<AbortStep>(abort =>
+        {
+            _world?.Abort(abort.Reason);
+            var rank = _world?.Assignment.Rank ?? -1;
+            // The acknowledgement waits for everything queued before it, so it proves the torch
+            // thread is free again; a rank stuck in native code never answers and gets dropped.
+            _thread.Run(() => true).PipeTo(_supervisor, Self, _ => new StepAborted(abort.WorldEpoch, rank));
+        });
+        Receive<LeaveJob>(leave =>
+        {
+            _log.Info("rank on {0} device {1} leaves the job: {2}", _services.Node, _services.Device, leave.Reason);
+            Context.Stop(Self);
+        });
+        Receive<Terminated>(t => t.ActorRef.Equals(_supervisor), _ =>
+        {
+            // The supervisor is gone (its node died or the job ended abruptly): give up the world
+            // and offer this rank again, to a supervisor that may come back at the same path.
+            ReleaseWorld("supervisor terminated");
+            _epoch = -1;
+            _supervisor = ActorRefs.Nobody;
+            BecomeRegistering();
+        });
+    }
+
+    private void Join(JoinWorld join)
+    {
+        var assignment = join.Assignment;
+        ReleaseWorld($"superseded by world {assignment.WorldEpoch}");
+        _epoch = assignment.WorldEpoch;
+        JoinAsync(assignment, join.RestoreFrom).PipeTo(Self,
+            success: world => new WorldReady(world),
+            failure: e => new JoinCrashed(assignment, e));
+    }
+
+    private async Task<RankWorld> JoinAsync(RankAssignment assignment, CheckpointManifest? restoreFrom)
+    {
+        // Loading is I/O and stays off the torch thread; only the join and engine build go there.
+        var restored = restoreFrom is null
+            ? null
+            : await ShardRestore.LoadAsync(_services.Store, restoreFrom, assignment.Rank, assignment.WorldSize, CancellationToken.None).ConfigureAwait(false);
+        var services = _services;
+        return await _thread.Run(() =>
+        {
+            var world = RankWorld.Join(services, assignment, restored);
+            if (!_stopped) return world;
+            world.Dispose();   // the actor stopped while this join was queued: nobody else would release it
+            throw new OperationCanceledException($"rank stopped while joining world {assignment.WorldEpoch}");
+        }).ConfigureAwait(false);
+    }
+
+    private async Task<ShardSaved> SaveInBackground(RankWorld world, SaveShard save)
+    {
+        // The only work on the step path is the copy off the device (queued between two steps);
+        // the write to the store overlaps the following steps.
+        var clock = Stopwatch.StartNew();
+        var shard = await _thread.Run(world.Engine.SnapshotShard).ConfigureAwait(false);
+        var snapshotSeconds = clock.Elapsed.TotalSeconds;
+        var receipt = await _services.Store.SaveShardAsync(world.Assignment.JobId, save.Step, world.Assignment.Rank, shard).ConfigureAwait(false);
+        return new ShardSaved(save.WorldEpoch, save.Step, receipt, snapshotSeconds);
+    }
+
+    private bool IsMemberOf(long epoch, out RankWorld world)
+    {
+        world = _world!;
+        return _world is not null && _world.Epoch == epoch;
+    }
+
+    private void ReleaseWorld(string reason)
+    {
+        if (_world is null) return;
+        var world = _world;
+        _world = null;
+        world.Abort(reason);
+        _thread.Run(world.Dispose);
+    }
+
+    protected override void PostStop()
+    {
+        _stopped = true;
+        ReleaseWorld("rank stopped");
+        if (!_thread.Stop(TimeSpan.FromSeconds(30)))
+            _log.Warning("rank thread on {0} device {1} did not stop within 30 s (torch work still running)", _services.Node, _services.Device);
+    }
+
+    private static Exception Unwrap(Exception e) => e is AggregateException { InnerExceptions.Count: 1 } a ? Unwrap(a.InnerExceptions[0]) : e;
+
+    private static string Describe(Exception e)
+    {
+        var inner = Unwrap(e);
+        return $"{inner.GetType().Name}: {inner.Message}";
+    }
+
+    private sealed record RegisterNow
+    {
+        public static RegisterNow Instance { get; } = new();
+    }
+
+    // Local-only completions of the join (never serialised: they hold object references).
+    private sealed record WorldReady(RankWorld World);
+    private sealed record JoinCrashed(RankAssignment Assignment, Exception Error);
+}

@@ -1,0 +1,35 @@
+using Forge.Actors.Checkpointing;
+using Forge.Actors.Cluster;
+
+namespace Forge.Actors.Ranks;
+
+// What a rank actor receives from the job supervisor. Every message that belongs to one formed
+// world carries its WorldEpoch, so late messages from an aborted world are recognised and ignored.
+// No message carries tensor bytes: shards go from the rank to the checkpoint store directly.
+
+/// <summary>The supervisor accepted the registration; the sender is the supervisor to watch.</summary>
+public sealed record RankRegistered(string JobId) : IForgeMessage;
+
+/// <summary>Sent to the future rank 0 of a world: create the collective group id (NCCL unique id or rendezvous address).</summary>
+public sealed record CreateGroup(long WorldEpoch) : IForgeMessage;
+
+/// <summary>Join world `Assignment` and build the engine; restore the shard resharded from `RestoreFrom` when given.</summary>
+public sealed record JoinWorld(RankAssignment Assignment, CheckpointManifest? RestoreFrom) : IForgeMessage;
+
+/// <summary>Run optimizer step `Step` (0-based) in world `WorldEpoch`.</summary>
+public sealed record RunStep(long WorldEpoch, long Step) : IForgeMessage;
+
+/// <summary>Persist the shard as it stands after `Step` completed steps.</summary>
+public sealed record SaveShard(long WorldEpoch, long Step) : IForgeMessage;
+
+/// <summary>Abandon the running step: abort the collective group so no rank blocks on a dead peer; reply when the torch thread is free.</summary>
+public sealed record AbortStep(long WorldEpoch, string Reason) : IForgeMessage;
+
+/// <summary>The job is over for this rank (finished, or the rank was dropped): release the engine and stop.</summary>
+public sealed record LeaveJob(string Reason) : IForgeMessage;
+
+/// <summary>
+/// A rank's place in one formed world. The epoch increases with every (re-)formation; the group id
+/// is opaque bytes from <see cref="Forge.Model.Distributed.ICollectiveBackend.CreateGroupId"/>.
+/// </summary>
+public sealed record RankAssignment(string JobId, long WorldEpoch, int Rank, int WorldSize, byte[] GroupId);

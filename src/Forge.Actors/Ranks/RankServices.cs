@@ -1,0 +1,23 @@
+using Forge.Actors.Checkpointing;
+using Forge.Model.Distributed;
+
+namespace Forge.Actors.Ranks;
+
+/// <summary>What one rank actor needs from its process: engine, collectives, store and its device.</summary>
+public sealed record RankServices
+{
+    public required IRankEngineFactory Engines { get; init; }
+    public required ICollectiveBackend Backend { get; init; }
+    public required ICheckpointStore Store { get; init; }
+    /// <summary>GPU index on this node, or -1 for a CPU rank.</summary>
+    public int Device { get; init; } = -1;
+    /// <summary>Names the node in logs and registrations.</summary>
+    public string Node { get; init; } = Environment.MachineName;
+    /// <summary>
+    /// How long joining a collective group may take before the rank reports failure. Shorter than the
+    /// supervisor's form timeout, so a join whose peer died fails before the supervisor gives up on this rank.
+    /// </summary>
+    public TimeSpan JoinTimeout { get; init; } = TimeSpan.FromMinutes(1);
+    /// <summary>How often an unregistered rank repeats its registration (the supervisor may not exist yet).</summary>
+    public TimeSpan RegisterRetry { get; init; } = TimeSpan.FromSeconds(1);
+}

@@ -1,0 +1,46 @@
+using Forge.Actors.Checkpointing;
+using Forge.Actors.Cluster;
+using Forge.Model.Training;
+
+namespace Forge.Actors.Supervision;
+
+// What the job supervisor receives. Rank-originated messages carry the world epoch they belong
+// to; the supervisor drops any whose epoch is not the current world's.
+
+/// <summary>A rank actor offers itself to the job. `Device` is its GPU index on `Node`, or -1 for a CPU rank.</summary>
+public sealed record RegisterRank(string Node, int Device) : IForgeMessage;
+
+/// <summary>Rank 0 created the world's collective group id.</summary>
+public sealed record GroupCreated(long WorldEpoch, byte[] GroupId) : IForgeMessage;
+
+/// <summary>A rank joined the collective group and built its engine (restored when asked).</summary>
+public sealed record WorldJoined(long WorldEpoch, int Rank, FlatLayoutInfo Layout) : IForgeMessage;
+
+/// <summary>A rank could not create or join the group, or could not build or restore its engine.</summary>
+public sealed record JoinFailed(long WorldEpoch, int Rank, string Error) : IForgeMessage;
+
+/// <summary>A rank finished step `Result.Step`: one arrival at the step barrier.</summary>
+public sealed record StepDone(long WorldEpoch, int Rank, StepResult Result) : IForgeMessage;
+
+/// <summary>
+/// A rank's step threw. `PeerFailure` is true for a collective failure, which usually means a
+/// PEER died, so the supervisor must not blame the reporter and probes every rank instead.
+/// </summary>
+public sealed record StepFailed(long WorldEpoch, int Rank, long Step, string Error, bool PeerFailure) : IForgeMessage;
+
+/// <summary>The rank's torch thread is free after an <see cref="Ranks.AbortStep"/>: the rank is alive.</summary>
+public sealed record StepAborted(long WorldEpoch, int Rank) : IForgeMessage;
+
+/// <summary>A shard is durable. `SnapshotSeconds` is the time the step path stalled to copy it off the device.</summary>
+public sealed record ShardSaved(long WorldEpoch, long Step, ShardReceipt Receipt, double SnapshotSeconds) : IForgeMessage;
+
+public sealed record ShardSaveFailed(long WorldEpoch, long Step, int Rank, string Error) : IForgeMessage;
+
+/// <summary>Finish the current step, checkpoint and stop (a signal, or the host's cancellation).</summary>
+public sealed record StopJob(string Reason);
+
+/// <summary>Ask for the job's end: the reply is <see cref="Training.JobFinished"/> once every rank has stopped.</summary>
+public sealed record AwaitJobFinished
+{
+    public static AwaitJobFinished Instance { get; } = new();
+}

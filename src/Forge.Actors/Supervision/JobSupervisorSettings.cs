@@ -1,0 +1,76 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Forge.Actors.Checkpointing;
+using Forge.Model.Config;
+using Forge.Model.Data;
+
+namespace Forge.Actors.Supervision;
+
+/// <summary>The supervisor's policy and the job facts it writes into manifests.</summary>
+public sealed record JobSupervisorSettings
+{
+    public required string JobId { get; init; }
+    /// <summary>Total optimizer steps of the job; the job is complete after step MaxSteps-1.</summary>
+    public required long MaxSteps { get; init; }
+    /// <summary>Checkpoint after every Interval completed steps (0: only at the end and on stop).</summary>
+    public long CheckpointInterval { get; init; }
+    public int MinRanks { get; init; } = 1;
+    /// <summary>0 means no upper bound.</summary>
+    public int MaxRanks { get; init; }
+    public int MaxRestarts { get; init; } = 10;
+    /// <summary>
+    /// Ranks the launch itself starts (a single-process job's local ranks): the first formation waits
+    /// for all of them; later ones (after a loss) go on with whoever is left. 0 when unknown (cluster
+    /// nodes come and go); then min/max and the settle window decide.
+    /// </summary>
+    public int ExpectedRanks { get; init; }
+    /// <summary>How long forming (and each re-forming) may wait for ranks, group creation and joins.</summary>
+    public TimeSpan FormTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>A rank that has not reported a step within this time is declared lost.</summary>
+    public TimeSpan StepTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>Once min ranks are there (and max is not reached), wait this long for more before forming.</summary>
+    public TimeSpan FormationSettle { get; init; } = TimeSpan.FromSeconds(3);
+    /// <summary>
+    /// How long a live rank may take to acknowledge an abort before it counts as dead. Dead ranks are
+    /// known sooner (DeathWatch); this only bounds a rank whose torch thread is still busy, for example
+    /// in a collective join that has to time out first, so it is generous.
+    /// </summary>
+    public TimeSpan AbortTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>How long Done waits for the ranks to stop before reporting anyway.</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>The committed checkpoint to resume from (forge resume), or null to start fresh.</summary>
+    public CheckpointManifest? ResumeFrom { get; init; }
+
+    // Manifest facts the supervisor cannot know from rank reports.
+    public long RngSeed { get; init; }
+    public string ModelConfigHash { get; init; } = "";
+    public IReadOnlyList<string> FrozenParameters { get; init; } = [];
+    /// <summary>The data cursor after N completed steps (IBatchSource.CursorAfter); null records samples only.</summary>
+    public Func<long, DataCursor>? DataCursorAfter { get; init; }
+    /// <summary>What to tell the user when a job stops before MaxSteps with a checkpoint at the given step.</summary>
+    public Func<long, string> ResumeHint { get; init; } = step => $"resume from the checkpoint at step {step} with `forge resume`";
+
+    /// <summary>The settings of `config` ([train], [checkpoint], [distributed], [elastic]).</summary>
+    public static JobSupervisorSettings FromConfig(JobConfig config) => new()
+    {
+        JobId = config.RunName,
+        MaxSteps = config.Train.MaxSteps,
+        CheckpointInterval = config.Checkpoint.Interval,
+        MinRanks = config.Elastic.MinRanks,
+        MaxRanks = config.Elastic.MaxRanks,
+        MaxRestarts = config.Elastic.MaxRestarts,
+        FormTimeout = TimeSpan.FromSeconds(config.Distributed.FormTimeoutSec),
+        StepTimeout = TimeSpan.FromSeconds(config.Distributed.StepTimeoutSec),
+        AbortTimeout = TimeSpan.FromSeconds(config.Distributed.FormTimeoutSec),
+        RngSeed = config.Train.Seed,
+        ModelConfigHash = ModelHash(config),
+    };
+
+    /// <summary>SHA-256 of the sections that decide the flat layout: a checkpoint only fits a model with the same hash.</summary>
+    public static string ModelHash(JobConfig config)
+    {
+        var json = JsonSerializer.Serialize(new { config.Model, config.VisionEncoder, config.Adapter, config.Vlm });
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)));
+    }
+}

@@ -1,0 +1,20 @@
+using Forge.Model.Config;
+
+namespace Forge.Actors.Training;
+
+/// <summary>
+/// What the host hands a local training job (`forge train` / `forge resume`): the validated config,
+/// the run directory (runs/&lt;run-name&gt;/, which holds the SQLite checkpoint store), the number of
+/// local ranks (0 = all visible GPUs, else that many CPU ranks when no GPU) and whether to resume
+/// from the latest committed checkpoint.
+/// Entry point (Forge.Actors.Training.LocalTrainingJob):
+/// <c>Task&lt;JobFinished&gt; RunAsync(TrainingJobOptions options, ITrainingObserver observer, CancellationToken ct)</c>;
+/// cancelling <c>ct</c> (SIGINT/SIGTERM) finishes the current step, writes a checkpoint and returns.
+/// </summary>
+public sealed record TrainingJobOptions
+{
+    public required JobConfig Config { get; init; }
+    public required string RunDirectory { get; init; }
+    public int Ranks { get; init; }
+    public bool Resume { get; init; }
+}

@@ -1,0 +1,107 @@
+using Forge.Actors.Checkpointing;
+using Forge.Actors.Collectives;
+using TorchSharp;
+using Forge.Actors.Ranks;
+using Forge.Model.Config;
+using Forge.Model.Data;
+using Forge.Model.Distributed;
+using Forge.Model.Evaluation;
+using Forge.Model.Runtime;
+
+namespace Forge.Actors.Training;
+
+/// <summary>
+/// The implementations a training job runs on: the one seam between the actors and the numeric
+/// engine, the collective backend and the checkpoint store. The host builds it once per process.
+/// </summary>
+public sealed record TrainingServices : IAsyncDisposable
+{
+    public required IRankEngineFactory Engines { get; init; }
+    /// <summary>The collective backend of CPU ranks (and of every rank unless <see cref="BackendForDevice"/> is set).</summary>
+    public required ICollectiveBackend Backend { get; init; }
+    /// <summary>Per-device backends: NCCL binds a communicator to one GPU, so each GPU rank needs its own.</summary>
+    public Func<int, ICollectiveBackend>? BackendForDevice { get; init; }
+    public required ICheckpointStore Store { get; init; }
+    /// <summary>The data cursor after N completed steps (IBatchSource.CursorAfter), recorded in manifests.</summary>
+    public Func<long, DataCursor>? DataCursorAfter { get; init; }
+    /// <summary>Visible CUDA devices; `ranks = 0` runs one rank per device.</summary>
+    public Func<int> CudaDeviceCount { get; init; } = () => TorchRuntime.Probe().CudaDevices.Count;
+    /// <summary>When set, the job's process is also the seed of a cluster that `forge node` processes join.</summary>
+    public ClusterSeed? Cluster { get; init; }
+
+    public RankServices ForRank(int device) => new()
+    {
+        Engines = Engines,
+        Backend = BackendForDevice?.Invoke(device) ?? Backend,
+        Store = Store,
+        Device = device,
+    };
+
+    /// <summary>Things the services own and must release when the job ends (data loaders, the store).</summary>
+    public IReadOnlyList<object> Owned { get; init; } = [];
+
+    /// <summary>
+    /// The production wiring of a job: the configured VLM on <see cref="ShardedRankEngine"/>, the
+    /// prefetching batch source over data.manifest, the held-out set of data.eval_manifest (opened
+    /// once, shared by the process's ranks), NCCL for GPU ranks and the TCP data plane for
+    /// CPU ranks ([distributed] backend), and the SQL checkpoint store ([checkpoint] store) in the
+    /// run directory.
+    /// </summary>
+    public static async Task<TrainingServices> ForJobAsync(TrainingJobOptions options, CancellationToken ct = default)
+    {
+        var config = options.Config;
+        var heldOut = OpenHeldOut(config);
+        var data = PrefetchingBatchSource.Open(config, ResolveGlobalBatchSize(options));
+        try
+        {
+            var store = await SqlCheckpointStore.OpenAsync(CheckpointStoreSettings.FromConfig(config.Checkpoint, options.RunDirectory), ct)
+                .ConfigureAwait(false);
+            return new TrainingServices
+            {
+                Engines = new VisionLanguageEngineFactory(config, data, heldOut),
+                Backend = CollectiveBackends.For(config.Distributed, torch.CPU),
+                BackendForDevice = device => device < 0
+                    ? CollectiveBackends.For(config.Distributed, torch.CPU)
+                    : CollectiveBackends.For(config.Distributed, torch.device(DeviceType.CUDA, device)),
+                Store = store,
+                DataCursorAfter = data.CursorAfter,
+                Owned = [store, data],
+            };
+        }
+        catch
+        {
+            data.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The evaluator over data.eval_manifest, or null when it is empty (no eval).</summary>
+    private static HeldOutEvaluator? OpenHeldOut(JobConfig config) =>
+        string.IsNullOrWhiteSpace(config.Data.EvalManifest)
+            ? null
+            : new HeldOutEvaluator(ImageTextDataset.Open(config.Data.EvalManifest, config.Data, config.Vlm.MaxTextLen), config.Data.Seed);
+
+    /// <summary>
+    /// train.global_batch_size, or when it is 0, batch_size per rank of the first world. It is fixed
+    /// from then on: an elastic run keeps the samples per optimizer step whatever the world size.
+    /// </summary>
+    public static int ResolveGlobalBatchSize(TrainingJobOptions options)
+    {
+        var train = options.Config.Train;
+        if (train.GlobalBatchSize > 0) return train.GlobalBatchSize;
+        var ranks = options.Ranks > 0 ? options.Ranks : Math.Max(1, TorchRuntime.Probe().CudaDevices.Count);
+        return train.BatchSize * ranks;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var owned in Owned.Reverse())
+        {
+            if (owned is IAsyncDisposable asyncDisposable) await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+            else if (owned is IDisposable disposable) disposable.Dispose();
+        }
+    }
+}
+
+/// <summary>The seed node's own address: other nodes join it and register their ranks with its supervisor.</summary>
+public sealed record ClusterSeed(string Host, int Port);

@@ -1,0 +1,96 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using Forge.Host.Configuration;
+using Forge.Host.Hosting;
+using Forge.Host.Output;
+using Spectre.Console;
+
+namespace Forge.Host.Commands;
+
+/// <summary>
+/// `forge node`: a machine that lends its GPUs to a cluster job. The job itself (supervisor, run
+/// directory, metrics, checkpoints) lives in the `forge train --cluster-port` process at the seed.
+/// </summary>
+public static class NodeCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string>("--config") { Description = "TOML job config (the same file the seed trains with)", Required = true };
+        var seeds = new Option<string[]>("--seed")
+        {
+            Description = "Seed host:port (repeatable); the first is the `forge train --cluster-port` process that runs the job",
+            Required = true,
+            Arity = ArgumentArity.OneOrMore,
+            AllowMultipleArgumentsPerToken = true,
+        };
+        seeds.Validators.Add(ValidateSeeds);
+        var host = CommonOptions.Host();
+        var port = new Option<int>("--port") { Description = "Cluster port of this node (0: any free port)", DefaultValueFactory = _ => 0 };
+        port.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 0 or > 65535) r.AddError("--port must be 0 to 65535"); });
+        var gpus = new Option<int[]>("--gpu")
+        {
+            Description = "CUDA device index to run a rank on (repeatable: --gpu 0 --gpu 1)",
+            Arity = ArgumentArity.ZeroOrMore,
+            DefaultValueFactory = _ => [],
+        };
+        gpus.Validators.Add(r => { if ((r.GetValueOrDefault<int[]>() ?? []).Any(g => g < 0)) r.AddError("--gpu must be a device index of 0 or more"); });
+        var cpuRanks = new Option<int>("--ranks") { Description = "CPU ranks to lend when no --gpu is given", DefaultValueFactory = _ => 1 };
+        cpuRanks.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--ranks must be at least 1"); });
+        var set = CommonOptions.Set();
+
+        var command = new Command("node",
+            "Lend this machine's GPUs (or CPU ranks) to a cluster job: start `forge train <config> --cluster-port P` on one " +
+            "machine, then `forge node --config <config> --seed <that-host>:P` on the others. Ctrl-C leaves the job, which re-forms without these ranks.")
+        {
+            config, seeds, host, port, gpus, cpuRanks, set,
+        };
+        command.SetAction((parse, _) => RunAsync(
+            parse.GetValue(config)!, parse.GetValue(set) ?? [], new NodeAddressing(parse.GetValue(seeds)!, parse.GetValue(host)!, parse.GetValue(port)),
+            parse.GetValue(gpus) ?? [], parse.GetValue(cpuRanks), ForgeConsole.Create()));
+        return command;
+    }
+
+    internal sealed record NodeAddressing(string[] Seeds, string Host, int Port);
+
+    internal static async Task<int> RunAsync(string configPath, string[] overrides, NodeAddressing address, int[] gpus, int cpuRanks, IAnsiConsole console)
+    {
+        Forge.Model.Config.JobConfig config;
+        try
+        {
+            config = JobConfigLoader.Load(configPath, overrides);
+        }
+        catch (ConfigException e)
+        {
+            return CommandReport.ConfigFailed(console, e);
+        }
+
+        var launch = new NodeLaunch
+        {
+            Config = config, Seeds = address.Seeds, Host = address.Host, Port = address.Port, Gpus = gpus, CpuRanks = cpuRanks,
+        };
+        var ranks = gpus.Length > 0 ? $"GPU {string.Join(", ", gpus)}" : $"{cpuRanks} CPU rank(s)";
+        console.MarkupLine($"node {Markup.Escape(address.Host)}:{address.Port}: lending {Markup.Escape(ranks)} to job {Markup.Escape(config.RunName)} at {Markup.Escape(address.Seeds[0])}");
+
+        using var signals = new StopSignals(message => console.MarkupLine($"[yellow]{Markup.Escape(message)}[/]")).Register();
+        try
+        {
+            await JobBackend.RunNodeAsync(launch, signals.Token);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return CommandReport.Error(console, e.Message, CommandReport.Failed);
+        }
+        console.MarkupLine(signals.StoppedBy is null ? "node: the job released this node's ranks" : "node: left the job");
+        return 0;
+    }
+
+    private static void ValidateSeeds(OptionResult result)
+    {
+        foreach (var seed in result.GetValueOrDefault<string[]>() ?? [])
+        {
+            var colon = seed.LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(seed[(colon + 1)..], out var p) || p is < 1 or > 65535)
+                result.AddError($"--seed {seed}: expected host:port, for example gpu-a:4053");
+        }
+    }
+}

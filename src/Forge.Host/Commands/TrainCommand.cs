@@ -1,0 +1,63 @@
+using System.CommandLine;
+using Forge.Actors.Training;
+using Forge.Host.Configuration;
+using Forge.Host.Hosting;
+using Forge.Host.Output;
+using Spectre.Console;
+
+namespace Forge.Host.Commands;
+
+/// <summary>`forge train config.toml`: the single-machine job, supervisor and local ranks in one process.</summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var config = new Argument<string>("config") { Description = "TOML job config, e.g. config/ca-tiny-cpu.toml" };
+        var set = CommonOptions.Set();
+        var ranks = CommonOptions.Ranks();
+        var runs = CommonOptions.RunsRoot();
+        var clusterPort = CommonOptions.ClusterPort();
+        var host = CommonOptions.Host();
+
+        var command = new Command("train",
+            "Train on this machine: a supervisor and N local ranks (GPUs, or CPU ranks) in one process, " +
+            "outputs and a SQLite checkpoint store in runs/<run_name>/ (an earlier run there is moved aside). Ctrl-C checkpoints and stops.")
+        {
+            config, set, ranks, runs, clusterPort, host,
+        };
+        command.SetAction((parse, _) => RunAsync(
+            parse.GetValue(config)!, parse.GetValue(set) ?? [], parse.GetValue(ranks), parse.GetValue(runs)!,
+            CommonOptions.Cluster(parse, host, clusterPort), ForgeConsole.Create()));
+        return command;
+    }
+
+    internal static async Task<int> RunAsync(string configPath, string[] overrides, int ranks, string runsRoot, ClusterAddress? cluster, IAnsiConsole console)
+    {
+        Forge.Model.Config.JobConfig config;
+        try
+        {
+            config = JobConfigLoader.Load(configPath, overrides);
+        }
+        catch (ConfigException e)
+        {
+            return CommandReport.ConfigFailed(console, e);
+        }
+
+        var run = RunDirectory.For(runsRoot, config.RunName);
+        if (run.HoldsRun)
+        {
+            var archived = run.ArchiveExisting();
+            console.MarkupLine($"{Markup.Escape(run.Path)} held an earlier run: moved it to {Markup.Escape(archived)} " +
+                               $"(to continue a run instead, use forge resume <run-dir>)");
+        }
+        var resolved = JobConfigWriter.Save(config, run.Path);
+        console.MarkupLine($"config: {Markup.Escape(configPath)} -> {Markup.Escape(resolved)}");
+
+        if (cluster is not null) console.MarkupLine($"cluster seed: forge node processes join with [bold]--seed {Markup.Escape(cluster.ToString())}[/]");
+
+        var options = new TrainingJobOptions { Config = config, RunDirectory = run.Path, Ranks = ranks, Resume = false };
+        return await JobSession.RunAsync(config, run, resume: false, console,
+            (observer, ct) => JobBackend.RunLocalAsync(options, cluster, observer, ct),
+            ct => HeldOutCaptions.FromLatestCheckpointAsync(config, run, ct));
+    }
+}

@@ -1,0 +1,232 @@
+using System.Numerics;
+using Forge.Actors.Checkpointing;
+using Forge.Model.Config;
+
+namespace Forge.Host.Configuration;
+
+/// <summary>
+/// Checks that a bound config describes a job that can run: sizes that divide, names that exist,
+/// ranges that make sense. Every failed check names the key, its value and the expectation; keys
+/// the file does not set are reported as defaults, so a user knows the fix is to add them.
+/// </summary>
+internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigError> errors)
+{
+    public void Validate(JobConfig c)
+    {
+        RunName(c.RunName);
+        Model(c.Model);
+        Train(c.Train, c.Elastic);
+        Optimizer(c.Optimizer);
+        Scheduler(c.Scheduler);
+        Data(c.Data, c.Model, c.VisionEncoder);
+        Checkpoint(c.Checkpoint);
+        Distributed(c.Distributed);
+        VisionEncoder(c.VisionEncoder);
+        Adapter(c.Adapter);
+        Vlm(c.Vlm, c.Model, c.VisionEncoder);
+        Elastic(c.Elastic);
+    }
+
+    /// <summary>
+    /// The run name is a directory name and the checkpoint store's job id (which reserves '|' and
+    /// allows 200 characters), so it is kept to a portable file-name alphabet.
+    /// </summary>
+    private void RunName(string name)
+    {
+        var ok = name.Length is > 0 and <= 200 && name is not ("." or "..")
+                 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+        Require(ok, "run_name", name, "1 to 200 letters, digits, '.', '_' or '-' (it names runs/<run_name>/ and the checkpoint job)");
+    }
+
+    private void Model(ModelConfig m)
+    {
+        Positive("model.dim", m.Dim);
+        Positive("model.n_layers", m.NLayers);
+        Positive("model.n_heads", m.NHeads);
+        AtLeast("model.n_kv_heads", m.NKvHeads, 0, "0 (same as n_heads) or a positive count");
+        Positive("model.vocab_size", m.VocabSize);
+        Positive("model.ffn_dim_multiplier", m.FfnDimMultiplier);
+        AtLeast("model.ffn_hidden_dim", m.FfnHiddenDim, 0, "0 (derived from dim) or a positive width");
+        Positive("model.norm_eps", m.NormEps);
+        Positive("model.max_seq_len", m.MaxSeqLen);
+        Positive("model.rope_theta", m.RopeTheta);
+        Positive("model.init_std", m.InitStd);
+        if (m.Dim <= 0 || m.NHeads <= 0) return;
+
+        if (Require(m.Dim % m.NHeads == 0, "model.n_heads", m.NHeads, $"a divisor of model.dim ({m.Dim})"))
+            Require(m.HeadDim % 2 == 0, "model.n_heads", m.NHeads,
+                $"a head width dim/n_heads that is even for rotary embeddings (dim {m.Dim} / {m.NHeads} = {m.HeadDim})");
+        if (m.NKvHeads > 0)
+            Require(m.NHeads % m.NKvHeads == 0, "model.n_kv_heads", m.NKvHeads, $"a divisor of model.n_heads ({m.NHeads})");
+    }
+
+    private void Train(TrainConfig t, ElasticConfig elastic)
+    {
+        Positive("train.batch_size", t.BatchSize);
+        AtLeast("train.global_batch_size", t.GlobalBatchSize, 0,
+            "0 (batch_size times the first world size) or at least 1 sample per optimizer step");
+        Positive("train.max_steps", t.MaxSteps);
+        AtLeast("train.grad_clip_norm", t.GradClipNorm, 0, "0 (no clipping) or a positive norm");
+        OneOf("train.mixed_precision", t.MixedPrecision, KnownNames.Precisions);
+        Positive("train.log_interval", t.LogInterval);
+        AtLeast("train.eval_interval", t.EvalInterval, 0, "0 (no eval) or a positive step interval");
+        AtLeast("train.eval_batches", t.EvalBatches, 0, "a count of at least 0");
+        AtLeast("train.generate_samples", t.GenerateSamples, 0, "a count of at least 0");
+        if (t.GlobalBatchSize > 0 && elastic.MinRanks > t.GlobalBatchSize)
+            Require(false, "elastic.min_ranks", elastic.MinRanks,
+                $"at most train.global_batch_size ({t.GlobalBatchSize}): every rank needs at least one sample per step");
+    }
+
+    private void Optimizer(OptimizerConfig o)
+    {
+        OneOf("optimizer.name", o.Name, KnownNames.Optimizers);
+        Positive("optimizer.lr", o.Lr);
+        AtLeast("optimizer.weight_decay", o.WeightDecay, 0, "a decay of at least 0");
+        Positive("optimizer.eps", o.Eps);
+        if (Require(o.Betas.Count == 2, "optimizer.betas", o.Betas, "two numbers [beta1, beta2]"))
+            for (var i = 0; i < 2; i++)
+                Require(o.Betas[i] is >= 0 and < 1, "optimizer.betas", o.Betas, $"beta{i + 1} in [0, 1), got {o.Betas[i]}");
+    }
+
+    private void Scheduler(SchedulerConfig s)
+    {
+        OneOf("scheduler.name", s.Name, KnownNames.Schedulers);
+        AtLeast("scheduler.warmup_steps", s.WarmupSteps, 0, "a step count of at least 0");
+        AtLeast("scheduler.decay_steps", s.DecaySteps, 0, "0 (decay over the remaining steps) or a positive step count");
+        Require(s.MinLrRatio is >= 0 and <= 1, "scheduler.min_lr_ratio", s.MinLrRatio, "a ratio in [0, 1]");
+    }
+
+    private void Data(DataConfig d, ModelConfig m, VisionEncoderConfig v)
+    {
+        Require(d.Manifest.Length > 0, "data.manifest", d.Manifest, "the path of a JSONL manifest");
+        if (OneOf("data.tokenizer", d.Tokenizer, KnownNames.Tokenizers)
+            && KnownNames.MinimumVocabulary.TryGetValue(d.Tokenizer, out var minimum))
+            Require(m.VocabSize >= minimum, "model.vocab_size", m.VocabSize,
+                $"at least {minimum}, the id range of data.tokenizer \"{d.Tokenizer}\"");
+        Positive("data.image_size", d.ImageSize);
+        Require(d.Mean.Count == 3, "data.mean", d.Mean, "three numbers, one per RGB channel");
+        if (Require(d.Std.Count == 3, "data.std", d.Std, "three numbers, one per RGB channel"))
+            Require(d.Std.All(s => s > 0), "data.std", d.Std, "positive numbers (images are divided by them)");
+        AtLeast("data.num_workers", d.NumWorkers, 0, "0 (min(4, cores)) or a positive thread count");
+        Positive("data.prefetch", d.Prefetch);
+        OneOf("data.emoji_vendor", d.EmojiVendor, KnownNames.EmojiVendors);
+        if (v.Type == "vit" && d.ImageSize > 0)
+            Require(d.ImageSize == v.ImageSize, "data.image_size", d.ImageSize,
+                $"equal to vision_encoder.image_size ({v.ImageSize}), the size the ViT is built for");
+    }
+
+    private void Checkpoint(CheckpointConfig c)
+    {
+        AtLeast("checkpoint.interval", c.Interval, 0, "0 (only at the end and on a signal) or a positive step interval");
+        if (OneOf("checkpoint.store", c.Store, KnownNames.Stores) && c.Store == "postgresql")
+            Require(c.ConnectionString.Length > 0, "checkpoint.connection_string", c.ConnectionString,
+                "a PostgreSQL connection string when checkpoint.store = \"postgresql\"");
+        Require(c.ChunkMiB is >= 1 and <= CheckpointStoreSettings.MaxChunkMiB, "checkpoint.chunk_mib", c.ChunkMiB,
+            $"1 to {CheckpointStoreSettings.MaxChunkMiB} MiB (chunks stay well below the 1 GB blob limits of SQLite and PostgreSQL)");
+        OneOf("checkpoint.export_dtype", c.ExportDtype, KnownNames.ExportDtypes);
+    }
+
+    private void Distributed(DistributedConfig d)
+    {
+        OneOf("distributed.backend", d.Backend, KnownNames.Backends);
+        Positive("distributed.step_timeout_sec", d.StepTimeoutSec);
+        Positive("distributed.form_timeout_sec", d.FormTimeoutSec);
+    }
+
+    private void VisionEncoder(VisionEncoderConfig v)
+    {
+        var known = OneOf("vision_encoder.type", v.Type, KnownNames.VisionEncoders);
+        Positive("vision_encoder.feature_dim", v.FeatureDim);
+        Positive("vision_encoder.num_tokens", v.NumTokens);
+        if (!known || v.Type != "vit") return;
+
+        Positive("vision_encoder.n_layers", v.NLayers);
+        Positive("vision_encoder.mlp_ratio", v.MlpRatio);
+        if (Positive("vision_encoder.n_heads", v.NHeads) && v.FeatureDim > 0)
+            Require(v.FeatureDim % v.NHeads == 0, "vision_encoder.n_heads", v.NHeads,
+                $"a divisor of vision_encoder.feature_dim ({v.FeatureDim})");
+        if (!Positive("vision_encoder.image_size", v.ImageSize) || !Positive("vision_encoder.patch_size", v.PatchSize)) return;
+        if (!Require(v.ImageSize % v.PatchSize == 0, "vision_encoder.patch_size", v.PatchSize,
+                $"a divisor of vision_encoder.image_size ({v.ImageSize})")) return;
+        var side = v.ImageSize / v.PatchSize;
+        Require(v.NumTokens == side * side, "vision_encoder.num_tokens", v.NumTokens,
+            $"(image_size / patch_size)^2 = ({v.ImageSize} / {v.PatchSize})^2 = {side * side} for a ViT");
+    }
+
+    private void Adapter(AdapterConfig a)
+    {
+        OneOf("adapter.type", a.Type, KnownNames.Adapters);
+        AtLeast("adapter.hidden_dim", a.HiddenDim, 0, "0 (model.dim) or a positive width");
+        OneOf("adapter.activation", a.Activation, KnownNames.Activations);
+    }
+
+    private void Vlm(VlmConfig v, ModelConfig m, VisionEncoderConfig encoder)
+    {
+        var known = OneOf("vlm.arch", v.Arch, KnownNames.Architectures);
+        Require(v.MaxTextLen >= 2, "vlm.max_text_len", v.MaxTextLen, "at least 2 tokens (an input and its next-token target)");
+        if (known && v.Arch == "cross_attention")
+        {
+            Require(v.MaxTextLen <= m.MaxSeqLen, "vlm.max_text_len", v.MaxTextLen, $"at most model.max_seq_len ({m.MaxSeqLen})");
+            if (Positive("vlm.cross_attention_every_n_layers", v.CrossAttentionEveryNLayers) && m.NLayers > 0)
+                Require(v.CrossAttentionEveryNLayers <= m.NLayers, "vlm.cross_attention_every_n_layers",
+                    v.CrossAttentionEveryNLayers, $"at most model.n_layers ({m.NLayers}), or the model has no cross-attention block");
+            AtLeast("vlm.cross_attention_n_heads", v.CrossAttentionNHeads, 0, "0 (model.n_heads) or a positive count");
+            AtLeast("vlm.cross_attention_n_kv_heads", v.CrossAttentionNKvHeads, 0, "0 (the cross-attention heads) or a positive count");
+            // Only explicit values: inherited heads were checked as model.n_heads already.
+            var (heads, _) = v.ResolvedCrossAttentionHeads(Math.Max(m.NHeads, 1));
+            if (v.CrossAttentionNHeads > 0 && m.Dim > 0)
+                Require(m.Dim % heads == 0, "vlm.cross_attention_n_heads", heads, $"a divisor of model.dim ({m.Dim})");
+            if (v.CrossAttentionNKvHeads > 0 && heads > 0)
+                Require(heads % v.CrossAttentionNKvHeads == 0, "vlm.cross_attention_n_kv_heads", v.CrossAttentionNKvHeads,
+                    $"a divisor of the cross-attention heads ({heads})");
+        }
+        else if (known && v.Arch == "joint_decoder")
+        {
+            Require(encoder.NumTokens + v.MaxTextLen <= m.MaxSeqLen, "vlm.max_text_len", v.MaxTextLen,
+                $"at most model.max_seq_len - vision_encoder.num_tokens ({m.MaxSeqLen} - {encoder.NumTokens}): a joint decoder reads image and text tokens as one sequence");
+        }
+
+        for (var i = 0; i < v.Freeze.Count; i++)
+            Require(!string.IsNullOrWhiteSpace(v.Freeze[i].Module), $"vlm.freeze[{i}].module", v.Freeze[i].Module,
+                "a module alias (vision_encoder, adapter, cross_attention, transformer) or a parameter-name glob");
+        for (var i = 0; i < v.FreezeSchedule.Count; i++)
+        {
+            var stage = v.FreezeSchedule[i];
+            var key = $"vlm.freeze_schedule[{i}].start_step";
+            if (i == 0) AtLeast(key, stage.StartStep, 0, "a step of at least 0");
+            else Require(stage.StartStep > v.FreezeSchedule[i - 1].StartStep, key, stage.StartStep,
+                $"greater than the previous stage's start_step ({v.FreezeSchedule[i - 1].StartStep}): stages apply in step order");
+            for (var j = 0; j < stage.Specs.Count; j++)
+                Require(!string.IsNullOrWhiteSpace(stage.Specs[j].Module), $"vlm.freeze_schedule[{i}].specs[{j}].module",
+                    stage.Specs[j].Module, "a module alias or a parameter-name glob");
+        }
+    }
+
+    private void Elastic(ElasticConfig e)
+    {
+        Positive("elastic.min_ranks", e.MinRanks);
+        if (AtLeast("elastic.max_ranks", e.MaxRanks, 0, "0 (no upper bound) or a rank count") && e.MaxRanks > 0)
+            Require(e.MaxRanks >= e.MinRanks, "elastic.max_ranks", e.MaxRanks, $"0 or at least elastic.min_ranks ({e.MinRanks})");
+        AtLeast("elastic.max_restarts", e.MaxRestarts, 0, "a count of at least 0");
+    }
+
+    // Generic so the value is quoted back with the type it was written in (0, not 0.0).
+    private bool Positive<T>(string key, T value) where T : INumber<T> => Require(value > T.Zero, key, value, "a value greater than 0");
+
+    private bool AtLeast<T>(string key, T value, T minimum, string expectation) where T : INumber<T> =>
+        Require(value >= minimum, key, value, expectation);
+
+    private bool OneOf(string key, string value, IReadOnlyList<string> names)
+    {
+        if (names.Contains(value)) return true;
+        var suggestion = KeySuggestion.Closest(value, names);
+        var expected = $"one of {string.Join(", ", names.Select(n => $"\"{n}\""))}";
+        return Require(false, key, value, suggestion is null ? expected : $"{expected}; did you mean \"{suggestion}\"?");
+    }
+
+    private bool Require(bool condition, string key, object value, string expectation)
+    {
+        if (!condition) errors.Add(new ConfigError(locations.OfOrDefault(key), key, TomlText.Format(value), expectation));
+        return condition;
+    }
+}

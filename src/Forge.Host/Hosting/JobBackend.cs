@@ -1,0 +1,88 @@
+using Forge.Actors.Checkpointing;
+using Forge.Actors.Checkpointing.Export;
+using Forge.Actors.Cluster;
+using Forge.Actors.Training;
+using Forge.Host.Output;
+using Forge.Model.Config;
+using Forge.Model.Modeling;
+using Forge.Model.Optim;
+using Forge.Model.Training;
+using static TorchSharp.torch;
+
+namespace Forge.Host.Hosting;
+
+/// <summary>
+/// The host's calls into the job, node and checkpoint code of Forge.Actors and Forge.Model, in one
+/// place. Everything else in Forge.Host (config, outputs, signals, commands) is written against the
+/// contracts (TrainingJobOptions, ITrainingObserver, ICheckpointStore). The job's production
+/// services (engine factory, collective backend, store) come from
+/// <see cref="TrainingServices.ForJobAsync"/>, Forge.Actors' own integration point.
+/// </summary>
+internal static class JobBackend
+{
+    /// <summary>`forge train` / `forge resume`: supervisor plus local ranks in this process; with a cluster address, also the seed `forge node` processes join.</summary>
+    public static async Task<JobFinished> RunLocalAsync(TrainingJobOptions options, ClusterAddress? cluster, ITrainingObserver observer, CancellationToken ct)
+    {
+        await using var services = await TrainingServices.ForJobAsync(options, ct);
+        var job = cluster is null ? services : services with { Cluster = new ClusterSeed(cluster.Host, cluster.Port) };
+        return await LocalTrainingJob.RunAsync(options, observer, job, ct);
+    }
+
+    /// <summary>`forge node`: lends ranks to the job at the first seed until the job ends, drops them, or <paramref name="ct"/> fires.</summary>
+    public static async Task RunNodeAsync(NodeLaunch launch, CancellationToken ct)
+    {
+        var job = new TrainingJobOptions { Config = launch.Config, RunDirectory = RunDirectory.For("runs", launch.Config.RunName).Path };
+        await using var services = await TrainingServices.ForJobAsync(job, ct);
+        var options = new NodeOptions
+        {
+            Seed = launch.Seeds[0], Host = launch.Host, Port = launch.Port, Gpus = launch.Gpus, CpuRanks = launch.CpuRanks,
+        };
+        await using var node = NodeHost.Start(options, services.ForRank);
+        await node.RunAsync(ct);
+    }
+
+    /// <summary>The run's checkpoint store: runs/&lt;run&gt;/checkpoints.db, or PostgreSQL per [checkpoint]. Release it with <see cref="CloseAsync"/>.</summary>
+    public static async Task<ICheckpointStore> OpenCheckpointStoreAsync(JobConfig config, RunDirectory run, CancellationToken ct) =>
+        await SqlCheckpointStore.OpenAsync(CheckpointStoreSettings.FromConfig(config.Checkpoint, run.Path), ct);
+
+    /// <summary>Consolidates a committed checkpoint's shards into one safetensors file of model weights.</summary>
+    public static Task ExportSafetensorsAsync(ICheckpointStore store, CheckpointManifest manifest, string path, string dtype, CancellationToken ct) =>
+        SafetensorsCheckpointExport.ExportAsync(store, manifest, path, ExportDType.Parse(dtype), ct);
+
+    /// <summary>
+    /// Commits a safetensors file's weights as the run's step-0 checkpoint of a one-rank world
+    /// (fresh optimizer moments); resuming reshards it to any world. The layout comes from building
+    /// the configured model on the CPU, so a file for another model is rejected by name and shape.
+    /// </summary>
+    public static async Task<CheckpointManifest> ImportSafetensorsAsync(ICheckpointStore store, JobConfig config, string path, CancellationToken ct)
+    {
+        FlatLayoutInfo layout;
+        IReadOnlyList<string> frozen;
+        using (var model = VlmRegistry.Build(config, CPU, ScalarType.Float32))
+        {
+            model.ApplyFreezeFor(0);
+            layout = FlatParameterLayout.For(model.Module, worldSize: 1).Info;
+            frozen = model.Module.named_parameters().Where(p => !p.parameter.requires_grad).Select(p => p.name).ToList();
+        }
+        var shard = SafetensorsShardImport.LoadShard(path, layout, FlatRange.ForRank(layout.PaddedNumel, 1, 0));
+        var receipt = await store.SaveShardAsync(config.RunName, 0, 0, shard, ct);
+        var manifest = new CheckpointManifest
+        {
+            JobId = config.RunName, Step = 0, WorldSize = 1, Layout = layout, Shards = [receipt],
+            DataEpoch = 0, DataPosition = 0, SamplesConsumed = 0, RngSeed = config.Train.Seed, SchedulerStep = 0,
+            FrozenParameters = frozen,
+            // Empty, as the job supervisor's own manifests are today: the layout check by name and shape guards the import.
+            ModelConfigHash = "",
+            CommittedAt = DateTimeOffset.UtcNow,
+        };
+        await store.CommitAsync(manifest, ct);
+        return manifest;
+    }
+
+    /// <summary>Releases a store from <see cref="OpenCheckpointStoreAsync"/>.</summary>
+    public static async ValueTask CloseAsync(ICheckpointStore store)
+    {
+        if (store is IAsyncDisposable asyncDisposable) await asyncDisposable.DisposeAsync();
+        else (store as IDisposable)?.Dispose();
+    }
+}

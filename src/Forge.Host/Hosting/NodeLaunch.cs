@@ -1,0 +1,19 @@
+using Forge.Model.Config;
+
+namespace Forge.Host.Hosting;
+
+/// <summary>
+/// What `forge node` starts: a process that lends its ranks to the job whose supervisor runs in
+/// the `forge train --cluster-port` process at the first seed. One rank per listed GPU, or
+/// <see cref="CpuRanks"/> CPU ranks when no GPU is listed.
+/// </summary>
+public sealed record NodeLaunch
+{
+    public required JobConfig Config { get; init; }
+    public required IReadOnlyList<string> Seeds { get; init; }
+    public required string Host { get; init; }
+    /// <summary>0 picks a free port.</summary>
+    public int Port { get; init; }
+    public IReadOnlyList<int> Gpus { get; init; } = [];
+    public int CpuRanks { get; init; } = 1;
+}

@@ -1,0 +1,97 @@
+using System.Text.Json;
+using Forge.Actors.Training;
+
+namespace Forge.Host.Output;
+
+/// <summary>
+/// metrics.jsonl: one JSON object per logged step (step, loss, lr, grad_norm, tokens,
+/// tokens_per_s, world_size, wall_s, step_s and the slowest rank's phase timings) and one per eval
+/// (step, eval_loss, wall_s). "step" counts steps done; "wall_s" is the time since this process
+/// started the job, "step_s" the logged step's own duration. Each line is flushed as it is written, so a crash loses nothing
+/// already reported and a reader can follow the file while the job runs.
+/// </summary>
+public sealed class MetricsJsonlWriter : ITrainingObserver, IDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly FileStream _file;
+    private readonly MemoryStream _line = new();
+    private readonly JobClock _clock;
+
+    public MetricsJsonlWriter(string path, bool append, TimeProvider? clock = null)
+    {
+        _clock = new JobClock(clock);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        _file = new FileStream(path, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.Read);
+    }
+
+    public void OnStep(StepReport r)
+    {
+        var t = r.SlowestRank;
+        Write(json =>
+        {
+            json.WriteNumber("step", r.StepsDone());
+            Number(json, "loss", r.Loss);
+            Number(json, "lr", r.LearningRate);
+            Number(json, "grad_norm", r.GradNorm);
+            json.WriteNumber("tokens", r.Tokens);
+            Number(json, "tokens_per_s", r.TokensPerSecond);
+            json.WriteNumber("world_size", r.WorldSize);
+            Number(json, "wall_s", _clock.ElapsedSeconds);
+            Number(json, "step_s", r.WallSeconds);
+            json.WriteStartObject("slowest_rank_s");
+            Number(json, "data", t.Data);
+            Number(json, "compute", t.Compute);
+            Number(json, "reduce_scatter", t.ReduceScatter);
+            Number(json, "optimizer", t.Optimizer);
+            Number(json, "all_gather", t.AllGather);
+            Number(json, "total", t.Total);
+            json.WriteEndObject();
+        });
+    }
+
+    public void OnEval(long step, double evalLoss) => Write(json =>
+    {
+        json.WriteNumber("step", step);
+        Number(json, "eval_loss", evalLoss);
+        Number(json, "wall_s", _clock.ElapsedSeconds);
+    });
+
+    public void OnJobStarted(JobStarted info)
+    {
+        lock (_gate) _clock.Start(info);
+    }
+
+    public void OnCheckpoint(long step, double stallSeconds, double writeSeconds) { }
+    public void OnMessage(string message) { }
+    public void OnJobFinished(JobFinished info) { }
+
+    private void Write(Action<Utf8JsonWriter> body)
+    {
+        lock (_gate)
+        {
+            _line.SetLength(0);
+            using (var json = new Utf8JsonWriter(_line))
+            {
+                json.WriteStartObject();
+                body(json);
+                json.WriteEndObject();
+            }
+            _line.WriteByte((byte)'\n');
+            // One write per line: a reader never sees half an object unless the process dies mid-write.
+            _file.Write(_line.GetBuffer(), 0, (int)_line.Length);
+            _file.Flush();
+        }
+    }
+
+    /// <summary>A diverged run reports NaN or infinity; JSON has no such numbers, so they are written as the strings .NET reads back.</summary>
+    private static void Number(Utf8JsonWriter json, string name, double value)
+    {
+        if (double.IsFinite(value)) json.WriteNumber(name, value);
+        else json.WriteString(name, value.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    public void Dispose()
+    {
+        lock (_gate) _file.Dispose();
+    }
+}

@@ -1,0 +1,60 @@
+using Forge.Actors.Training;
+using Forge.Host.Output;
+
+namespace Forge.Host.Output.TensorBoard;
+
+/// <summary>
+/// TensorBoard scalars for a run: one events.out.tfevents.* file per process start in the run's
+/// tensorboard/ directory (`tensorboard --logdir runs/`), with train/loss, train/lr,
+/// train/grad_norm, train/tokens_per_s, train/world_size, eval/loss and checkpoint/stall_s.
+/// </summary>
+public sealed class TensorBoardWriter : ITrainingObserver, IDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly TfRecordWriter _records;
+    private readonly TimeProvider _clock;
+
+    public TensorBoardWriter(string directory, TimeProvider? clock = null)
+    {
+        _clock = clock ?? TimeProvider.System;
+        Directory.CreateDirectory(directory);
+        var now = _clock.GetUtcNow();
+        // TensorBoard's own naming; the pid keeps two processes started in the same second apart.
+        FilePath = Path.Combine(directory, $"events.out.tfevents.{now.ToUnixTimeSeconds()}.{Environment.MachineName}.{Environment.ProcessId}");
+        _records = new TfRecordWriter(new FileStream(FilePath, FileMode.CreateNew, FileAccess.Write, FileShare.Read));
+        _records.Write(TfEventEncoder.FileVersionEvent(WallTime()));
+    }
+
+    public string FilePath { get; }
+
+    public void OnStep(StepReport r) => Write(r.StepsDone(),
+    [
+        ("train/loss", r.Loss),
+        ("train/lr", r.LearningRate),
+        ("train/grad_norm", r.GradNorm),
+        ("train/tokens_per_s", r.TokensPerSecond),
+        ("train/world_size", r.WorldSize),
+    ]);
+
+    public void OnEval(long step, double evalLoss) => Write(step, [("eval/loss", evalLoss)]);
+
+    public void OnCheckpoint(long step, double stallSeconds, double writeSeconds) =>
+        Write(step, [("checkpoint/stall_s", stallSeconds), ("checkpoint/write_s", writeSeconds)]);
+
+    public void OnJobStarted(JobStarted info) { }
+    public void OnMessage(string message) { }
+    public void OnJobFinished(JobFinished info) { }
+
+    private void Write(long step, (string Tag, double Value)[] scalars)
+    {
+        var record = TfEventEncoder.ScalarsEvent(WallTime(), step, scalars.Select(s => (s.Tag, (float)s.Value)));
+        lock (_gate) _records.Write(record);
+    }
+
+    private double WallTime() => _clock.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
+
+    public void Dispose()
+    {
+        lock (_gate) _records.Dispose();
+    }
+}

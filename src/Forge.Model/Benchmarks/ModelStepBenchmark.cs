@@ -1,0 +1,270 @@
+using System.Diagnostics;
+using Forge.Model.Config;
+using Forge.Model.Data;
+using Forge.Model.Modeling;
+using Forge.Model.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Forge.Model.Benchmarks;
+
+/// <summary>What to measure: a preset, how many steps, in which precision, on which device.</summary>
+public sealed record ModelBenchmarkOptions
+{
+    public string Preset { get; init; } = "ca-tiny";
+    public int Steps { get; init; } = 10;
+    public int Warmup { get; init; } = 3;
+    /// <summary>"bf16" (bf16 compute, fp32 master weights) or "fp32".</summary>
+    public string DType { get; init; } = "bf16";
+    /// <summary>"cuda" or "cpu".</summary>
+    public string Device { get; init; } = "cuda";
+    /// <summary>Synchronise between phases to time forward, backward, clip and optimizer separately.</summary>
+    public bool Breakdown { get; init; }
+    /// <summary>Dense peak of the accelerator for MFU, TFLOP/s (H100 SXM bf16: 989).</summary>
+    public double PeakTflops { get; init; } = 989;
+}
+
+/// <summary>Mean seconds per phase over the measured steps (phases are only separated in breakdown mode).</summary>
+public sealed record StepPhaseTimes(double Forward, double Backward, double Clip, double Optimizer);
+
+public sealed record ModelBenchmarkResult(
+    string Preset,
+    string Device,
+    ScalarType ComputeDType,
+    long TrainableParameters,
+    double SecondsPerStep,
+    double TextTokensPerSecond,
+    double FlopsPerStep,
+    double Mfu,
+    long PeakDeviceMemoryBytes,
+    double FinalLoss,
+    StepPhaseTimes? Phases);
+
+/// <summary>
+/// One full training step of the VLM as the trainer runs it on one device: forward with the loss,
+/// backward, global grad-norm clipping and AdamW over fp32 master weights. Inputs are random
+/// token ids and the random vision stub, so the figure is the language side's compute.
+/// </summary>
+public static class ModelStepBenchmark
+{
+    public static IReadOnlyList<string> Presets => ["ca-tiny", "ca-1b"];
+
+    public static (JobConfig Config, int TextLength) Preset(string name) => name switch
+    {
+        "ca-tiny" => (new JobConfig
+        {
+            Model = new ModelConfig { Dim = 256, NLayers = 4, NHeads = 4, VocabSize = 32000, MaxSeqLen = 2048 },
+            VisionEncoder = new VisionEncoderConfig { Type = "random", NumTokens = 64, FeatureDim = 256 },
+            Adapter = new AdapterConfig { Type = "mlp_2layer" },
+            Vlm = new VlmConfig { Arch = "cross_attention", CrossAttentionEveryNLayers = 4, MaxTextLen = 128 },
+            Train = new TrainConfig { BatchSize = 16, GradClipNorm = 1.0, Seed = 42 },
+        }, 128),
+        "ca-1b" => (new JobConfig
+        {
+            Model = new ModelConfig { Dim = 2048, NLayers = 16, NHeads = 16, NKvHeads = 8, VocabSize = 32000, MaxSeqLen = 2048 },
+            VisionEncoder = new VisionEncoderConfig { Type = "random", NumTokens = 256, FeatureDim = 1024 },
+            Adapter = new AdapterConfig { Type = "mlp_2layer" },
+            Vlm = new VlmConfig { Arch = "cross_attention", CrossAttentionEveryNLayers = 4, MaxTextLen = 512 },
+            Train = new TrainConfig { BatchSize = 16, GradClipNorm = 1.0, Seed = 42 },
+        }, 512),
+        _ => throw new ArgumentException($"--preset '{name}' is unknown; expected one of {string.Join(", ", Presets)}"),
+    };
+
+    public static ModelBenchmarkResult Run(TextWriter output, ModelBenchmarkOptions options)
+    {
+        TorchRuntime.EnsureLoaded();
+        var (config, textLength) = Preset(options.Preset);
+        var device = options.Device switch
+        {
+            "cuda" when !cuda.is_available() => throw new InvalidOperationException("--device cuda: CUDA is not available here (run `forge doctor`); use --device cpu"),
+            "cuda" => CUDA,
+            "cpu" => CPU,
+            _ => throw new ArgumentException($"--device '{options.Device}' is unknown; expected cuda or cpu"),
+        };
+        var train = config.Train with { MixedPrecision = options.DType };
+        var dtype = MixedPrecision.ComputeDType(train, device);
+        var onGpu = device.type == DeviceType.CUDA;
+        if (options.DType == "bf16" && !onGpu) output.WriteLine("note: CPU runs compute in fp32 (bf16 applies on CUDA only)");
+
+        var memory = new PeakMemory(onGpu);
+        using var model = VlmRegistry.Build(config, device, dtype);
+        var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
+        using var optimizer = new MasterWeightAdamW(trainable, config.Optimizer, config.Train.GradClipNorm);
+        var flops = StepFlops(config, textLength, config.Train.BatchSize);
+        memory.Sample();
+
+        output.WriteLine($"preset {options.Preset}: dim {config.Model.Dim}, {config.Model.NLayers} layers, {config.Model.NHeads} heads / {config.Model.ResolvedKvHeads} kv, " +
+                         $"{model.transformer.cross_attention_layers.Count} CA blocks, vocab {config.Model.VocabSize}, " +
+                         $"{config.VisionEncoder.NumTokens} image tokens x {config.VisionEncoder.FeatureDim}, text {textLength}, batch {config.Train.BatchSize}");
+        output.WriteLine($"device {DeviceName(device)}, compute {dtype}, fp32 master weights, {optimizer.Numel / 1e6:F1} M trainable parameters");
+        output.WriteLine(AtenKernels.Enabled
+            ? "rms_norm: fused, through TorchScript (FORGE_ATEN_KERNELS=off for composed ops)"
+            : "rms_norm: composed ops (FORGE_ATEN_KERNELS=off)");
+        output.WriteLine($"AdamW   : {optimizer.KernelName}");
+
+        using var batch = RandomBatch(config, textLength, device);
+        var phases = new double[4];
+        var times = new List<double>();
+        var loss = double.NaN;
+        for (var step = 0; step < options.Warmup + options.Steps; step++)
+        {
+            var measured = step >= options.Warmup;
+            var t = Stopwatch.StartNew();
+            var marks = new double[4];
+            double gradNorm;
+            using (var scope = NewDisposeScope())
+            {
+                optimizer.ZeroGrad();
+                var (sum, tokens) = model.LossSum(batch);
+                var mean = sum.div(tokens);
+                if (options.Breakdown) marks[0] = Mark(device, t, memory);
+                mean.backward();
+                if (options.Breakdown) marks[1] = Mark(device, t, memory);
+                gradNorm = optimizer.ClipGradNorm();
+                if (options.Breakdown) marks[2] = Mark(device, t, memory);
+                optimizer.Apply(config.Optimizer.Lr);
+                marks[3] = Mark(device, t, memory);
+                // Read after the step's clock stopped: the sync costs nothing measured.
+                loss = mean.item<float>();
+            }
+            if (!measured)
+            {
+                output.WriteLine($"  warmup step {step + 1}: {marks[3] * 1000:F1} ms, loss {loss:F4}, grad norm {gradNorm:F3}");
+                continue;
+            }
+            times.Add(marks[3]);
+            if (options.Breakdown)
+                for (var i = 0; i < 4; i++) phases[i] += marks[i] - (i == 0 ? 0 : marks[i - 1]);
+        }
+
+        var secondsPerStep = Median(times);
+        var tokensPerSecond = (double)config.Train.BatchSize * textLength / secondsPerStep;
+        var mfu = onGpu ? flops / secondsPerStep / (options.PeakTflops * 1e12) : double.NaN;
+        StepPhaseTimes? phaseTimes = options.Breakdown
+            ? new StepPhaseTimes(phases[0] / times.Count, phases[1] / times.Count, phases[2] / times.Count, phases[3] / times.Count)
+            : null;
+        var result = new ModelBenchmarkResult(options.Preset, DeviceName(device), dtype, optimizer.Numel, secondsPerStep,
+            tokensPerSecond, flops, mfu, memory.PeakBytes, loss, phaseTimes);
+        Report(output, result, times, options);
+        return result;
+    }
+
+    /// <summary>
+    /// Model FLOPs of one training step (forward + backward = 3x forward), counting matmuls only:
+    /// 6 x (matmul parameters a token passes through) x tokens, for text tokens (text layers, CA
+    /// q/o and MLPs, output head) and image tokens (CA k/v, adapter), plus attention score and
+    /// value products: causal self-attention 6 B T^2 d per layer (half of the full square), cross
+    /// attention 12 B T N d per CA block. Embedding lookups, norms, softmax and elementwise work
+    /// are not counted; the frozen stub encoder does no matmuls.
+    /// </summary>
+    public static double StepFlops(JobConfig config, int textLength, int batch)
+    {
+        var m = config.Model;
+        var (textParams, imageParams) = MatmulParameters(config);
+        double textTokens = (double)batch * textLength;
+        double imageTokens = (double)batch * config.VisionEncoder.NumTokens;
+        var caBlocks = m.NLayers / config.Vlm.CrossAttentionEveryNLayers;
+        var dense = 6 * (textParams * textTokens + imageParams * imageTokens);
+        var selfAttention = m.NLayers * 6.0 * batch * textLength * (double)textLength * m.NHeads * m.HeadDim;
+        var crossAttention = caBlocks * 12.0 * batch * textLength * config.VisionEncoder.NumTokens * (double)m.Dim;
+        return dense + selfAttention + crossAttention;
+    }
+
+    /// <summary>
+    /// Matmul weights each text token passes through (text layers, CA q/o and MLPs, output head) and
+    /// each image token passes through (CA k/v, adapter), for a cross-attention model with the stub encoder.
+    /// </summary>
+    public static (double PerTextToken, double PerImageToken) MatmulParameters(JobConfig config)
+    {
+        var m = config.Model;
+        double dim = m.Dim, ffn = m.ResolvedFfnHiddenDim, hd = m.HeadDim;
+        var (caHeads, caKv) = config.Vlm.ResolvedCrossAttentionHeads(m.NHeads);
+        var caBlocks = m.NLayers / config.Vlm.CrossAttentionEveryNLayers;
+        var caHeadDim = dim / caHeads;
+        var perTextLayer = dim * m.NHeads * hd * 2 + dim * m.ResolvedKvHeads * hd * 2 + 3 * dim * ffn;
+        var perCaText = dim * caHeads * caHeadDim * 2 + 3 * dim * ffn;
+        var perCaImage = 2 * dim * caKv * caHeadDim;
+        double feature = config.VisionEncoder.FeatureDim;
+        double adapterHidden = config.Adapter.HiddenDim > 0 ? config.Adapter.HiddenDim : m.Dim;
+        var adapter = config.Adapter.Type == "linear" ? feature * dim : feature * adapterHidden + adapterHidden * dim;
+        return (m.NLayers * perTextLayer + caBlocks * perCaText + dim * m.VocabSize, caBlocks * perCaImage + adapter);
+    }
+
+    private static ImageTextBatch RandomBatch(JobConfig config, int textLength, Device device)
+    {
+        var b = config.Train.BatchSize;
+        var generator = new Generator(1234);
+        var ids = randint(3, config.Model.VocabSize, [b, textLength], generator: generator);
+        var labels = ids.clone();
+        labels[TensorIndex.Colon, 0] = tensor(ImageTextBatch.IgnoreIndex);
+        // The stub encoder reads only each image's mean, so small images keep the host-to-device copy trivial.
+        var images = rand([b, 3, 16, 16], generator: generator);
+        using var cpu = new ImageTextBatch { Images = images, InputIds = ids, Labels = labels, SampleIndices = new long[b] };
+        return cpu.To(device);
+    }
+
+    private static double Mark(Device device, Stopwatch clock, PeakMemory memory)
+    {
+        if (device.type == DeviceType.CUDA) cuda.synchronize();
+        var seconds = clock.Elapsed.TotalSeconds;
+        memory.Sample();
+        return seconds;
+    }
+
+    private static void Report(TextWriter output, ModelBenchmarkResult r, List<double> times, ModelBenchmarkOptions options)
+    {
+        output.WriteLine($"steps measured: {times.Count} (after {options.Warmup} warmup), min {times.Min() * 1000:F1} ms, median {r.SecondsPerStep * 1000:F1} ms, max {times.Max() * 1000:F1} ms");
+        output.WriteLine($"steps/s          : {1 / r.SecondsPerStep:F3}");
+        output.WriteLine($"text tokens/s    : {r.TextTokensPerSecond:F0}");
+        output.WriteLine($"model TFLOP/step : {r.FlopsPerStep / 1e12:F2} (matmuls: 6*N*tokens + causal self-attn + cross-attn)");
+        output.WriteLine($"achieved TFLOP/s : {r.FlopsPerStep / r.SecondsPerStep / 1e12:F1}");
+        output.WriteLine(double.IsNaN(r.Mfu) ? "MFU              : n/a on CPU" : $"MFU              : {r.Mfu * 100:F1}% of {options.PeakTflops} TFLOP/s");
+        output.WriteLine(r.PeakDeviceMemoryBytes > 0
+            ? $"peak device mem  : {r.PeakDeviceMemoryBytes / (double)(1L << 30):F2} GiB (cudaMemGetInfo in use, sampled at phase ends; includes the allocator cache)"
+            : "peak device mem  : n/a on CPU");
+        output.WriteLine($"final loss       : {r.FinalLoss:F4}");
+        if (r.Phases is { } p)
+        {
+            var total = p.Forward + p.Backward + p.Clip + p.Optimizer;
+            output.WriteLine("breakdown (mean, synchronised between phases):");
+            foreach (var (name, s) in new[] { ("forward+loss", p.Forward), ("backward", p.Backward), ("clip (norm)", p.Clip), ("optimizer", p.Optimizer) })
+                output.WriteLine($"  {name,-13}: {s * 1000,8:F1} ms  {s / total * 100,5:F1}%");
+        }
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        var mid = sorted.Count / 2;
+        return sorted.Count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
+
+    private static string DeviceName(Device device) =>
+        device.type == DeviceType.CUDA ? $"cuda:0 {SafeCudaName()}" : $"cpu ({Environment.ProcessorCount} threads)";
+
+    private static string SafeCudaName()
+    {
+        try { return CudaRuntime.DeviceName(0); }
+        catch (Exception) { return ""; }
+    }
+
+    /// <summary>Device memory in use (total - free), sampled; TorchSharp 0.107 exposes no allocator statistics.</summary>
+    private sealed class PeakMemory(bool onGpu)
+    {
+        public long PeakBytes { get; private set; }
+
+        public void Sample()
+        {
+            if (!onGpu) return;
+            try
+            {
+                var (free, total) = CudaRuntime.MemoryInfo();
+                PeakBytes = Math.Max(PeakBytes, total - free);
+            }
+            catch (Exception)
+            {
+                // libcudart not resolvable: report n/a rather than fail the measurement.
+            }
+        }
+    }
+}

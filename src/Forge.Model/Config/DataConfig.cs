@@ -1,0 +1,25 @@
+namespace Forge.Model.Config;
+
+/// <summary>`[data]`: an image-text data set (JSONL manifest plus images) and its tokenizer.</summary>
+public sealed record DataConfig
+{
+    /// <summary>Path of the JSONL manifest, relative to the working directory or absolute.</summary>
+    public string Manifest { get; init; } = "data/emoji-google/train.jsonl";
+    /// <summary>Held-out manifest for eval and caption samples; empty for none.</summary>
+    public string EvalManifest { get; init; } = "data/emoji-google/eval.jsonl";
+    /// <summary>"byte" (tiny models) or a tiktoken BPE: "cl100k_base", "o200k_base".</summary>
+    public string Tokenizer { get; init; } = "byte";
+    public int ImageSize { get; init; } = 64;
+    public IReadOnlyList<double> Mean { get; init; } = [0.5, 0.5, 0.5];
+    public IReadOnlyList<double> Std { get; init; } = [0.5, 0.5, 0.5];
+    /// <summary>Seed of the per-epoch sample permutation (independent of the model seed).</summary>
+    public long Seed { get; init; } = 1234;
+    /// <summary>Skip and count corrupt images or malformed lines instead of failing.</summary>
+    public bool SkipBadSamples { get; init; }
+    /// <summary>Background decode threads; 0 means min(4, cores).</summary>
+    public int NumWorkers { get; init; }
+    /// <summary>Batches decoded ahead of the step that needs them.</summary>
+    public int Prefetch { get; init; } = 4;
+    /// <summary>Emoji art vendor the setup converts: google, twitter, apple or facebook.</summary>
+    public string EmojiVendor { get; init; } = "google";
+}

@@ -1,0 +1,82 @@
+using System.Collections.Concurrent;
+using Forge.Model.Config;
+using Forge.Model.Text;
+
+namespace Forge.Model.Data;
+
+/// <summary>
+/// A manifest with its image transform and caption layout: turns data set rows into decoded,
+/// tokenised rows of fixed shape. Thread-safe, so several loader threads can fill rows at once.
+/// <para>
+/// Bad rows: the manifest load already checked every line and image header. An image that still
+/// fails to decode (a truncated file, say) throws with its file and line, or, when
+/// data.skip_bad_samples is true, is counted once in <see cref="BadSamples"/> and its row is
+/// masked: a blank image and labels all -100, so it adds no loss and no target tokens while every
+/// batch keeps the sampler's shape and order.
+/// </para>
+/// </summary>
+public sealed class ImageTextDataset
+{
+    private readonly ConcurrentDictionary<int, BadSample> _undecodable = new();
+
+    public ImageTextDataset(ImageTextManifest manifest, ImageTransform transform, CaptionEncoder captions, bool skipBadSamples)
+    {
+        Manifest = manifest;
+        Transform = transform;
+        Captions = captions;
+        SkipBadSamples = skipBadSamples;
+    }
+
+    /// <summary>Opens a manifest with the `[data]` settings and `vlm.max_text_len`.</summary>
+    public static ImageTextDataset Open(string manifestPath, DataConfig data, int maxTextLen) => new(
+        ImageTextManifest.Load(manifestPath, data.SkipBadSamples),
+        new ImageTransform(data.ImageSize, data.Mean, data.Std),
+        new CaptionEncoder(TokenizerCatalog.Create(data.Tokenizer), maxTextLen),
+        data.SkipBadSamples);
+
+    public ImageTextManifest Manifest { get; }
+    public ImageTransform Transform { get; }
+    public CaptionEncoder Captions { get; }
+    public ITextTokenizer Tokenizer => Captions.Tokenizer;
+    public bool SkipBadSamples { get; }
+
+    public int Count => Manifest.Samples.Count;
+    public ImageTextSample this[int row] => Manifest.Samples[row];
+
+    /// <summary>Rows skipped at load plus rows whose image failed to decode later (each counted once).</summary>
+    public IReadOnlyList<BadSample> BadSamples =>
+        [.. Manifest.Skipped, .. _undecodable.Values.OrderBy(b => b.Line)];
+
+    /// <summary>Decodes and tokenises one row into the given spans.</summary>
+    public void Fill(int row, Span<float> pixels, Span<long> inputIds, Span<long> labels)
+    {
+        var sample = Manifest.Samples[row];
+        try
+        {
+            Transform.DecodeInto(sample.ImagePath, pixels);
+        }
+        catch (InvalidDataException e)
+        {
+            if (!SkipBadSamples)
+                throw new InvalidDataException($"{sample.Origin}: {e.Message}; set data.skip_bad_samples = true to skip and count such rows", e);
+            _undecodable.TryAdd(row, new BadSample(sample.Manifest, sample.Line, e.Message));
+            pixels.Clear();
+            inputIds.Fill(Tokenizer.PadId);
+            labels.Fill(CaptionEncoder.IgnoreIndex);
+            return;
+        }
+        Captions.Encode(sample.Prompt, sample.Caption, inputIds, labels);
+    }
+
+    /// <summary>Decodes the given rows on the calling thread into one batch.</summary>
+    internal CollatedBatch Collate(IReadOnlyList<int> rows, long[] sampleIndices)
+    {
+        var batch = new CollatedBatch(sampleIndices, Transform.ImageSize, Captions.MaxTextLen);
+        for (var i = 0; i < rows.Count; i++) Fill(rows[i], batch.PixelsOf(i), batch.InputIdsOf(i), batch.LabelsOf(i));
+        return batch;
+    }
+
+    /// <summary>The given rows as a tensor batch (built on the calling thread); SampleIndices are the rows.</summary>
+    public ImageTextBatch Batch(IReadOnlyList<int> rows) =>
+        Collate(rows, [.. rows.Select(r => (long)r)]).ToBatch();
+}

@@ -1,0 +1,105 @@
+using System.Buffers;
+using SkiaSharp;
+
+namespace Forge.Model.Data;
+
+/// <summary>
+/// Decodes a PNG or JPEG with SkiaSharp into a normalised CHW float image:
+/// composite onto white (emoji PNGs are mostly transparent, and a black background would make
+/// "black heart" and "white heart" the same picture), scale the shorter side to the target size,
+/// centre crop, then (x/255 - mean) / std per channel.
+/// Thread-safe: it holds only the immutable settings.
+/// </summary>
+public sealed class ImageTransform
+{
+    // Linear filtering with mipmaps: exact at scale 1, and without the aliasing of plain
+    // bilinear when large photos are scaled down to a few dozen pixels.
+    private static readonly SKSamplingOptions Sampling = new(SKFilterMode.Linear, SKMipmapMode.Linear);
+
+    private readonly float[] _scale = new float[3];
+    private readonly float[] _shift = new float[3];
+
+    public ImageTransform(int imageSize, IReadOnlyList<double> mean, IReadOnlyList<double> std)
+    {
+        if (imageSize <= 0) throw new ArgumentOutOfRangeException(nameof(imageSize), imageSize, "data.image_size must be positive");
+        if (mean.Count != 3) throw new ArgumentException($"data.mean must have 3 values (R, G, B), got {mean.Count}", nameof(mean));
+        if (std.Count != 3) throw new ArgumentException($"data.std must have 3 values (R, G, B), got {std.Count}", nameof(std));
+        for (var c = 0; c < 3; c++)
+        {
+            if (!(std[c] > 0)) throw new ArgumentException($"data.std[{c}] = {std[c]} must be positive", nameof(std));
+            // (x/255 - mean)/std as one multiply-add per pixel.
+            _scale[c] = (float)(1.0 / (255.0 * std[c]));
+            _shift[c] = (float)(-mean[c] / std[c]);
+        }
+        ImageSize = imageSize;
+    }
+
+    public int ImageSize { get; }
+
+    /// <summary>Floats per decoded image: 3 * size * size.</summary>
+    public int PixelCount => 3 * ImageSize * ImageSize;
+
+    /// <summary>Decodes the file into <paramref name="chw"/> (length <see cref="PixelCount"/>).</summary>
+    /// <exception cref="InvalidDataException">The file is missing, not an image, or truncated.</exception>
+    public unsafe void DecodeInto(string imagePath, Span<float> chw)
+    {
+        if (chw.Length != PixelCount) throw new ArgumentException($"expected {PixelCount} floats, got {chw.Length}", nameof(chw));
+        using var codec = SKCodec.Create(imagePath)
+            ?? throw new InvalidDataException(File.Exists(imagePath)
+                ? $"image '{imagePath}' is not a PNG or JPEG SkiaSharp can decode"
+                : $"image '{imagePath}' does not exist");
+        var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+        // Decoding into a pooled buffer rather than a fresh SKBitmap: this runs once per sample per epoch.
+        var buffer = ArrayPool<byte>.Shared.Rent(info.BytesSize);
+        try
+        {
+            fixed (byte* decoded = buffer)
+            {
+                var result = codec.GetPixels(info, (IntPtr)decoded);
+                if (result != SKCodecResult.Success)
+                    throw new InvalidDataException($"image '{imagePath}' could not be decoded ({result})");
+                if (info.Width == ImageSize && info.Height == ImageSize)
+                {
+                    // Already the target size (every emoji): composite by hand, no canvas needed.
+                    NormaliseOverWhite(buffer.AsSpan(0, info.BytesSize), chw);
+                    return;
+                }
+                using var source = SKImage.FromPixels(new SKPixmap(info, (IntPtr)decoded));
+                using var resized = new SKBitmap(new SKImageInfo(ImageSize, ImageSize, SKColorType.Rgba8888, SKAlphaType.Premul));
+                using (var canvas = new SKCanvas(resized))
+                {
+                    canvas.Clear(SKColors.White);
+                    var side = Math.Min(info.Width, info.Height);
+                    // Integer offsets keep the crop on pixel boundaries (no half-pixel blur at scale 1).
+                    var crop = SKRect.Create((info.Width - side) / 2, (info.Height - side) / 2, side, side);
+                    canvas.DrawImage(source, crop, SKRect.Create(0, 0, ImageSize, ImageSize), Sampling);
+                }
+                NormaliseOverWhite(resized.GetPixelSpan(), chw);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Premultiplied RGBA over an opaque white background is c + (255 - alpha) per channel, exactly;
+    /// then (x/255 - mean)/std, written as planes (CHW).
+    /// </summary>
+    private void NormaliseOverWhite(ReadOnlySpan<byte> premultipliedRgba, Span<float> chw)
+    {
+        var plane = ImageSize * ImageSize;
+        var red = chw[..plane];
+        var green = chw.Slice(plane, plane);
+        var blue = chw.Slice(2 * plane, plane);
+        for (var i = 0; i < plane; i++)
+        {
+            var pixel = premultipliedRgba.Slice(4 * i, 4);
+            var background = 255 - pixel[3];
+            red[i] = (pixel[0] + background) * _scale[0] + _shift[0];
+            green[i] = (pixel[1] + background) * _scale[1] + _shift[1];
+            blue[i] = (pixel[2] + background) * _scale[2] + _shift[2];
+        }
+    }
+}

@@ -1,0 +1,47 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Forge.Model.Modeling;
+
+/// <summary>
+/// ATen operators TorchSharp 0.107 has no binding for, reached through a TorchScript compilation
+/// unit: the fused RMSNorm (one kernel forward and backward on CUDA instead of eight) and the
+/// fused multi-tensor AdamW (one pass over master weights, gradient and moments instead of about
+/// ten). Autograd flows through TorchScript calls as through any op.
+/// Tensor lists are built on the C# side and passed in: lists constructed inside a TorchScript
+/// function and mutated by a foreach op were found to lose the mutation.
+/// </summary>
+public static class AtenKernels
+{
+    /// <summary>
+    /// FORGE_ATEN_KERNELS=off makes the model and optimizer use composed TorchSharp ops instead:
+    /// a fallback for a libtorch whose TorchScript lacks these operators, and a baseline to measure against.
+    /// </summary>
+    public static bool Enabled { get; } =
+        !string.Equals(Environment.GetEnvironmentVariable("FORGE_ATEN_KERNELS"), "off", StringComparison.OrdinalIgnoreCase);
+
+    private const string Source = """
+        def rms_norm(x: Tensor, weight: Tensor, eps: float):
+            return torch.rms_norm(x, [x.size(-1)], weight, eps)
+
+        def fused_adamw(params: List[Tensor], grads: List[Tensor], exp_avgs: List[Tensor], exp_avg_sqs: List[Tensor], steps: List[Tensor], lr: float, beta1: float, beta2: float, weight_decay: float, eps: float, grad_scale: Tensor):
+            torch._fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=eps, amsgrad=False, maximize=False, grad_scale=grad_scale, found_inf=None)
+        """;
+
+    // Compiled once per process; a CompilationUnit's functions may run on several threads.
+    private static readonly Lazy<jit.CompilationUnit> Unit = new(() => jit.compile(Source + "\n")); // the TorchScript parser needs the final newline
+
+    /// <summary>x * rsqrt(mean(x^2) + eps) * weight over the last axis, statistics in fp32.</summary>
+    public static Tensor RmsNorm(Tensor x, Tensor weight, double eps) =>
+        (Tensor)Unit.Value.invoke("rms_norm", x, weight, eps);
+
+    /// <summary>
+    /// One in-place AdamW step (decoupled weight decay, bias correction from <paramref name="step"/>,
+    /// which the caller increments first) on same-dtype tensors. Gradients are divided by
+    /// <paramref name="gradScale"/> inside the kernel, which is how clipping is applied for free.
+    /// </summary>
+    public static void FusedAdamW(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Tensor step,
+        double lr, double beta1, double beta2, double weightDecay, double eps, Tensor gradScale) =>
+        Unit.Value.invoke("fused_adamw", new[] { param }, new[] { grad }, new[] { expAvg }, new[] { expAvgSq }, new[] { step },
+            lr, beta1, beta2, weightDecay, eps, gradScale);
+}

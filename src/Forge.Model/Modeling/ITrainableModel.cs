@@ -1,0 +1,28 @@
+using Forge.Model.Data;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Forge.Model.Modeling;
+
+/// <summary>
+/// What training needs from a vision-language model, whatever its architecture: its parameters
+/// (by KempnerForge state-dict name, through <see cref="Module"/>) and a summed next-token loss.
+/// </summary>
+public interface ITrainableModel : IDisposable
+{
+    /// <summary>The root module; named_parameters() gives KempnerForge names, requires_grad marks trainable ones.</summary>
+    nn.Module Module { get; }
+
+    /// <summary>
+    /// Sum over target tokens of the next-token cross-entropy (labels shifted by one inside; -100
+    /// ignored), as a float32 scalar, and how many target tokens it covers. Summing (not averaging)
+    /// lets callers weight by the global token count so any world size gives the one-rank update.
+    /// </summary>
+    (Tensor LossSum, long Tokens) LossSum(ImageTextBatch batch);
+
+    /// <summary>Text logits (B, T, vocab) for the given images and token ids; used by generation and eval.</summary>
+    Tensor Logits(Tensor images, Tensor inputIds, Tensor? imageMask = null);
+
+    /// <summary>Applies freeze specs and the freeze schedule for this step (requires_grad per parameter).</summary>
+    void ApplyFreezeFor(long step);
+}

@@ -1,0 +1,76 @@
+using Forge.Model.Config;
+using Forge.Model.Modeling.Adapters;
+using Forge.Model.Modeling.Architectures;
+using Forge.Model.Modeling.Vision;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Forge.Model.Modeling;
+
+/// <summary>
+/// The one entry point that turns a job config into a model: looks `vlm.arch` up among the
+/// registered architectures and builds encoder, adapter and decoder. A new arch is one
+/// <see cref="IVlmArchitecture"/> and one <see cref="Register"/> call.
+/// </summary>
+public static class VlmRegistry
+{
+    private static readonly Dictionary<string, Func<IVlmArchitecture>> Architectures = new(StringComparer.Ordinal)
+    {
+        [CrossAttentionArchitecture.Name] = () => new CrossAttentionArchitecture(),
+        [JointDecoderArchitecture.Name] = () => new JointDecoderArchitecture(),
+    };
+
+    public static IReadOnlyCollection<string> Names
+    {
+        get { lock (Architectures) return Architectures.Keys.ToArray(); }
+    }
+
+    public static void Register(string name, Func<IVlmArchitecture> factory)
+    {
+        lock (Architectures) Architectures[name] = factory;
+    }
+
+    /// <summary>
+    /// Builds the model on <paramref name="device"/> with parameters in <paramref name="computeDType"/>,
+    /// initialised from train.seed (same config and seed give the same weights on every rank), and
+    /// applies the freeze policy for step 0.
+    /// </summary>
+    public static VisionLanguageModel Build(JobConfig config, Device device, ScalarType computeDType)
+    {
+        Func<IVlmArchitecture>? factory;
+        lock (Architectures) Architectures.TryGetValue(config.Vlm.Arch, out factory);
+        if (factory is null)
+            throw new ArgumentException($"vlm.arch '{config.Vlm.Arch}' is not registered; expected one of {string.Join(", ", Names)}");
+        var architecture = factory();
+        ValidateModel(config.Model);
+        architecture.Validate(config, config.VisionEncoder.NumTokens);
+        var freeze = new FreezePolicy(config.Vlm.Freeze, config.Vlm.FreezeSchedule);
+
+        VisionEncoder encoder = config.VisionEncoder.Type switch
+        {
+            "vit" => new VitEncoder(config.VisionEncoder, device),
+            "random" => new RandomVisionEncoder(config.VisionEncoder.NumTokens, config.VisionEncoder.FeatureDim, config.Train.Seed, device),
+            _ => throw new ArgumentException($"vision_encoder.type '{config.VisionEncoder.Type}' is unknown; expected vit or random"),
+        };
+        var adapter = VisionAdapter.Create(config.Adapter, encoder.FeatureDim, config.Model.Dim, device);
+        (int, int, int)? crossAttention = null;
+        if (architecture.UsesCrossAttention)
+        {
+            var (heads, kvHeads) = config.Vlm.ResolvedCrossAttentionHeads(config.Model.NHeads);
+            crossAttention = (config.Vlm.CrossAttentionEveryNLayers, heads, kvHeads);
+        }
+        var decoder = new TextDecoder(config.Model, crossAttention, device);
+        var model = new VisionLanguageModel(encoder, adapter, decoder, architecture, freeze, computeDType);
+        ParameterInit.Initialize(model, config.Model, config.Train.Seed);
+        model.to(computeDType);
+        model.ApplyFreezeFor(0);
+        return model;
+    }
+
+    private static void ValidateModel(ModelConfig m)
+    {
+        if (m.Dim % m.NHeads != 0) throw new ArgumentException($"model.dim {m.Dim} is not divisible by model.n_heads {m.NHeads}");
+        if (m.NHeads % m.ResolvedKvHeads != 0) throw new ArgumentException($"model.n_heads {m.NHeads} is not a multiple of model.n_kv_heads {m.ResolvedKvHeads}");
+        if (m.HeadDim % 2 != 0) throw new ArgumentException($"model.dim / model.n_heads = {m.HeadDim} must be even for RoPE");
+    }
+}

@@ -1,0 +1,137 @@
+using Forge.Model.Config;
+using Forge.Model.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Forge.Model.Optim;
+
+/// <summary>
+/// The project's one AdamW update (decoupled weight decay, bias-corrected moments), over a contiguous
+/// fp32 slice of a flat parameter vector: a rank's shard in the data-parallel engine, the whole vector
+/// in a world of one (<see cref="MasterWeightAdamW"/>). Two kernels, one rule:
+/// <list type="bullet">
+/// <item>torch._fused_adamw_ through <see cref="AtenKernels"/> (one pass over weights, gradient and
+///   moments), the default;</item>
+/// <item>composed TorchSharp ops in the order of torch.optim.AdamW's single-tensor path, when
+///   FORGE_ATEN_KERNELS=off (a libtorch without the operator, or a baseline).</item>
+/// </list>
+/// Clipping rides on the fused kernel's grad_scale: the gradient is divided by a device scalar inside
+/// the update, so the global norm is the clip's only pass and nothing waits for the host. Weight decay
+/// applies to every element: padding stays zero because its gradient, moments and value are all zero.
+/// </summary>
+public sealed class ShardedAdamW : IDisposable
+{
+    private readonly double _beta1;
+    private readonly double _beta2;
+    private readonly double _eps;
+    private readonly double _weightDecay;
+    private readonly Tensor _deviceStep;  // the fused kernel reads the bias-correction step from the device
+    private readonly Tensor _unitScale;   // grad_scale when the caller does not clip
+
+    /// <summary>Takes ownership of <paramref name="master"/> (fp32, 1-D) as the shard's master weights; moments start at zero.</summary>
+    /// <param name="fusedKernel">torch's fused AdamW (default unless FORGE_ATEN_KERNELS=off), or composed ops.</param>
+    public ShardedAdamW(Tensor master, OptimizerConfig config, bool? fusedKernel = null)
+    {
+        if (master.dtype != ScalarType.Float32 || master.dim() != 1)
+            throw new ArgumentException($"master weights must be a 1-D float32 tensor, got {master.dtype} [{string.Join(", ", master.shape)}]");
+        if (!string.Equals(config.Name, "adamw", StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"optimizer.name = '{config.Name}': only \"adamw\" is implemented");
+        if (config.Betas.Count != 2 || config.Betas.Any(b => b is < 0 or >= 1))
+            throw new ArgumentException($"optimizer.betas = [{string.Join(", ", config.Betas)}]: expected two values in [0, 1)");
+        if (config.Eps <= 0) throw new ArgumentException($"optimizer.eps = {config.Eps}: expected a positive number");
+        if (config.WeightDecay < 0) throw new ArgumentException($"optimizer.weight_decay = {config.WeightDecay}: expected 0 or more");
+        (_beta1, _beta2, _eps, _weightDecay) = (config.Betas[0], config.Betas[1], config.Eps, config.WeightDecay);
+        FusedKernel = fusedKernel ?? AtenKernels.Enabled;
+        Master = master;
+        ExpAvg = zeros_like(master);
+        ExpAvgSq = zeros_like(master);
+        _deviceStep = zeros(1, ScalarType.Float32, master.device);
+        _unitScale = ones(1, ScalarType.Float32, master.device);
+    }
+
+    public Tensor Master { get; }
+    public Tensor ExpAvg { get; }
+    public Tensor ExpAvgSq { get; }
+
+    /// <summary>True when updates run torch._fused_adamw_, false for composed ops.</summary>
+    public bool FusedKernel { get; }
+
+    /// <summary>Which kernel runs the update, for benchmark and log output.</summary>
+    public string KernelName => FusedKernel ? "torch._fused_adamw_ (TorchScript, clip as grad_scale)" : "composed TorchSharp ops (FORGE_ATEN_KERNELS=off)";
+
+    /// <summary>Optimizer steps taken so far (the bias-correction exponent).</summary>
+    public long Step { get; private set; }
+
+    public long Length => Master.shape[0];
+
+    /// <summary>
+    /// The grad_scale that makes <see cref="Update"/> apply torch.nn.utils.clip_grad_norm_'s rule
+    /// (gradient times min(1, max_norm / (norm + 1e-6))) as a divisor: max(1, (norm + 1e-6) / max_norm),
+    /// computed on the device from the global norm so no host read is needed. Null when clipping is off.
+    /// </summary>
+    public static Tensor? ClipGradScale(Tensor globalNorm, double maxNorm) =>
+        maxNorm > 0 ? globalNorm.add(1e-6).div_(maxNorm).clamp_min_(1.0).reshape(1) : null;
+
+    /// <summary>
+    /// One AdamW step with the shard's reduced fp32 <paramref name="gradient"/> divided by
+    /// <paramref name="gradScale"/> (a one-element fp32 tensor on the shard's device, e.g. from
+    /// <see cref="ClipGradScale"/>; null for none). The gradient buffer may be overwritten with the scaled values.
+    /// </summary>
+    public void Update(Tensor gradient, double lr, Tensor? gradScale = null)
+    {
+        if (gradient.dtype != ScalarType.Float32 || gradient.numel() != Length)
+            throw new ArgumentException($"gradient must be {Length} float32 elements, got {gradient.numel()} {gradient.dtype}");
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        Step++;
+        if (FusedKernel)
+        {
+            // A fill is a kernel launch, not a host read: the device step tracks the host count without a sync.
+            _deviceStep.fill_(Step);
+            AtenKernels.FusedAdamW(Master, gradient, ExpAvg, ExpAvgSq, _deviceStep,
+                lr, _beta1, _beta2, _weightDecay, _eps, gradScale ?? _unitScale);
+            return;
+        }
+        // The fallback pays the clip as a pass of its own; the fused kernel folds it into the update.
+        if (gradScale is not null) gradient.div_(gradScale);
+        var biasCorrection1 = 1 - Math.Pow(_beta1, Step);
+        var biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(_beta2, Step));
+        Master.mul_(1 - lr * _weightDecay);
+        ExpAvg.lerp_(gradient, 1 - _beta1);
+        ExpAvgSq.mul_(_beta2).addcmul_(gradient, gradient, 1 - _beta2);
+        var denominator = ExpAvgSq.sqrt().div_(biasCorrection2Sqrt).add_(_eps);
+        Master.addcdiv_(ExpAvg, denominator, -lr / biasCorrection1);
+    }
+
+    /// <summary>Copies the shard to the host (the checkpoint payload); <paramref name="start"/> is its place in the flat layout.</summary>
+    public OptimizerShard Snapshot(long start) =>
+        new(start, Length, ToArray(Master), ToArray(ExpAvg), ToArray(ExpAvgSq), Step);
+
+    /// <summary>Replaces master weights, moments and step count with a saved shard of the same length.</summary>
+    public void Load(OptimizerShard shard)
+    {
+        if (shard.Length != Length || shard.Master.Length != Length || shard.ExpAvg.Length != Length || shard.ExpAvgSq.Length != Length)
+            throw new ArgumentException($"optimizer shard at {shard.Start} has length {shard.Length} (arrays {shard.Master.Length}/{shard.ExpAvg.Length}/{shard.ExpAvgSq.Length}); this rank's shard has {Length}");
+        if (shard.Step < 0) throw new ArgumentException($"optimizer shard step {shard.Step} is negative");
+        using var _ = no_grad();
+        Master.copy_(tensor(shard.Master));
+        ExpAvg.copy_(tensor(shard.ExpAvg));
+        ExpAvgSq.copy_(tensor(shard.ExpAvgSq));
+        Step = shard.Step;
+    }
+
+    public void Dispose()
+    {
+        Master.Dispose();
+        ExpAvg.Dispose();
+        ExpAvgSq.Dispose();
+        _deviceStep.Dispose();
+        _unitScale.Dispose();
+    }
+
+    private static float[] ToArray(Tensor t)
+    {
+        using var host = t.detach().cpu();
+        return host.data<float>().ToArray();
+    }
+}

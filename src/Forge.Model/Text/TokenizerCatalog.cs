@@ -1,0 +1,28 @@
+using System.Collections.Concurrent;
+
+namespace Forge.Model.Text;
+
+/// <summary>
+/// The tokenizers `data.tokenizer` can name. Instances are cached: the BPE tables take a
+/// noticeable fraction of a second to load and every data set and rank can share one.
+/// </summary>
+public static class TokenizerCatalog
+{
+    public static IReadOnlyList<string> Names { get; } =
+        [ByteTokenizer.TokenizerName, TiktokenTextTokenizer.Cl100kBase, TiktokenTextTokenizer.O200kBase];
+
+    private static readonly ConcurrentDictionary<string, Lazy<ITextTokenizer>> Loaded = new();
+
+    public static ITextTokenizer Create(string name)
+    {
+        if (!Names.Contains(name))
+            throw new ArgumentException($"data.tokenizer = '{name}' is not a known tokenizer; expected one of {string.Join(", ", Names)}", nameof(name));
+        return Loaded.GetOrAdd(name, key => new Lazy<ITextTokenizer>(() => Load(key))).Value;
+    }
+
+    private static ITextTokenizer Load(string name) => name switch
+    {
+        ByteTokenizer.TokenizerName => new ByteTokenizer(),
+        _ => new TiktokenTextTokenizer(name),
+    };
+}

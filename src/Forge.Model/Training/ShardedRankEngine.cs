@@ -1,0 +1,367 @@
+using Forge.Model.Config;
+using Forge.Model.Data;
+using Forge.Model.Distributed;
+using Forge.Model.Evaluation;
+using Forge.Model.Modeling;
+using Forge.Model.Optim;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Forge.Model.Training;
+
+/// <summary>
+/// One data-parallel rank with a sharded optimizer (ZeRO-1 style): the full compute replica, whose
+/// trainable parameters and gradients are views of two flat buffers, and the fp32 master weights and
+/// AdamW moments of this rank's contiguous shard. A step is
+/// <list type="number">
+/// <item>all-reduce of the target-token count, so each micro-batch's summed loss is divided by the
+///   GLOBAL count and any world size produces the one-rank gradient;</item>
+/// <item>forward and backward over the rank's micro-batches, accumulating into the flat gradient
+///   (in fp32 when compute is bf16, so accumulation does not round in bf16);</item>
+/// <item>reduce-scatter (fp32) to the shard owners; all-reduce of the shard's squared norm (and the
+///   loss, in the same message) for the global gradient norm; AdamW on the shard
+///   (<see cref="ShardedAdamW"/>) with the clip folded into the update as its gradient divisor;</item>
+/// <item>the shard cast to the compute dtype in place inside the flat parameter buffer and an in-place
+///   all-gather, which updates every parameter view at once.</item>
+/// </list>
+/// On a GPU the buffers live on the device; the only device-to-host copies are scalars: the loss with
+/// the gradient norm in one read at the end of the step, and, in a world of more than one, the global
+/// token count (a world of one counts its host batch). The clip never waits for the host.
+/// With a held-out evaluator, every train.eval_interval-th step and the last (train.max_steps) end with
+/// the held-out loss of the updated weights: each rank scores its share of the held-out rows and one
+/// all-reduce of (loss sum, tokens) gives every rank the global mean.
+/// The engine owns the model it builds; the batch source, collectives and evaluator stay the caller's.
+/// All calls must come from one thread (torch's grad mode and dispose scopes are per thread).
+/// A step that throws (a <see cref="CollectiveException"/> when a peer is lost) leaves the shard
+/// half-updated on some ranks: discard the engine and build the next world from a checkpoint.
+/// </summary>
+public sealed class ShardedRankEngine : IRankEngine
+{
+    private readonly ITrainableModel _model;
+    private readonly IBatchSource _data;
+    private readonly ICollectives _collectives;
+    private readonly JobConfig _config;
+    private readonly Device _device;
+    private readonly FlatParameterLayout _layout;
+    private readonly LrSchedule _schedule;
+    private readonly ShardedAdamW _optimizer;
+    private readonly long _shardStart;
+    private readonly Tensor _parameters;
+    private readonly Tensor _gradients;
+    private readonly Tensor _gradients32;
+    private readonly Tensor _gradientShard;
+    private readonly IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)> _namedParameters;
+    private readonly HeldOutEvaluator? _heldOut;
+
+    /// <param name="modelFactory">
+    /// Builds the model, on any device and in any dtype (the engine moves it to <paramref name="device"/> and casts
+    /// it to the compute dtype; building in fp32 keeps the initial master weights unrounded, while a model that
+    /// casts its inputs to a dtype fixed at build time must be built in the compute dtype, as
+    /// <see cref="ForVisionLanguageModel"/> does). Every rank starts from rank 0's weights, frozen ones
+    /// included, so builds need not be reproducible across ranks or threads.
+    /// </param>
+    /// <param name="device">Where the replica and the buffers live (default CPU).</param>
+    /// <param name="firstStep">The first step this engine will run; its freeze state fixes the flat layout.</param>
+    /// <param name="computeDtype">Overrides the dtype train.mixed_precision picks (e.g. bf16 on CPU, to check the bf16 path without a GPU).</param>
+    /// <param name="heldOut">Scores the held-out set on eval steps; null (no data.eval_manifest) never evaluates.</param>
+    public ShardedRankEngine(
+        Func<ITrainableModel> modelFactory,
+        IBatchSource data,
+        ICollectives collectives,
+        JobConfig config,
+        Device? device = null,
+        long firstStep = 0,
+        ScalarType? computeDtype = null,
+        HeldOutEvaluator? heldOut = null)
+    {
+        _data = data;
+        _collectives = collectives;
+        _config = config;
+        _heldOut = heldOut;
+        _device = device ?? CPU;
+        ComputeDtype = computeDtype ?? ResolveComputeDtype(config.Train.MixedPrecision, _device);
+        if (config.Train.BatchSize < 1) throw new ArgumentException($"train.batch_size = {config.Train.BatchSize}: expected at least 1");
+        if (config.Train.GradClipNorm < 0) throw new ArgumentException($"train.grad_clip_norm = {config.Train.GradClipNorm}: expected 0 (off) or more");
+        _schedule = new LrSchedule(config.Scheduler, config.Optimizer.Lr, config.Train.MaxSteps);
+
+        _model = modelFactory();
+        try
+        {
+            var module = _model.Module;
+            _model.ApplyFreezeFor(firstStep);
+            module.to(_device);
+            _layout = FlatParameterLayout.For(module, collectives.WorldSize);
+            (_shardStart, var shardLength) = _layout.ShardRange(collectives.Rank);
+
+            // The fp32 values become the master shard before any cast, so bf16 compute never rounds them.
+            var initial = _layout.Gather(module, ScalarType.Float32, _device);
+            collectives.Broadcast(initial, root: 0);
+            _optimizer = new ShardedAdamW(initial.narrow(0, _shardStart, shardLength).clone(), config.Optimizer);
+
+            if (ComputeDtype == ScalarType.Float32)
+            {
+                _parameters = initial;
+            }
+            else
+            {
+                module.to(ComputeDtype);
+                _parameters = initial.to(ComputeDtype);
+                initial.Dispose();
+            }
+            _gradients = zeros_like(_parameters);
+            _gradients32 = ComputeDtype == ScalarType.Float32 ? _gradients : zeros(_layout.PaddedNumel, dtype: ScalarType.Float32, device: _device);
+            // In a world of one the shard is the whole flat gradient: no reduce-scatter copy at all.
+            _gradientShard = WorldSize == 1 ? _gradients32 : zeros(shardLength, dtype: ScalarType.Float32, device: _device);
+            _layout.Bind(module, _parameters, _gradients);
+            _namedParameters = module.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+            BroadcastFrozenParameters(module);
+        }
+        catch
+        {
+            _model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The production engine of one rank: the configured vision-language model, built on the rank's device
+    /// directly in the compute dtype (the model keeps its dtype for its inputs, so it must not be cast
+    /// afterwards), resuming from <paramref name="restored"/> (this rank's resharded slice of the last
+    /// committed checkpoint) when given. A collective: every rank of the group calls it.
+    /// </summary>
+    public static ShardedRankEngine ForVisionLanguageModel(
+        JobConfig config, IBatchSource data, ICollectives collectives, Device device, OptimizerShard? restored = null,
+        HeldOutEvaluator? heldOut = null)
+    {
+        var dtype = ResolveComputeDtype(config.Train.MixedPrecision, device);
+        var engine = new ShardedRankEngine(() => VlmRegistry.Build(config, device, dtype), data, collectives, config, device,
+            firstStep: restored?.Step ?? 0, heldOut: heldOut);
+        try
+        {
+            if (restored is not null) engine.LoadShard([restored]);
+            return engine;
+        }
+        catch
+        {
+            engine.Dispose();
+            throw;
+        }
+    }
+
+    public int Rank => _collectives.Rank;
+    public int WorldSize => _collectives.WorldSize;
+    public FlatLayoutInfo Layout => _layout.Info;
+    public ScalarType ComputeDtype { get; }
+
+    /// <summary>The compute replica (its trainable parameters are views of the flat parameter buffer).</summary>
+    public ITrainableModel Model => _model;
+
+    /// <summary>Which AdamW kernel updates the shard (see <see cref="ShardedAdamW.KernelName"/>).</summary>
+    public string OptimizerKernel => _optimizer.KernelName;
+
+    /// <summary>
+    /// Waits for the device at each phase boundary so <see cref="StepTimings"/> splits the step honestly
+    /// (default). Off, the device runs the step without those waits; the phase figures then count host
+    /// time only and just the total is wall time (which is how the benchmark compares against the bare step).
+    /// </summary>
+    public bool SynchronisePhases { get; set; } = true;
+
+    /// <summary>This rank's fp32 master shard (read it, do not keep it across steps).</summary>
+    public Tensor MasterShard => _optimizer.Master;
+
+    public StepResult RunStep(long step)
+    {
+        using var scope = NewDisposeScope();
+        var clock = new PhaseClock(_device, SynchronisePhases);
+        var module = _model.Module;
+        _model.ApplyFreezeFor(step);
+        if (!_layout.Matches(_namedParameters))
+            throw new InvalidOperationException(
+                $"step {step}: the freeze schedule changed the set of trainable parameters; the flat layout is fixed per engine, " +
+                "so build a new engine (from the last checkpoint) at a freeze-stage boundary");
+
+        var microBatches = _data.MicroBatches(step, WorldSize, Rank, _config.Train.BatchSize);
+        try
+        {
+            var globalTokens = GlobalTargetTokens(microBatches, step);
+            var samples = microBatches.Sum(b => b.Size);
+            var dataSeconds = clock.Lap();
+
+            var lossSum = Accumulate(microBatches, globalTokens);
+            var computeSeconds = clock.Lap();
+
+            if (WorldSize > 1) _collectives.ReduceScatter(_gradients32, _gradientShard);
+            var reduceScatterSeconds = clock.Lap();
+
+            var lr = _schedule.At(step);
+            var stats = ClipAndUpdate(lossSum, lr);
+            var optimizerSeconds = clock.Lap();
+
+            PublishShard();
+            // The step's one host read comes last: it waits for the update and the cast too, so the step needs
+            // no other wait. It is charged to the all-gather phase, at the cost of one 8-byte copy.
+            var host = stats.cpu().data<float>().ToArray();
+            var (loss, gradNorm) = (host[1] / globalTokens, Math.Sqrt(host[0]));
+            var allGatherSeconds = clock.Lap();
+
+            // Evaluation time has no phase of its own: it shows in Total, the step's wall time on this rank.
+            var evalLoss = IsEvalStep(step) ? EvaluateHeldOut() : null;
+
+            return new StepResult(step, loss, globalTokens, samples, gradNorm, lr,
+                new StepTimings(dataSeconds, computeSeconds, reduceScatterSeconds, optimizerSeconds, allGatherSeconds, clock.Total),
+                evalLoss);
+        }
+        finally
+        {
+            foreach (var batch in microBatches) batch.Dispose();
+        }
+    }
+
+    public OptimizerShard SnapshotShard() => _optimizer.Snapshot(_shardStart);
+
+    /// <summary>
+    /// Every train.eval_interval-th step (counting steps done, as checkpoints do) and the job's last
+    /// step; never with train.eval_interval = 0. A function of the step alone, so every rank agrees
+    /// on it and joins the evaluation's all-reduce.
+    /// </summary>
+    public bool IsEvalStep(long step)
+    {
+        var interval = _config.Train.EvalInterval;
+        if (_heldOut is null || interval <= 0) return false;
+        return (step + 1) % interval == 0 || step + 1 == _config.Train.MaxSteps;
+    }
+
+    /// <summary>
+    /// The held-out mean token loss: this rank's share of the first train.eval_batches batches, then
+    /// (loss sum, tokens) summed over ranks in fp64, so the mean is the one-rank mean whatever the world
+    /// size. Null when the held-out rows hold no target tokens.
+    /// </summary>
+    private double? EvaluateHeldOut()
+    {
+        var train = _config.Train;
+        var local = _heldOut!.Evaluate(_model, _device, train.BatchSize, train.EvalBatches, WorldSize, Rank);
+        var sums = tensor(new[] { local.LossSum, local.Tokens }, dtype: ScalarType.Float64, device: _device);
+        _collectives.AllReduceSum(sums);
+        var global = sums.cpu().data<double>().ToArray();
+        return global[1] > 0 ? global[0] / global[1] : null;
+    }
+
+    /// <summary>
+    /// Restores this rank's shard from any set of saved shards that covers its range (any old world
+    /// size), then all-gathers so the compute replica holds the restored weights. A collective:
+    /// every rank of the group must call it.
+    /// </summary>
+    public void LoadShard(IReadOnlyList<OptimizerShard> sources)
+    {
+        _optimizer.Load(Resharding.Assemble(sources, _shardStart, _optimizer.Length, _layout.Numel));
+        PublishShard();
+    }
+
+    /// <summary>
+    /// Casts the master shard into this rank's slice of the flat parameter buffer, then all-gathers in
+    /// place (the input is the output's own chunk), which updates every parameter view of every rank.
+    /// In a world of one the slice is the whole buffer: the all-gather is that one cast, with no intermediate.
+    /// </summary>
+    private void PublishShard()
+    {
+        using var _ = no_grad();
+        var own = _parameters.narrow(0, _shardStart, _optimizer.Length);
+        own.copy_(_optimizer.Master);
+        if (WorldSize > 1) _collectives.AllGather(own, _parameters);
+    }
+
+    public void Dispose()
+    {
+        _model.Dispose();
+        _optimizer.Dispose();
+        if (!ReferenceEquals(_gradientShard, _gradients32)) _gradientShard.Dispose();
+        if (!ReferenceEquals(_gradients32, _gradients)) _gradients32.Dispose();
+        _gradients.Dispose();
+        _parameters.Dispose();
+    }
+
+    /// <summary>
+    /// Frozen weights are outside the flat layout, yet every replica must compute with the same ones:
+    /// ranks that share a process build their models concurrently, racing on torch's global RNG.
+    /// </summary>
+    private void BroadcastFrozenParameters(nn.Module module)
+    {
+        using var _ = no_grad();
+        foreach (var (_, parameter) in module.named_parameters().Where(p => !p.parameter.requires_grad))
+            _collectives.Broadcast(parameter, root: 0);
+    }
+
+    private long GlobalTargetTokens(IReadOnlyList<ImageTextBatch> microBatches, long step)
+    {
+        var global = microBatches.Sum(b => b.TargetTokens());
+        if (WorldSize > 1)
+        {
+            var count = tensor(new[] { global }, dtype: ScalarType.Int64, device: _device);
+            _collectives.AllReduceSum(count);
+            global = count.item<long>();
+        }
+        if (global <= 0)
+            throw new InvalidOperationException($"step {step}: the global batch has no target tokens (every label is {ImageTextBatch.IgnoreIndex})");
+        return global;
+    }
+
+    /// <summary>
+    /// Forward and backward over the micro-batches; returns the summed loss as a device scalar. In bf16
+    /// each micro-batch's gradient moves into the fp32 accumulator (copied for the first, added after)
+    /// and the bf16 buffer is cleared only if another micro-batch follows: one kernel per flat pass.
+    /// </summary>
+    private Tensor Accumulate(IReadOnlyList<ImageTextBatch> microBatches, long globalTokens)
+    {
+        var accumulateInFp32 = !ReferenceEquals(_gradients32, _gradients);
+        using (no_grad())
+        {
+            _gradients.zero_();
+            if (accumulateInFp32 && microBatches.Count == 0) _gradients32.zero_();
+        }
+        var lossSum = zeros(1, dtype: ScalarType.Float32, device: _device);
+        for (var i = 0; i < microBatches.Count; i++)
+        {
+            var hostBatch = microBatches[i];
+            var batch = _device.type == DeviceType.CPU ? hostBatch : hostBatch.To(_device);
+            try
+            {
+                var (loss, _) = _model.LossSum(batch);
+                loss.div(globalTokens).backward();
+                using var _ = no_grad();
+                lossSum.add_(loss.detach().to(ScalarType.Float32));
+                if (!accumulateInFp32) continue;
+                if (i == 0) _gradients32.copy_(_gradients);
+                else _gradients32.add_(_gradients);
+                if (i < microBatches.Count - 1) _gradients.zero_();
+            }
+            finally
+            {
+                if (!ReferenceEquals(batch, hostBatch)) batch.Dispose();
+            }
+        }
+        return lossSum;
+    }
+
+    /// <summary>
+    /// Global norm and AdamW with the clip as the update's gradient divisor (one pass for the norm, none
+    /// for the clip). Returns the global [squared norm, loss sum] on the device, for the caller to read
+    /// once the rest of the step is queued.
+    /// </summary>
+    private Tensor ClipAndUpdate(Tensor lossSum, double lr)
+    {
+        using var _ = no_grad();
+        // norm() reduces without a shard-sized temporary (square() would allocate one).
+        var stats = cat([_gradientShard.norm().square().reshape(1), lossSum]);
+        if (WorldSize > 1) _collectives.AllReduceSum(stats);
+        _optimizer.Update(_gradientShard, lr, ShardedAdamW.ClipGradScale(stats[0].sqrt(), _config.Train.GradClipNorm));
+        return stats;
+    }
+
+    private static ScalarType ResolveComputeDtype(string mixedPrecision, Device device) => mixedPrecision.ToLowerInvariant() switch
+    {
+        // CPU kernels for bf16 are slow and gain nothing here: CPU runs always compute in fp32.
+        "bf16" => device.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32,
+        "fp32" => ScalarType.Float32,
+        _ => throw new ArgumentException($"train.mixed_precision = '{mixedPrecision}': expected \"bf16\" or \"fp32\""),
+    };
+}

@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using Forge.Actors.Checkpointing;
+
+namespace Forge.Actors.Tests.Checkpointing;
+
+public sealed class CrashSafetyTests
+{
+    [Fact]
+    public async Task AProcessKilledInTheMiddleOfASaveResumesFromThePreviousCommittedCheckpoint()
+    {
+        const long chunkKiB = 256;
+        const int rank1MiB = 48; // 192 chunks: seconds of writing, so the kill lands mid-save
+        var settings = TestStores.Settings(CheckpointStoreKind.Sqlite) with { ChunkBytes = chunkKiB * 1024 };
+        var jobId = TestStores.NewJobId("killed");
+        var state = new TrainingState(seed: 70);
+        var file = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(settings.ConnectionString).DataSource;
+
+        await using (var before = await SqlCheckpointStore.OpenAsync(settings))
+            await state.SaveAndCommitAsync(before, jobId, step: 1, worldSize: 2);
+
+        var output = new List<string>();
+        using var child = StartCrashWriter(file, jobId, step: 2, rank1MiB, chunkKiB, output);
+        await using var db = new TestStore(await SqlCheckpointStore.OpenAsync(settings), settings);
+        var rank1Chunks = 0L;
+        var deadline = Stopwatch.StartNew();
+        // Kill as soon as rank 1's chunks have started to land: the save is provably half done.
+        while (rank1Chunks <= 0 && deadline.Elapsed < TimeSpan.FromSeconds(60) && !child.HasExited)
+        {
+            await Task.Delay(10);
+            rank1Chunks = await db.RowCountAsync(jobId, step: 2) - 1; // minus rank 0's single chunk
+        }
+        var exitedByItself = child.HasExited;
+        child.Kill(entireProcessTree: true);
+        await child.WaitForExitAsync();
+
+        lock (output)
+        {
+            Assert.True(rank1Chunks > 0, $"the writer never started rank 1's shard (exited by itself: {exitedByItself}, code {child.ExitCode}); its output: {string.Join(" | ", output)}");
+            Assert.Contains("durable rank 0", output);
+            Assert.DoesNotContain("committed", output);
+        }
+        var expectedChunks = rank1MiB * 1024 * 1024 / (ShardChunkFormat.ElementsPerChunk(chunkKiB * 1024) * ShardChunkFormat.BytesPerElement) + 1;
+        Assert.InRange(await db.RowCountAsync(jobId, step: 2) - 1, 1, expectedChunks - 1);
+
+        var latest = await db.Store.LatestAsync(jobId);
+        Assert.Equal(1, latest!.Step);
+        var restored = await new CheckpointRestorer(db.Store).RestoreAsync(jobId, "config-a", [new FlatRange(0, 66)]);
+        Assert.Equal(1, restored!.Manifest.Step);
+        Assert.Empty(restored.Skipped);
+        state.AssertBitExact(restored.Shards[0]);
+
+        // The database is not wedged by the killed writer: the step can be saved again and committed.
+        var again = new TrainingState(seed: 71);
+        await again.SaveAndCommitAsync(db.Store, jobId, step: 2, worldSize: 2);
+        again.AssertBitExact(await db.Store.LoadRangeAsync((await db.Store.LatestAsync(jobId))!, 0, 65));
+    }
+
+    private static Process StartCrashWriter(string file, string jobId, long step, int mib, long chunkKiB, List<string> output)
+    {
+        // tests/Forge.Actors.Tests/bin/<Configuration>/<tfm>/ -> tests/Forge.CheckpointCrashWriter/bin/<Configuration>/<tfm>/
+        var tfm = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var configuration = tfm.Parent!;
+        var tests = configuration.Parent!.Parent!.Parent!;
+        var dll = Path.Combine(tests.FullName, "Forge.CheckpointCrashWriter", "bin", configuration.Name, tfm.Name, "Forge.CheckpointCrashWriter.dll");
+        Assert.True(File.Exists(dll), $"{dll} is missing; it is built with Forge.Actors.Tests (project reference)");
+
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { dll, file, jobId, step.ToString(), mib.ToString(), chunkKiB.ToString() }) start.ArgumentList.Add(arg);
+        var process = new Process { StartInfo = start };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.Add(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.Add("stderr: " + e.Data); };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+}

@@ -1,0 +1,252 @@
+using Forge.Actors.Checkpointing;
+
+namespace Forge.Actors.Tests.Checkpointing;
+
+/// <summary>The store's promises, each proven on a SQLite file and on PostgreSQL.</summary>
+public sealed class SqlCheckpointStoreTests
+{
+    // 4 elements per chunk: every shard of the 65-element test layout spans several chunks, and
+    // chunk boundaries fall inside the ranges other world sizes read.
+    private static readonly long FourElementChunks = ShardChunkFormat.ChunkBytesFor(4);
+
+    [Theory, SqliteStore, PostgresStore]
+    public async Task SavedCheckpointLoadsBackBitExactWithItsManifest(CheckpointStoreKind kind)
+    {
+        await using var db = await TestStores.OpenAsync(kind, FourElementChunks);
+        var jobId = TestStores.NewJobId("roundtrip");
+        var state = new TrainingState(seed: 1);
+
+        var committed = await state.SaveAndCommitAsync(db.Store, jobId, step: 100, worldSize: 1);
+        var latest = await db.Store.LatestAsync(jobId);
+
+        Assert.NotNull(latest);
+        Assert.Equal(100, latest.Step);
+        Assert.Equal(committed.DataPosition, latest.DataPosition);
+        Assert.Equal(committed.SamplesConsumed, latest.SamplesConsumed);
+        Assert.Equal(committed.FrozenParameters, latest.FrozenParameters);
+        Assert.Equal(committed.Layout.Parameters.Select(p => (p.Name, string.Join(",", p.Shape), p.Offset)),
+                     latest.Layout.Parameters.Select(p => (p.Name, string.Join(",", p.Shape), p.Offset)));
+        Assert.Equal(committed.Shards.Single().Chunks, latest.Shards.Single().Chunks);
+        Assert.NotEqual(default, latest.CommittedAt);
+        state.AssertBitExact(await db.Store.LoadRangeAsync(latest, 0, state.Layout.Numel));
+    }
+
+    [Theory, SqliteStore, PostgresStore]
+    public async Task AnyWorldSizeReadsACheckpointSavedByAnyOtherBitExact(CheckpointStoreKind kind)
+    {
+        await using var db = await TestStores.OpenAsync(kind, FourElementChunks);
+        var jobId = TestStores.NewJobId("reshard");
+        var state = new TrainingState(seed: 2);
+
+        for (var savedBy = 1; savedBy <= 4; savedBy++)
+        {
+            var manifest = await state.SaveAndCommitAsync(db.Store, jobId, step: savedBy, worldSize: savedBy);
+            for (var loadedBy = 1; loadedBy <= 4; loadedBy++)
+            {
+                var padded = FlatRange.PaddedNumel(state.Layout.Numel, loadedBy);
+                for (var rank = 0; rank < loadedBy; rank++)
+                {
+                    var range = FlatRange.ForRank(padded, loadedBy, rank);
+                    var shard = await db.Store.LoadRangeAsync(manifest, range.Start, range.Length);
+                    Assert.Equal((range.Start, range.Length), (shard.Start, shard.Length));
+                    state.AssertBitExact(shard);
+                }
+            }
+        }
+    }
+
+    [Theory, SqliteStore, PostgresStore]
+    public async Task AOneElementChunkSizeSplitsEveryShardIntoManyChunksThatStillRoundTrip(CheckpointStoreKind kind)
+    {
+        await using var db = await TestStores.OpenAsync(kind, ShardChunkFormat.ChunkBytesFor(1));
+        var jobId = TestStores.NewJobId("tiny-chunks");
+        var state = new TrainingState(seed: 3);
+
+        var manifest = await state.SaveAndCommitAsync(db.Store, jobId, step: 1, worldSize: 2);
+
+        foreach (var shard in manifest.Shards)
+        {
+            Assert.Equal(shard.Length, shard.Chunks.Count);
+            Assert.All(shard.Chunks, c => Assert.Equal(ShardChunkFormat.ChunkBytesFor(1), c.Bytes));
+            Assert.Equal(shard.Chunks.Count, shard.Chunks.Select(c => c.Checksum).Distinct().Count());
+        }
+        state.AssertBitExact(await db.Store.LoadRangeAsync(manifest, 0, state.Layout.Numel));
+        state.AssertBitExact(await db.Store.LoadRangeAsync(manifest, 31, 5)); // straddles the two shards
+    }
+
+    [Theory, SqliteStore, PostgresStore]
+    public async Task ShardsSavedWithoutACommittedManifestAreInvisible(CheckpointStoreKind kind)
+    {
+        await using var db = await TestStores.OpenAsync(kind, FourElementChunks);
+        var jobId = TestStores.NewJobId("uncommitted");
+        var older = new TrainingState(seed: 4);
+        var newer = new TrainingState(seed: 5);
+        await older.SaveAndCommitAsync(db.Store, jobId, step: 10, worldSize: 2);
+
+        for (var rank = 0; rank < 2; rank++)
+            await db.Store.SaveShardAsync(jobId, 20, rank, newer.ShardFor(2, rank));
+
+        Assert.True(await db.RowCountAsync(jobId, step: 20) > 0, "the step-20 shards should be in the database");
+        var latest = await db.Store.LatestAsync(jobId);
+        Assert.Equal(10, latest!.Step);
+        Assert.Equal([10L], (await db.Store.ListAsync(jobId)).Select(m => m.Step));
+        older.AssertBitExact(await db.Store.LoadRangeAsync(latest, 0, older.Layout.Numel));
+    }
+
+    [Theory, SqliteStore, PostgresStore]
+    public async Task TwoJobsInOneDatabaseNeverSeeOrPruneEachOthersCheckpoints(CheckpointStoreKind kind)
+    {
+        await using var db = await TestStores.OpenAsync(kind, FourElementChunks, keepLastN: 1);
+        var jobA = TestStores.NewJobId("job-a");
+        var jobB = TestStores.NewJobId("job-b");
+        var stateA = new TrainingState(seed: 6);
+        var stateB = new TrainingState(seed: 7);
+
+        await stateB.SaveAndCommitAsync(db.Store, jobB, step: 1, worldSize: 3);
+        for (var step = 1; step <= 3; step++)
+            await stateA.SaveAndCommitAsync(db.Store, jobA, step, worldSize: 2);
+
+        Assert.Equal([3L], (await db.Store.ListAsync(jobA)).Select(m => m.Step));
+        var latestB = Assert.Single(await db.Store.ListAsync(jobB));
+        Assert.Equal((jobB, 1L, 3), (latestB.JobId, latestB.Step, latestB.WorldSize));
+        stateB.AssertBitExact(await db.Store.LoadRangeAsync(latestB, 0, stateB.Layout.Numel));
+        stateA.AssertBitExact(await db.Store.LoadRangeAsync((await db.Store.LatestAsync(jobA))!, 0, stateA.Layout.Numel));
+        Assert.Null(await db.Store.LatestAsync(TestStores.NewJobId("job-c")));
+    }
+
+    [Theory, SqliteStore, PostgresStore]
+    public async Task KeepLastNPrunesOlderCheckpointsOnlyOnceANewerOneIsCommitted(CheckpointStoreKind kind)
+    {
+        await using var db = await TestStores.OpenAsync(kind, FourElementChunks, keepLastN: 2);
+        var jobId = TestStores.NewJobId("prune");
+        var states = Enumerable.Range(0, 4).Select(i => new TrainingState(seed: 10 + i)).ToArray();
+        await states[1].SaveAndCommitAsync(db.Store, jobId, step: 1, worldSize: 2);
+        await states[2].SaveAndCommitAsync(db.Store, jobId, step: 2, worldSize: 2);
+        var rowsOfStep1 = await db.RowCountAsync(jobId, step: 1);
+
+        // Step 3's shards are durable but not committed: nothing may be pruned yet.
+        var receipts = new List<ShardReceipt>();
+        for (var rank = 0; rank < 2; rank++)
+            receipts.Add(await db.Store.SaveShardAsync(jobId, 3, rank, states[3].ShardFor(2, rank)));
+        Assert.Equal([1L, 2L], (await db.Store.ListAsync(jobId)).Select(m => m.Step));
+        Assert.Equal(rowsOfStep1, await db.RowCountAsync(jobId, step: 1));
+
+        await db.Store.CommitAsync(states[3].ManifestFor(jobId, 3, 2, receipts));
+
+        var kept = await db.Store.ListAsync(jobId);
+        Assert.Equal([2L, 3L], kept.Select(m => m.Step));
+        Assert.Equal(0, await db.RowCountAsync(jobId, step: 1));
+        states[2].AssertBitExact(await db.Store.LoadRangeAsync(kept[0], 0, 65));
+        states[3].AssertBitExact(await db.Store.LoadRangeAsync(kept[1], 0, 65));
+    }
+
+    [Theory, SqliteStore, PostgresStore]
+    public async Task CommittingAnEarlierStepSupersedesTheManifestsOfAnAbandonedLaterTimeline(CheckpointStoreKind kind)
+    {
+        await using var db = await TestStores.OpenAsync(kind, FourElementChunks, keepLastN: 2);
+        var jobId = TestStores.NewJobId("timeline");
+        var abandoned = new TrainingState(seed: 25);
+        var resumed = new TrainingState(seed: 26);
+        await abandoned.SaveAndCommitAsync(db.Store, jobId, step: 10, worldSize: 2);
+        await abandoned.SaveAndCommitAsync(db.Store, jobId, step: 30, worldSize: 2);
+
+        // The run resumed from step 10 (say step 30 was corrupt) and now commits step 20.
+        await resumed.SaveAndCommitAsync(db.Store, jobId, step: 20, worldSize: 2);
+
+        Assert.Equal([10L, 20L], (await db.Store.ListAsync(jobId)).Select(m => m.Step));
+        var latest = await db.Store.LatestAsync(jobId);
+        Assert.Equal(20, latest!.Step);
+        resumed.AssertBitExact(await db.Store.LoadRangeAsync(latest, 0, 65));
+    }
+
+    [Theory, SqliteStore, PostgresStore]
+    public async Task ACorruptChunkIsNamedAndTheResumeFallsBackToThePreviousCheckpoint(CheckpointStoreKind kind)
+    {
+        await using var db = await TestStores.OpenAsync(kind, FourElementChunks);
+        var jobId = TestStores.NewJobId("corrupt");
+        var good = new TrainingState(seed: 20);
+        var bad = new TrainingState(seed: 21);
+        await good.SaveAndCommitAsync(db.Store, jobId, step: 50, worldSize: 2);
+        var corrupted = await bad.SaveAndCommitAsync(db.Store, jobId, step: 60, worldSize: 2);
+
+        // One byte inside rank 1's chunk 2 (a tensor byte, past the header).
+        await db.FlipByteAsync(CheckpointPersistenceIds.Chunk(jobId, 1, 2), 60, ShardChunkFormat.HeaderBytes + 5);
+
+        var error = await Assert.ThrowsAsync<CheckpointCorruptException>(() => db.Store.LoadRangeAsync(corrupted, 0, 65));
+        Assert.Equal((jobId, 60L, (int?)1, (int?)2), (error.JobId, error.Step, error.Rank, error.ChunkIndex));
+        Assert.Contains("rank 1 chunk 2", error.Message);
+        Assert.Contains("checksum", error.Message);
+        // Ranges that avoid the bad chunk still load: the damage is local, and named precisely.
+        bad.AssertBitExact(await db.Store.LoadRangeAsync(corrupted, 0, 33));
+
+        var log = new StringWriter();
+        var ranges = Enumerable.Range(0, 3).Select(r => FlatRange.ForRank(66, 3, r)).ToList();
+        var restored = await new CheckpointRestorer(db.Store, log).RestoreAsync(jobId, "config-a", ranges);
+
+        Assert.NotNull(restored);
+        Assert.Equal(50, restored.Manifest.Step);
+        Assert.Equal(60, Assert.Single(restored.Skipped).Step);
+        Assert.Contains("falling back to step 50", log.ToString());
+        Assert.Contains("rank 1 chunk 2", log.ToString());
+        foreach (var shard in restored.Shards) good.AssertBitExact(shard);
+    }
+
+    [Theory, SqliteStore, PostgresStore]
+    public async Task ResumingWithAnotherModelConfigIsAClearErrorNotAFallback(CheckpointStoreKind kind)
+    {
+        await using var db = await TestStores.OpenAsync(kind, FourElementChunks);
+        var jobId = TestStores.NewJobId("config");
+        var state = new TrainingState(seed: 30);
+        await state.SaveAndCommitAsync(db.Store, jobId, step: 1, worldSize: 1, configHash: "sha256:aaaa");
+        await state.SaveAndCommitAsync(db.Store, jobId, step: 2, worldSize: 1, configHash: "sha256:aaaa");
+
+        var error = await Assert.ThrowsAsync<CheckpointIncompatibleException>(() =>
+            new CheckpointRestorer(db.Store).RestoreAsync(jobId, "sha256:bbbb", [new FlatRange(0, 65)]));
+
+        Assert.Contains("sha256:aaaa", error.Message);
+        Assert.Contains("sha256:bbbb", error.Message);
+        Assert.Contains("step 2", error.Message);
+    }
+
+    [Theory, PostgresStore]
+    public async Task PostgreSqlStoresChunksOutOfLineWithoutACompressionAttempt(CheckpointStoreKind kind)
+    {
+        await using var db = await TestStores.OpenAsync(kind);
+        await using var connection = new Npgsql.NpgsqlConnection(db.Settings.ConnectionString);
+        await connection.OpenAsync();
+        await using var storage = new Npgsql.NpgsqlCommand(
+            "SELECT attstorage FROM pg_attribute WHERE attrelid = to_regclass('snapshot') AND attname = 'snapshot'", connection);
+
+        Assert.Equal('e', await storage.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task ACheckpointAtStepZeroIsListedAndLoads()
+    {
+        await using var db = await TestStores.OpenAsync(CheckpointStoreKind.Sqlite, FourElementChunks);
+        var jobId = TestStores.NewJobId("step-zero");
+        var state = new TrainingState(seed: 41);
+
+        await state.SaveAndCommitAsync(db.Store, jobId, step: 0, worldSize: 2);
+
+        var only = Assert.Single(await db.Store.ListAsync(jobId));
+        Assert.Equal(0, only.Step);
+        state.AssertBitExact(await db.Store.LoadRangeAsync(only, 0, 65));
+    }
+
+    [Fact]
+    public async Task CommitRejectsAManifestWhoseShardsLeaveAHoleInTheLayout()
+    {
+        await using var db = await TestStores.OpenAsync(CheckpointStoreKind.Sqlite, FourElementChunks);
+        var jobId = TestStores.NewJobId("hole");
+        var state = new TrainingState(seed: 40);
+        var rank1 = await db.Store.SaveShardAsync(jobId, 1, 1, state.ShardFor(2, 1));
+        var rank0 = await db.Store.SaveShardAsync(jobId, 1, 0, state.ShardFor(2, 0));
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() =>
+            db.Store.CommitAsync(state.ManifestFor(jobId, 1, 2, [rank0 with { Rank = 0 }, rank1 with { Start = 40 }])));
+
+        Assert.Contains("rank 1's shard starts at 40; expected 33", error.Message);
+        Assert.Null(await db.Store.LatestAsync(jobId));
+    }
+}

@@ -1,0 +1,92 @@
+using System.Text.Json;
+using Akka.Actor;
+using Akka.Serialization;
+using Forge.Actors.Checkpointing;
+using Forge.Actors.Cluster;
+using Forge.Actors.Ranks;
+using Forge.Actors.Supervision;
+using Forge.Model.Training;
+
+namespace Forge.Actors.Tests.Cluster;
+
+public sealed class ForgeMessageSerializerTests() : Akka.TestKit.Xunit2.TestKit(ForgeAkkaConfig.SingleProcess())
+{
+    private static readonly FlatLayoutInfo Layout = new([new FlatParameter("tok.weight", [4, 3], 0, 12), new FlatParameter("norm", [3], 12, 3)], 15, 16);
+
+    private static readonly CheckpointManifest Manifest = new()
+    {
+        JobId = "job",
+        Step = 40,
+        WorldSize = 2,
+        Layout = Layout,
+        Shards = [new ShardReceipt(0, 0, 8, [new ChunkInfo(0, 96, "ab12")]), new ShardReceipt(1, 8, 8, [new ChunkInfo(0, 96, "cd34")])],
+        DataEpoch = 1,
+        DataPosition = 17,
+        SamplesConsumed = 1280,
+        RngSeed = 42,
+        SchedulerStep = 40,
+        FrozenParameters = ["norm"],
+        ModelConfigHash = "feed",
+        CommittedAt = new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero),
+    };
+
+    public static TheoryData<IForgeMessage> Messages() =>
+    [
+        new RankRegistered("job"),
+        new CreateGroup(3),
+        new JoinWorld(new RankAssignment("job", 3, 1, 2, [1, 2, 3, 255]), Manifest),
+        new JoinWorld(new RankAssignment("job", 3, 1, 2, [7]), null),
+        new RunStep(3, 41),
+        new SaveShard(3, 42),
+        new AbortStep(3, "peer lost"),
+        new LeaveJob("done"),
+        new RegisterRank("node-a", 1),
+        new GroupCreated(3, [9, 8, 7]),
+        new WorldJoined(3, 1, Layout),
+        new JoinFailed(3, 1, "no GPU"),
+        new StepDone(3, 1, new StepResult(41, 2.5, 512, 4, 0.75, 3e-4, new StepTimings(0.1, 0.2, 0.3, 0.4, 0.5, 1.5))),
+        new StepFailed(3, 1, 41, "CollectiveException: peer closed", true),
+        new StepAborted(3, 1),
+        new ShardSaved(3, 42, Manifest.Shards[1], 0.05),
+        new ShardSaveFailed(3, 42, 1, "disk full"),
+    ];
+
+    [Theory]
+    [MemberData(nameof(Messages))]
+    public void Every_protocol_message_survives_the_wire_unchanged(IForgeMessage message)
+    {
+        var serializer = Sys.Serialization.FindSerializerFor(message);
+        Assert.IsType<ForgeMessageSerializer>(serializer);
+
+        var bytes = serializer.ToBinary(message);
+        var back = Sys.Serialization.Deserialize(bytes, serializer.Identifier, Serialization.ManifestFor(serializer, message));
+
+        // Records compare collections by reference, so equality is checked on the canonical JSON.
+        Assert.Equal(message.GetType(), back.GetType());
+        Assert.Equal(JsonSerializer.Serialize(message, message.GetType()), JsonSerializer.Serialize(back, back.GetType()));
+    }
+
+    [Fact]
+    public void Every_protocol_message_type_is_covered_by_the_round_trip_test()
+    {
+        var covered = ((IEnumerable<object[]>)Messages()).Select(row => row[0].GetType()).ToHashSet();
+        var all = typeof(IForgeMessage).Assembly.GetTypes().Where(t => !t.IsAbstract && typeof(IForgeMessage).IsAssignableFrom(t));
+        Assert.All(all, t => Assert.Contains(t, covered));
+    }
+
+    [Fact]
+    public void An_unknown_manifest_names_itself()
+    {
+        var serializer = (SerializerWithStringManifest)Sys.Serialization.FindSerializerForType(typeof(RunStep));
+        var error = Assert.ThrowsAny<Exception>(() => serializer.FromBinary("{}"u8.ToArray(), "NoSuchMessage"));
+        Assert.Contains("NoSuchMessage", error.Message);
+    }
+
+    [Fact]
+    public void A_seed_that_is_not_host_and_port_is_rejected_with_the_value()
+    {
+        var error = Assert.Throws<ArgumentException>(() => ForgeAkkaConfig.SupervisorPath("node-7"));
+        Assert.Contains("node-7", error.Message);
+        Assert.Equal("akka.tcp://forge@10.0.0.5:4053/user/job-supervisor", ForgeAkkaConfig.SupervisorPath("10.0.0.5:4053"));
+    }
+}

@@ -1,0 +1,417 @@
+using Akka.Actor;
+using Akka.TestKit;
+using Forge.Actors.Ranks;
+using Forge.Actors.Supervision;
+using Forge.Actors.Tests.Ranks.Fakes;
+using Forge.Actors.Training;
+using Xunit.Abstractions;
+
+namespace Forge.Actors.Tests.Supervision;
+
+public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit(output: output)
+{
+    private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(300);
+    private readonly FakeCheckpointStore _store = new() { RequireSavedShards = false };
+    private readonly RecordingObserver _observer = new();
+
+    private static JobSupervisorSettings Settings(int min = 1, int max = 0, long maxSteps = 10, long interval = 0, int maxRestarts = 5) => new()
+    {
+        JobId = "job",
+        MaxSteps = maxSteps,
+        CheckpointInterval = interval,
+        MinRanks = min,
+        MaxRanks = max,
+        MaxRestarts = maxRestarts,
+        FormTimeout = TimeSpan.FromSeconds(5),
+        StepTimeout = TimeSpan.FromSeconds(5),
+        FormationSettle = TimeSpan.FromMilliseconds(200),
+        AbortTimeout = TimeSpan.FromMilliseconds(500),
+        ShutdownTimeout = TimeSpan.FromSeconds(5),
+    };
+
+    private (IActorRef Supervisor, ProbeRanks Ranks) Start(JobSupervisorSettings settings)
+    {
+        var supervisor = Sys.ActorOf(JobSupervisor.Props(settings, _store, _observer));
+        return (supervisor, new ProbeRanks(this, supervisor));
+    }
+
+    [Fact]
+    public void Forming_waits_for_the_minimum_number_of_ranks()
+    {
+        var (_, ranks) = Start(Settings(min: 2, max: 3));
+        var first = ranks.Register();
+        first.ExpectNoMsg(TimeSpan.FromMilliseconds(600));   // well past the settle window: one rank is not enough
+
+        var second = ranks.Register();
+        var (_, joins) = ranks.Form(first, second);
+
+        Assert.All(joins, j => Assert.Equal(2, j.Assignment.WorldSize));
+        AwaitAssert(() => Assert.Equal(2, Assert.Single(_observer.Started).WorldSize));
+    }
+
+    [Fact]
+    public void Forming_starts_at_once_when_max_ranks_registered()
+    {
+        var (_, ranks) = Start(Settings(min: 1, max: 2) with { FormationSettle = TimeSpan.FromMinutes(1) });
+        var first = ranks.Register();
+        var second = ranks.Register();
+        var (_, joins) = ranks.Form(first, second);
+        Assert.Equal([0, 1], joins.Select(j => j.Assignment.Rank));
+    }
+
+    [Fact]
+    public void Forming_gives_up_after_the_form_timeout()
+    {
+        var (supervisor, ranks) = Start(Settings(min: 2) with { FormTimeout = TimeSpan.FromMilliseconds(400) });
+        supervisor.Tell(AwaitJobFinished.Instance);
+        var rank = ranks.Register();
+        rank.ExpectMsg<LeaveJob>(TimeSpan.FromSeconds(3));
+        Sys.Stop(rank.Ref);
+        var finished = ExpectMsg<JobFinished>(TimeSpan.FromSeconds(5));
+        Assert.False(finished.Completed);
+        Assert.Contains("min_ranks=2", finished.Error);
+    }
+
+    [Fact]
+    public void Every_rank_of_a_world_receives_the_group_id_made_by_rank_0()
+    {
+        var (_, ranks) = Start(Settings(max: 3));
+        var world = new[] { ranks.Register(), ranks.Register(), ranks.Register() };
+        var (_, joins) = ranks.Form(world);
+        Assert.All(joins, j => Assert.Equal(new byte[] { 1, 2, 3 }, j.Assignment.GroupId));
+    }
+
+    [Fact]
+    public void A_rank_with_a_different_model_layout_is_dropped_before_training()
+    {
+        var (_, ranks) = Start(Settings(max: 2));
+        var good = ranks.Register();
+        var odd = ranks.Register();
+        var create = good.ExpectMsg<CreateGroup>();
+        ranks.Say(good, new GroupCreated(create.WorldEpoch, [1]));
+        good.ExpectMsg<JoinWorld>();
+        odd.ExpectMsg<JoinWorld>();
+        ranks.Say(good, new WorldJoined(create.WorldEpoch, 0, ProbeRanks.Layout));
+        ranks.Say(odd, new WorldJoined(create.WorldEpoch, 1, ProbeRanks.Layout with { Numel = 11 }));
+
+        odd.ExpectMsg<LeaveJob>();
+        good.ExpectMsg<AbortStep>();
+        ranks.Say(good, new StepAborted(create.WorldEpoch, 0));
+        ranks.Form(good);
+        Assert.Contains(_observer.Messages, m => m.Contains("different model config"));
+    }
+
+    [Fact]
+    public void The_barrier_waits_for_the_slowest_rank()
+    {
+        var (_, ranks) = Start(Settings(max: 2));
+        var fast = ranks.Register();
+        var slow = ranks.Register();
+        var (epoch, _) = ranks.Form(fast, slow);
+
+        ProbeRanks.ExpectRunStep(fast, 0);
+        ProbeRanks.ExpectRunStep(slow, 0);
+        ranks.ReportStep(fast, epoch, 0, 0);
+        fast.ExpectNoMsg(Quiet);                 // rank 1 has not reported: no step 1 for anyone
+        slow.ExpectNoMsg(TimeSpan.Zero);
+
+        ranks.ReportStep(slow, epoch, 1, 0);
+        ProbeRanks.ExpectRunStep(fast, 1);
+        ProbeRanks.ExpectRunStep(slow, 1);
+    }
+
+    [Fact]
+    public void A_step_report_aggregates_every_rank()
+    {
+        var (_, ranks) = Start(Settings(max: 2));
+        var world = new[] { ranks.Register(), ranks.Register() };
+        var (epoch, _) = ranks.Form(world);
+        ranks.RunStep(epoch, 0, world);
+        ProbeRanks.ExpectRunStep(world[0], 1);
+
+        var report = Assert.Single(_observer.Steps);
+        Assert.Equal(20, report.Tokens);                   // both ranks' 10 tokens
+        Assert.Equal(2, report.WorldSize);
+        Assert.Equal(0.04, report.SlowestRank.Total, 6);   // rank 1 is the slower one
+    }
+
+    [Fact]
+    public void An_eval_step_reports_its_held_out_loss_numbered_in_steps_done()
+    {
+        var (_, ranks) = Start(Settings(max: 2));
+        var world = new[] { ranks.Register(), ranks.Register() };
+        var (epoch, _) = ranks.Form(world);
+        ranks.RunStep(epoch, 0, world);
+        foreach (var probe in world) ProbeRanks.ExpectRunStep(probe, 1);
+        for (var rank = 0; rank < world.Length; rank++)
+            ranks.Say(world[rank], new StepDone(epoch, rank, ProbeRanks.Result(1, rank) with { EvalLoss = 1.25 }));
+        ProbeRanks.ExpectRunStep(world[0], 2);
+
+        Assert.Equal(2, _observer.Steps.Count);
+        Assert.Equal((2L, 1.25), Assert.Single(_observer.Evals));   // step 0 carried none; step 1 is 2 steps done
+    }
+
+    [Fact]
+    public void A_rank_that_reports_an_error_is_dropped_and_the_world_reforms_without_it()
+    {
+        var (_, ranks) = Start(Settings(max: 2));
+        var survivor = ranks.Register();
+        var failing = ranks.Register();
+        var (epoch, _) = ranks.Form(survivor, failing);
+        ProbeRanks.ExpectRunStep(survivor, 0);
+        ProbeRanks.ExpectRunStep(failing, 0);
+
+        ranks.Say(failing, new StepFailed(epoch, 1, 0, "engine exploded", PeerFailure: false));
+
+        failing.ExpectMsg<LeaveJob>();
+        var abort = survivor.ExpectMsg<AbortStep>();
+        Assert.Equal(epoch, abort.WorldEpoch);
+        ranks.Say(survivor, new StepAborted(epoch, 0));
+        var (newEpoch, joins) = ranks.Form(survivor);
+        Assert.True(newEpoch > epoch);
+        Assert.Equal(1, Assert.Single(joins).Assignment.WorldSize);
+        ProbeRanks.ExpectRunStep(survivor, 0);
+    }
+
+    [Fact]
+    public void A_rank_silent_past_the_step_timeout_is_dropped()
+    {
+        var (_, ranks) = Start(Settings(max: 2) with { StepTimeout = TimeSpan.FromMilliseconds(400) });
+        var alive = ranks.Register();
+        var silent = ranks.Register();
+        var (epoch, _) = ranks.Form(alive, silent);
+        ProbeRanks.ExpectRunStep(alive, 0);
+        ProbeRanks.ExpectRunStep(silent, 0);
+        ranks.ReportStep(alive, epoch, 0, 0);
+
+        silent.ExpectMsg<LeaveJob>(TimeSpan.FromSeconds(3));
+        alive.ExpectMsg<AbortStep>();
+        ranks.Say(alive, new StepAborted(epoch, 0));
+        ranks.Form(alive);
+        Assert.Contains(_observer.Messages, m => m.Contains("step_timeout_sec"));
+    }
+
+    [Fact]
+    public void A_peer_failure_blames_only_ranks_that_do_not_acknowledge_the_abort()
+    {
+        var (_, ranks) = Start(Settings(max: 2));
+        var reporter = ranks.Register();
+        var dead = ranks.Register();
+        var (epoch, _) = ranks.Form(reporter, dead);
+        ProbeRanks.ExpectRunStep(reporter, 0);
+        ProbeRanks.ExpectRunStep(dead, 0);
+
+        ranks.Say(reporter, new StepFailed(epoch, 0, 0, "connection reset by peer", PeerFailure: true));
+        reporter.ExpectMsg<AbortStep>();
+        ranks.Say(reporter, new StepAborted(epoch, 0));
+        dead.ExpectMsg<AbortStep>();                             // never acknowledged
+
+        dead.ExpectMsg<LeaveJob>(TimeSpan.FromSeconds(3));
+        var (_, joins) = ranks.Form(reporter);
+        Assert.Equal(1, Assert.Single(joins).Assignment.WorldSize);
+    }
+
+    [Fact]
+    public void A_rank_actor_that_dies_moves_the_job_to_recovery()
+    {
+        var (_, ranks) = Start(Settings(max: 2));
+        var survivor = ranks.Register();
+        var dying = ranks.Register();
+        var (epoch, _) = ranks.Form(survivor, dying);
+        ProbeRanks.ExpectRunStep(survivor, 0);
+
+        Sys.Stop(dying.Ref);
+
+        survivor.ExpectMsg<AbortStep>();
+        ranks.Say(survivor, new StepAborted(epoch, 0));
+        ranks.Form(survivor);
+    }
+
+    [Fact]
+    public void The_manifest_is_committed_only_after_every_shard_receipt()
+    {
+        var (_, ranks) = Start(Settings(max: 2, interval: 1));
+        var world = new[] { ranks.Register(), ranks.Register() };
+        var (epoch, _) = ranks.Form(world);
+        ranks.RunStep(epoch, 0, world);
+
+        Assert.Equal(1, world[0].ExpectMsg<SaveShard>().Step);
+        Assert.Equal(1, world[1].ExpectMsg<SaveShard>().Step);
+        ProbeRanks.ExpectRunStep(world[0], 1);                   // training continues while shards are written
+        ProbeRanks.ExpectRunStep(world[1], 1);
+
+        ranks.Say(world[0], ProbeRanks.Saved(epoch, 1, 0));
+        world[0].ExpectNoMsg(Quiet);
+        Assert.Empty(_store.Committed);
+
+        ranks.Say(world[1], ProbeRanks.Saved(epoch, 1, 1));
+        AwaitAssert(() => Assert.Single(_store.Committed));
+        var manifest = _store.Committed[0];
+        Assert.Equal(1, manifest.Step);
+        Assert.Equal(2, manifest.WorldSize);
+        Assert.Equal([0, 1], manifest.Shards.Select(s => s.Rank));
+        Assert.Equal(ProbeRanks.Layout, manifest.Layout);
+    }
+
+    [Fact]
+    public void A_failed_shard_save_abandons_the_checkpoint_and_training_goes_on()
+    {
+        var (_, ranks) = Start(Settings(max: 2, interval: 1));
+        var world = new[] { ranks.Register(), ranks.Register() };
+        var (epoch, _) = ranks.Form(world);
+        ranks.RunStep(epoch, 0, world);
+        world[0].ExpectMsg<SaveShard>();
+        world[1].ExpectMsg<SaveShard>();
+        ranks.Say(world[0], ProbeRanks.Saved(epoch, 1, 0));
+        ranks.Say(world[1], new ShardSaveFailed(epoch, 1, 1, "disk full"));
+
+        ranks.RunStep(epoch, 1, world);
+        Assert.Equal(2, world[0].ExpectMsg<SaveShard>().Step);   // the next checkpoint is attempted
+        Assert.Empty(_store.Committed);
+        Assert.Contains(_observer.Messages, m => m.Contains("disk full"));
+    }
+
+    [Fact]
+    public void After_recovery_training_continues_from_the_last_committed_checkpoint()
+    {
+        var (_, ranks) = Start(Settings(max: 2, interval: 2));
+        var survivor = ranks.Register();
+        var failing = ranks.Register();
+        var (epoch, _) = ranks.Form(survivor, failing);
+        ranks.RunStep(epoch, 0, survivor, failing);
+        ranks.RunStep(epoch, 1, survivor, failing);
+        survivor.ExpectMsg<SaveShard>();
+        failing.ExpectMsg<SaveShard>();
+        ranks.Say(survivor, ProbeRanks.Saved(epoch, 2, 0));
+        ranks.Say(failing, ProbeRanks.Saved(epoch, 2, 1));
+        ranks.RunStep(epoch, 2, survivor, failing);
+        ProbeRanks.ExpectRunStep(survivor, 3);
+        ProbeRanks.ExpectRunStep(failing, 3);
+
+        ranks.Say(failing, new StepFailed(epoch, 1, 3, "boom", false));
+        survivor.ExpectMsg<AbortStep>();
+        ranks.Say(survivor, new StepAborted(epoch, 0));
+        var (newEpoch, joins) = ranks.Form(survivor);
+
+        var restore = Assert.Single(joins).RestoreFrom;
+        Assert.NotNull(restore);
+        Assert.Equal(2, restore.Step);
+        var run = ProbeRanks.ExpectRunStep(survivor, 2);         // steps 2.. are run again by the new world
+        Assert.Equal(newEpoch, run.WorldEpoch);
+    }
+
+    [Fact]
+    public void Reports_from_an_aborted_world_are_ignored()
+    {
+        var (_, ranks) = Start(Settings(max: 2));
+        var survivor = ranks.Register();
+        var failing = ranks.Register();
+        var (epoch, _) = ranks.Form(survivor, failing);
+        ProbeRanks.ExpectRunStep(survivor, 0);
+        ranks.Say(failing, new StepFailed(epoch, 1, 0, "boom", false));
+        survivor.ExpectMsg<AbortStep>();
+        ranks.Say(survivor, new StepAborted(epoch, 0));
+        var (newEpoch, _) = ranks.Form(survivor);
+        ProbeRanks.ExpectRunStep(survivor, 0);
+
+        ranks.Say(survivor, new StepDone(epoch, 0, ProbeRanks.Result(0, 0)));   // late, from the old world
+        survivor.ExpectNoMsg(Quiet);
+        Assert.Empty(_observer.Steps);
+
+        ranks.ReportStep(survivor, newEpoch, 0, 0);
+        ProbeRanks.ExpectRunStep(survivor, 1);
+    }
+
+    [Fact]
+    public void The_job_gives_up_after_max_restarts()
+    {
+        var (supervisor, ranks) = Start(Settings(max: 1, maxRestarts: 1));
+        supervisor.Tell(AwaitJobFinished.Instance);
+        var rank = ranks.Register();
+        var (epoch, _) = ranks.Form(rank);
+        ProbeRanks.ExpectRunStep(rank, 0);
+        ranks.Say(rank, new StepFailed(epoch, 0, 0, "collective timeout", PeerFailure: true));
+        rank.ExpectMsg<AbortStep>();
+        ranks.Say(rank, new StepAborted(epoch, 0));
+        var (epoch2, _) = ranks.Form(rank);
+        ProbeRanks.ExpectRunStep(rank, 0);
+        ranks.Say(rank, new StepFailed(epoch2, 0, 0, "collective timeout", PeerFailure: true));
+
+        rank.ExpectMsg<LeaveJob>();
+        Sys.Stop(rank.Ref);
+        var finished = ExpectMsg<JobFinished>();
+        Assert.False(finished.Completed);
+        Assert.Contains("max_restarts=1", finished.Error);
+    }
+
+    [Fact]
+    public void Done_checkpoints_at_the_end_stops_every_rank_and_then_reports()
+    {
+        var (supervisor, ranks) = Start(Settings(max: 2, maxSteps: 2));
+        Watch(supervisor);
+        supervisor.Tell(AwaitJobFinished.Instance);
+        var world = new[] { ranks.Register(), ranks.Register() };
+        var (epoch, _) = ranks.Form(world);
+        ranks.RunStep(epoch, 0, world);
+        ranks.RunStep(epoch, 1, world);
+        Assert.Equal(2, world[0].ExpectMsg<SaveShard>().Step);
+        Assert.Equal(2, world[1].ExpectMsg<SaveShard>().Step);
+        ranks.Say(world[0], ProbeRanks.Saved(epoch, 2, 0));
+        ranks.Say(world[1], ProbeRanks.Saved(epoch, 2, 1));
+
+        world[0].ExpectMsg<LeaveJob>();
+        world[1].ExpectMsg<LeaveJob>();
+        ExpectNoMsg(Quiet);                                        // not before the ranks have stopped
+        Sys.Stop(world[0].Ref);
+        Sys.Stop(world[1].Ref);
+
+        var finished = ExpectMsg<JobFinished>();
+        Assert.True(finished.Completed);
+        Assert.Equal(2, finished.FinalStep);
+        Assert.Null(finished.ResumeHint);
+        ExpectTerminated(supervisor);
+        Assert.Equal(2, Assert.Single(_store.Committed).Step);
+    }
+
+    [Fact]
+    public void A_stop_request_finishes_the_step_checkpoints_and_returns_a_resume_hint()
+    {
+        var (supervisor, ranks) = Start(Settings(max: 1, maxSteps: 100));
+        supervisor.Tell(AwaitJobFinished.Instance);
+        var rank = ranks.Register();
+        var (epoch, _) = ranks.Form(rank);
+        ProbeRanks.ExpectRunStep(rank, 0);
+
+        supervisor.Tell(new StopJob("SIGINT"));
+        rank.ExpectNoMsg(Quiet);                                   // the step in flight is not interrupted
+        ranks.ReportStep(rank, epoch, 0, 0);
+        Assert.Equal(1, rank.ExpectMsg<SaveShard>().Step);
+        ranks.Say(rank, ProbeRanks.Saved(epoch, 1, 0));
+        rank.ExpectMsg<LeaveJob>();
+        Sys.Stop(rank.Ref);
+
+        var finished = ExpectMsg<JobFinished>();
+        Assert.False(finished.Completed);
+        Assert.Equal(1, finished.FinalStep);
+        Assert.Contains("step 1", finished.ResumeHint);
+    }
+
+    [Fact]
+    public void A_rank_that_registers_later_joins_at_the_next_checkpoint()
+    {
+        var (_, ranks) = Start(Settings(max: 2, interval: 1) with { FormationSettle = TimeSpan.FromMilliseconds(50) });
+        var first = ranks.Register();
+        var (epoch, _) = ranks.Form(first);
+        ranks.RunStep(epoch, 0, first);
+        first.ExpectMsg<SaveShard>();
+        ProbeRanks.ExpectRunStep(first, 1);
+        var late = ranks.Register();
+        ranks.Say(first, ProbeRanks.Saved(epoch, 1, 0));
+
+        first.ExpectMsg<AbortStep>();                                // the step after the checkpoint is abandoned
+        ranks.Say(first, new StepAborted(epoch, 0));
+        var (_, joins) = ranks.Form(first, late);
+        Assert.All(joins, j => Assert.Equal(2, j.Assignment.WorldSize));
+        Assert.All(joins, j => Assert.Equal(1, j.RestoreFrom?.Step));
+    }
+}

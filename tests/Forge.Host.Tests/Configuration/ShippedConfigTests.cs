@@ -1,0 +1,54 @@
+using Forge.Host.Configuration;
+
+namespace Forge.Host.Tests.Configuration;
+
+public sealed class ShippedConfigTests
+{
+    public static TheoryData<string> ShippedConfigs()
+    {
+        var data = new TheoryData<string>();
+        foreach (var file in Directory.GetFiles(RepositoryPaths.Config, "*.toml").Order()) data.Add(Path.GetFileName(file));
+        return data;
+    }
+
+    [Fact]
+    public void TheThreeDocumentedConfigsAreShipped()
+    {
+        var names = Directory.GetFiles(RepositoryPaths.Config, "*.toml").Select(Path.GetFileName).ToHashSet();
+        Assert.Superset(new HashSet<string?> { "ca-tiny-cpu.toml", "emoji-ca.toml", "ca-1b-gpu.toml" }, names);
+    }
+
+    [Theory]
+    [MemberData(nameof(ShippedConfigs))]
+    public void EveryShippedConfigLoadsValidatesAndSurvivesItsResolvedCopy(string name)
+    {
+        var config = JobConfigLoader.Load(Path.Combine(RepositoryPaths.Config, name));
+        var resolved = JobConfigWriter.ToToml(config);
+
+        var reloaded = JobConfigLoader.Parse(resolved, $"{name} (resolved)");
+
+        Assert.Equal(resolved, JobConfigWriter.ToToml(reloaded));
+        Assert.Equal(Path.GetFileNameWithoutExtension(name), config.RunName);
+    }
+
+    [Fact]
+    public void TheTinyDemoTrainsItsRandomVisionEncoder()
+    {
+        var config = JobConfigLoader.Load(Path.Combine(RepositoryPaths.Config, "ca-tiny-cpu.toml"));
+
+        Assert.Empty(config.Vlm.Freeze);
+        Assert.Equal("byte", config.Data.Tokenizer);
+        Assert.Equal((64 / 8) * (64 / 8), config.VisionEncoder.NumTokens);
+    }
+
+    [Fact]
+    public void TheBenchmarkConfigIsTheIssue3Model()
+    {
+        var m = JobConfigLoader.Load(Path.Combine(RepositoryPaths.Config, "ca-1b-gpu.toml"));
+
+        Assert.Equal((2048, 16, 16, 8, 32000), (m.Model.Dim, m.Model.NLayers, m.Model.NHeads, m.Model.NKvHeads, m.Model.VocabSize));
+        Assert.Equal((4, 512), (m.Vlm.CrossAttentionEveryNLayers, m.Vlm.MaxTextLen));
+        Assert.Equal(("random", 256, 1024), (m.VisionEncoder.Type, m.VisionEncoder.NumTokens, m.VisionEncoder.FeatureDim));
+        Assert.Equal("mlp_2layer", m.Adapter.Type);
+    }
+}

@@ -1,0 +1,139 @@
+using System.Text.Json;
+using Forge.Host.Output;
+
+namespace Forge.Host.Tests.Output;
+
+public sealed class MetricsJsonlTests
+{
+    private static readonly string[] RequiredKeys = ["step", "loss", "lr", "grad_norm", "tokens", "tokens_per_s", "world_size", "wall_s", "step_s"];
+
+    private static string[] ReadLines(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    [Fact]
+    public void EachLoggedStepIsOneJsonObjectCarryingTheReportedValues()
+    {
+        using var dir = new TempDirectory();
+        var reports = new[] { Reports.Step(10, 5.5), Reports.Step(20, 4.25), Reports.Step(30, 3.125) };
+        var clock = new ManualClock(DateTimeOffset.UnixEpoch);
+        using (var writer = new MetricsJsonlWriter(dir.File("metrics.jsonl"), append: false, clock))
+        {
+            writer.OnJobStarted(new Forge.Actors.Training.JobStarted("r", 2, 0, 30, 1));
+            foreach (var r in reports)
+            {
+                clock.Advance(TimeSpan.FromSeconds(2.5));
+                writer.OnStep(r);
+            }
+        }
+
+        var lines = ReadLines(dir.File("metrics.jsonl"));
+
+        Assert.Equal(reports.Length, lines.Length);
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var o = JsonDocument.Parse(lines[i]).RootElement;
+            Assert.All(RequiredKeys, key => Assert.True(o.TryGetProperty(key, out _), $"missing {key} in {lines[i]}"));
+            var r = reports[i];
+            Assert.Equal(r.Step + 1, o.GetProperty("step").GetInt64()); // steps done, as checkpoints count them
+            Assert.Equal(r.Loss, o.GetProperty("loss").GetDouble());
+            Assert.Equal(r.LearningRate, o.GetProperty("lr").GetDouble());
+            Assert.Equal(r.GradNorm, o.GetProperty("grad_norm").GetDouble());
+            Assert.Equal(r.Tokens, o.GetProperty("tokens").GetInt64());
+            Assert.Equal(r.TokensPerSecond, o.GetProperty("tokens_per_s").GetDouble());
+            Assert.Equal(r.WorldSize, o.GetProperty("world_size").GetInt32());
+            Assert.Equal(2.5 * (i + 1), o.GetProperty("wall_s").GetDouble(), 9);
+            Assert.Equal(r.WallSeconds, o.GetProperty("step_s").GetDouble());
+            Assert.Equal(r.SlowestRank.Compute, o.GetProperty("slowest_rank_s").GetProperty("compute").GetDouble());
+        }
+    }
+
+    [Fact]
+    public void AnEvalAddsALineWithEvalLossAtItsStep()
+    {
+        using var dir = new TempDirectory();
+        var clock = new ManualClock(DateTimeOffset.UnixEpoch);
+        using var writer = new MetricsJsonlWriter(dir.File("m.jsonl"), append: false, clock);
+        writer.OnJobStarted(new Forge.Actors.Training.JobStarted("r", 2, 0, 100, 1));
+        writer.OnStep(Reports.Step(50, 2.0));
+        clock.Advance(TimeSpan.FromSeconds(7));
+        writer.OnEval(50, 2.5);
+
+        var eval = JsonDocument.Parse(ReadLines(dir.File("m.jsonl"))[1]).RootElement;
+
+        Assert.Equal(50, eval.GetProperty("step").GetInt64());
+        Assert.Equal(2.5, eval.GetProperty("eval_loss").GetDouble());
+        Assert.Equal(7.0, eval.GetProperty("wall_s").GetDouble());
+    }
+
+    [Fact]
+    public void ALineIsOnDiskAsSoonAsItsStepIsReported()
+    {
+        using var dir = new TempDirectory();
+        using var writer = new MetricsJsonlWriter(dir.File("m.jsonl"), append: false);
+
+        writer.OnStep(Reports.Step(1, 9.0));
+        Assert.Single(ReadLines(dir.File("m.jsonl")));
+        writer.OnStep(Reports.Step(2, 8.0));
+        Assert.Equal(2, ReadLines(dir.File("m.jsonl")).Length);
+    }
+
+    [Fact]
+    public void ResumingAppendsAndStartingOverTruncates()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("m.jsonl");
+        using (var first = new MetricsJsonlWriter(path, append: false)) first.OnStep(Reports.Step(1, 9.0));
+        using (var resumed = new MetricsJsonlWriter(path, append: true)) resumed.OnStep(Reports.Step(2, 8.0));
+        Assert.Equal(2, ReadLines(path).Length);
+
+        using (var fresh = new MetricsJsonlWriter(path, append: false)) fresh.OnStep(Reports.Step(1, 9.0));
+        Assert.Single(ReadLines(path));
+    }
+
+    [Fact]
+    public void ADivergedLossSurvivesTheRoundTrip()
+    {
+        using var dir = new TempDirectory();
+        using (var writer = new MetricsJsonlWriter(dir.File("m.jsonl"), append: false))
+        {
+            writer.OnStep(Reports.Step(1, double.NaN));
+            writer.OnStep(Reports.Step(2, double.PositiveInfinity));
+        }
+
+        var points = MetricsLog.Read(dir.File("m.jsonl"));
+
+        Assert.True(double.IsNaN(points[0].Loss!.Value));
+        Assert.True(double.IsPositiveInfinity(points[1].Loss!.Value));
+    }
+
+    [Fact]
+    public void TheReaderSkipsATornLastLine()
+    {
+        using var dir = new TempDirectory();
+        using (var writer = new MetricsJsonlWriter(dir.File("m.jsonl"), append: false)) writer.OnStep(Reports.Step(1, 3.0));
+        File.AppendAllText(dir.File("m.jsonl"), "{\"step\": 2, \"loss\": 2.");
+
+        var points = MetricsLog.Read(dir.File("m.jsonl"));
+
+        Assert.Equal([1L], points.Select(p => p.Step));
+    }
+
+    [Fact]
+    public void AResumeFromAnEarlierCheckpointReplacesTheStepsItRedoes()
+    {
+        using var dir = new TempDirectory();
+        using (var writer = new MetricsJsonlWriter(dir.File("m.jsonl"), append: false))
+            foreach (var step in new[] { 10, 20, 30 }) writer.OnStep(Reports.Step(step, 10.0 - step / 10.0));
+        using (var resumed = new MetricsJsonlWriter(dir.File("m.jsonl"), append: true))
+            foreach (var step in new[] { 30, 40 }) resumed.OnStep(Reports.Step(step, 1.0));
+
+        var points = MetricsLog.Read(dir.File("m.jsonl"));
+
+        Assert.Equal([10L, 20L, 30L, 40L], points.Select(p => p.Step));
+        Assert.Equal(1.0, points[2].Loss);
+    }
+}

@@ -1,0 +1,131 @@
+using Forge.Model.Config;
+using Forge.Model.Optim;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Forge.Model.Tests.Optim;
+
+public class ShardedAdamWTests
+{
+    private static readonly OptimizerConfig Config = new() { Lr = 1e-2, WeightDecay = 0.1, Betas = [0.9, 0.95], Eps = 1e-8 };
+
+    [Theory]
+    [InlineData(1, true)]
+    [InlineData(3, true)]
+    [InlineData(4, true)]
+    [InlineData(1, false)]
+    [InlineData(3, false)]
+    public void Sharded_updates_match_torch_AdamW_on_the_unsharded_parameters(int worldSize, bool fusedKernel)
+    {
+        using var generator = new Generator(11);
+        long[][] shapes = [[5, 3], [7], [1]];
+        var parameters = shapes.Select(s => new Parameter(randn(s, generator: generator))).ToArray();
+        var numel = parameters.Sum(p => p.numel());
+        var shardLength = (numel + worldSize - 1) / worldSize;
+        var flat = zeros(shardLength * worldSize);
+        flat.narrow(0, 0, numel).copy_(cat(parameters.Select(p => p.detach().reshape(-1)).ToArray()));
+        var shards = Enumerable.Range(0, worldSize)
+            .Select(r => new ShardedAdamW(flat.narrow(0, r * shardLength, shardLength).clone(), Config, fusedKernel)).ToArray();
+        var reference = torch.optim.AdamW(parameters, Config.Lr, Config.Betas[0], Config.Betas[1], Config.Eps, Config.WeightDecay);
+
+        for (var step = 0; step < 6; step++)
+        {
+            var lr = Config.Lr * (1 + step) / 6;
+            var grads = shapes.Select(s => randn(s, generator: generator)).ToArray();
+            for (var i = 0; i < parameters.Length; i++) parameters[i].grad = grads[i];
+            foreach (var group in reference.ParamGroups) group.LearningRate = lr;
+            reference.step();
+
+            var flatGrad = zeros(shardLength * worldSize);
+            flatGrad.narrow(0, 0, numel).copy_(cat(grads.Select(g => g.reshape(-1)).ToArray()));
+            for (var r = 0; r < worldSize; r++) shards[r].Update(flatGrad.narrow(0, r * shardLength, shardLength), lr);
+        }
+
+        var sharded = cat(shards.Select(s => s.Master).ToArray());
+        var expected = cat(parameters.Select(p => p.detach().reshape(-1)).ToArray());
+        // The same formula (fused, or composed in torch's order): only libm/vectorisation rounding may differ.
+        var diff = (sharded.narrow(0, 0, numel) - expected).abs().max().item<float>();
+        Assert.True(diff <= 1e-6f, $"max |sharded - torch AdamW| = {diff}");
+        Assert.Equal(0f, sharded.narrow(0, numel, shardLength * worldSize - numel).abs().sum().item<float>());
+        Assert.All(shards, s => Assert.Equal(6, s.Step));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_clip_grad_scale_updates_as_the_gradient_clipped_by_torchs_rule(bool fusedKernel)
+    {
+        using var generator = new Generator(3);
+        var start = randn(17, generator: generator);
+        using var scaled = new ShardedAdamW(start.clone(), Config, fusedKernel);
+        using var preClipped = new ShardedAdamW(start.clone(), Config, fusedKernel);
+        const double maxNorm = 0.5;
+        for (var step = 0; step < 4; step++)
+        {
+            var grad = randn(17, generator: generator);
+            var norm = grad.norm();
+            // torch.nn.utils.clip_grad_norm_: g * min(1, max_norm / (norm + 1e-6)).
+            var coefficient = Math.Min(1.0, maxNorm / (norm.item<float>() + 1e-6));
+            Assert.True(coefficient < 1, "the test should exercise clipping");
+            scaled.Update(grad.clone(), 1e-2, ShardedAdamW.ClipGradScale(norm, maxNorm));
+            preClipped.Update(grad * coefficient, 1e-2);
+        }
+        var diff = (scaled.Master - preClipped.Master).abs().max().item<float>();
+        Assert.True(diff <= 1e-6f, $"max |grad_scale clip - pre-clipped| = {diff}");
+        Assert.True(scaled.ExpAvgSq.allclose(preClipped.ExpAvgSq, rtol: 1e-5, atol: 0));
+    }
+
+    [Fact]
+    public void Clip_grad_scale_is_one_below_the_threshold_and_absent_when_clipping_is_off()
+    {
+        using var norm = tensor(0.25f);
+        Assert.Equal(1f, ShardedAdamW.ClipGradScale(norm, 1.0)!.item<float>());
+        // (norm + 1e-6) / max_norm: dividing by 2 brings a norm of 0.25 down to 0.125.
+        Assert.Equal(2.0, ShardedAdamW.ClipGradScale(norm, 0.125)!.item<float>(), 4);
+        Assert.Null(ShardedAdamW.ClipGradScale(norm, 0));
+    }
+
+    [Fact]
+    public void Fused_and_composed_kernels_take_the_same_steps()
+    {
+        using var generator = new Generator(8);
+        var start = randn(33, generator: generator);
+        using var fused = new ShardedAdamW(start.clone(), Config, fusedKernel: true);
+        using var composed = new ShardedAdamW(start.clone(), Config, fusedKernel: false);
+        for (var step = 0; step < 5; step++)
+        {
+            var grad = randn(33, generator: generator);
+            fused.Update(grad.clone(), 1e-2);
+            composed.Update(grad.clone(), 1e-2);
+        }
+        Assert.Equal(fused.Step, composed.Step);
+        var diff = (fused.Master - composed.Master).abs().max().item<float>();
+        Assert.True(diff <= 1e-6f, $"max |fused - composed| = {diff}");
+        Assert.NotEqual(0f, (fused.Master - start).abs().max().item<float>());
+    }
+
+    [Fact]
+    public void A_snapshot_restores_into_a_fresh_shard_that_then_takes_identical_steps()
+    {
+        using var generator = new Generator(5);
+        var original = new ShardedAdamW(randn(9, generator: generator), Config);
+        for (var i = 0; i < 3; i++) original.Update(randn(9, generator: generator), 1e-2);
+        var restored = new ShardedAdamW(zeros(9), Config);
+        restored.Load(original.Snapshot(start: 18));
+
+        var grad = randn(9, generator: generator);
+        original.Update(grad, 1e-2);
+        restored.Update(grad, 1e-2);
+        Assert.Equal(original.Step, restored.Step);
+        Assert.True(original.Master.allclose(restored.Master, rtol: 0, atol: 0));
+        Assert.True(original.ExpAvgSq.allclose(restored.ExpAvgSq, rtol: 0, atol: 0));
+    }
+
+    [Fact]
+    public void Bad_betas_are_rejected_naming_the_key()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new ShardedAdamW(zeros(3), Config with { Betas = [0.9] }));
+        Assert.Contains("optimizer.betas", error.Message);
+    }
+}

@@ -1,0 +1,27 @@
+using Forge.Model.Runtime;
+using TorchSharp;
+
+namespace Forge.Model.Tests.Runtime;
+
+public class TorchRuntimeTests
+{
+    [Fact]
+    public void Probe_loads_libtorch_and_computes()
+    {
+        var report = TorchRuntime.Probe();
+        Assert.True(report.Loaded, report.Error);
+        Assert.Equal("cpu", report.Backend);
+        using var x = torch.arange(4, dtype: torch.float32);
+        Assert.Equal(6f, x.sum().item<float>());
+    }
+
+    [Fact]
+    public void A_missing_glibcxx_symbol_is_explained_with_the_setup_fix()
+    {
+        var error = new TypeInitializationException("TorchSharp.torch",
+            new DllNotFoundException("/lib/libstdc++.so.6: version `GLIBCXX_3.4.32' not found (required by libLibTorchSharp.so)"));
+        var (cause, fix) = TorchRuntime.Explain(error);
+        Assert.Contains("GLIBCXX_3.4.32", cause);
+        Assert.Contains("scripts/setup.sh", fix);
+    }
+}
