@@ -16,9 +16,18 @@ log=$(mktemp)
 dotnet test ForgeActors.sln -c Release --no-build --filter "$filter" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 # VSTest prints one "Passed!/Failed!  - Failed: a, Passed: b, Skipped: c, Total: d" line per project.
-totals=$(grep -E '^(Passed|Failed)!' "$log" | sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\1 \2 \3/' \
-  | awk '{f+=$1; p+=$2; s+=$3} END {printf "%d passed, %d failed, %d skipped", p, f, s}')
+read -r passed failed skipped projects < <(grep -E '^(Passed|Failed)!' "$log" \
+  | sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\1 \2 \3/' \
+  | awk '{f+=$1; p+=$2; s+=$3; n++} END {printf "%d %d %d %d\n", p, f, s, n}')
 rm -f "$log"
+expected=$(grep -c 'Tests\.csproj' ForgeActors.sln)
 echo
-echo "$totals"
+if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  # A test host that crashed or a build error prints no summary: never report that as green.
+  echo "[test] dotnet test exited $rc with $projects of $expected test projects reporting; counting that as a failure"
+  failed=1
+fi
+[ "$skipped" -gt 0 ] && echo "($skipped skipped)"
+# The plain totals line CI reads, on its own.
+echo "$passed passed, $failed failed"
 exit $rc

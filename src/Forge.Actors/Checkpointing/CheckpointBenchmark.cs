@@ -1,70 +1,88 @@
 using System.Diagnostics;
 using Forge.Model.Optim;
+using Forge.Model.Config;
 using Forge.Model.Training;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Forge.Actors.Checkpointing;
 
 /// <summary>
-/// Measures a checkpoint store: write and read throughput of a whole checkpoint, and the training
-/// stall per checkpoint when shards go through the background <see cref="CheckpointWriter"/>
-/// while a simulated training loop keeps stepping. The stall is the time the training loop is
-/// blocked: the host copy of the shard plus any wait for a queue slot.
+/// Measures a checkpoint store and the rank's checkpoint path: write and read throughput of a whole
+/// checkpoint, the restore onto the device, and the training stall per checkpoint while a simulated
+/// training loop keeps stepping. The optimizer shards live on the benchmark's device (a GPU when one
+/// is visible), and every checkpoint copies them off it through <see cref="ShardSnapshotBuffers"/>,
+/// exactly as a rank does; the stall is that copy plus any wait for the previous write.
 /// </summary>
 public static class CheckpointBenchmark
 {
     public static async Task<CheckpointBenchmarkResult> RunAsync(SqlCheckpointStore store, CheckpointBenchmarkOptions options, TextWriter output, CancellationToken ct = default)
     {
         var jobId = $"bench-{Guid.NewGuid():N}";
-        var numel = options.StateMiB * CheckpointStoreSettings.MiB / ShardChunkFormat.BytesPerElement;
+        var numel = (long)options.StateMiB * CheckpointStoreSettings.MiB / ShardChunkFormat.BytesPerElement;
         var layout = new FlatLayoutInfo([new FlatParameter("state", [numel], 0, numel)], numel, FlatRange.PaddedNumel(numel, options.Ranks));
         var ranges = Enumerable.Range(0, options.Ranks).Select(r => FlatRange.ForRank(layout.PaddedNumel, options.Ranks, r)).ToArray();
-        // "On the device": the live shards training keeps updating; a checkpoint copies them.
-        var live = ranges.Select(r => Filled(r, seed: r.Start)).ToArray();
+        var device = options.Device ?? (torch.cuda.is_available() ? torch.CUDA : torch.CPU);
+        // The live shards training keeps updating on the device; a checkpoint copies them off.
+        var live = ranges.Select(r => LiveShard(r, device, seed: r.Start)).ToArray();
+        var buffers = live.Select(o => new ShardSnapshotBuffers(o.Length, device)).ToArray();
         var stateMiB = ranges.Sum(r => r.Length) * (double)ShardChunkFormat.BytesPerElement / CheckpointStoreSettings.MiB;
         output.WriteLine($"store        : {store.Settings.Kind}, chunks of {store.Settings.ChunkBytes / (double)CheckpointStoreSettings.MiB:F0} MiB, {store.Settings.MaxParallelWrites} parallel writer(s)");
-        output.WriteLine($"state        : {stateMiB:F1} MiB in {options.Ranks} shard(s) (fp32 master + 2 AdamW moments)");
+        output.WriteLine($"state        : {stateMiB:F1} MiB in {options.Ranks} shard(s) (fp32 master + 2 AdamW moments) on {device}" +
+                         (device.type == DeviceType.CUDA ? $", host buffers {(buffers.All(b => b.PageLocked) ? "page-locked" : "pageable (cudaHostRegister refused)")}" : ""));
 
         try
         {
-            // 1. A whole checkpoint, written directly: the store's write throughput.
+            // 1. A whole checkpoint, written directly: the first copy off the device, then the store's write throughput.
             var clock = Stopwatch.StartNew();
-            var receipts = await Task.WhenAll(ranges.Select((_, rank) => store.SaveShardAsync(jobId, 1, rank, live[rank], ct)));
+            var first = ranges.Select((r, rank) => buffers[rank].Capture(live[rank], r.Start)).ToArray();
+            var firstCopySeconds = clock.Elapsed.TotalSeconds;
+            clock.Restart();
+            var receipts = await Task.WhenAll(ranges.Select((_, rank) => store.SaveShardAsync(jobId, 1, rank, first[rank].Shard, ct)));
             var writeSeconds = clock.Elapsed.TotalSeconds;
             clock.Restart();
             var manifest = Manifest(jobId, 1, layout, receipts);
             await store.CommitAsync(manifest, ct);
             var commitSeconds = clock.Elapsed.TotalSeconds;
+            output.WriteLine($"copy off {device.type.ToString().ToLowerInvariant(),-4}: {firstCopySeconds,8:F2} s  {stateMiB / firstCopySeconds,8:F1} MiB/s  (first checkpoint)");
             output.WriteLine($"write        : {writeSeconds,8:F2} s  {stateMiB / writeSeconds,8:F1} MiB/s  (commit {commitSeconds * 1000:F0} ms)");
 
-            // 2. Read it back, every chunk verified against its checksum.
+            // 2. Read it back, every chunk verified against its checksum, and restore it onto the device.
             clock.Restart();
             var loaded = await Task.WhenAll(ranges.Select(r => store.LoadRangeAsync(manifest, r.Start, r.Length, ct)));
             var readSeconds = clock.Elapsed.TotalSeconds;
             for (var r = 0; r < ranges.Length; r++)
-                if (!loaded[r].Master.AsSpan().SequenceEqual(live[r].Master) || !loaded[r].ExpAvgSq.AsSpan().SequenceEqual(live[r].ExpAvgSq))
+                if (!loaded[r].Master.AsSpan().SequenceEqual(first[r].Shard.Master) || !loaded[r].ExpAvgSq.AsSpan().SequenceEqual(first[r].Shard.ExpAvgSq))
                     throw new InvalidDataException($"benchmark read-back of rank {r} differs from what was written");
+            foreach (var snapshot in first) snapshot.Dispose();
+            clock.Restart();
+            for (var r = 0; r < ranges.Length; r++) live[r].Load(loaded[r]);
+            if (device.type == DeviceType.CUDA) torch.cuda.synchronize(device);
+            var loadSeconds = clock.Elapsed.TotalSeconds;
             output.WriteLine($"read         : {readSeconds,8:F2} s  {stateMiB / readSeconds,8:F1} MiB/s  (checksums verified)");
+            output.WriteLine($"onto {device.type.ToString().ToLowerInvariant(),-8}: {loadSeconds,8:F2} s  (restore = read + this: {readSeconds + loadSeconds:F2} s)");
 
             // 3. Training with background checkpoints: how long is the step loop blocked?
-            var (stalls, copies, durable) = await SimulateTrainingAsync(store, jobId, layout, ranges, live, options, ct);
+            var (stalls, durable) = await SimulateTrainingAsync(store, jobId, layout, ranges, live, buffers, options, ct);
             for (var i = 0; i < stalls.Count; i++)
-                output.WriteLine($"checkpoint {i + 1,-2}: stall {stalls[i] * 1000,8:F1} ms (host copy {copies[i] * 1000:F1} ms, queue wait {(stalls[i] - copies[i]) * 1000:F1} ms)   durable after {durable[i],6:F2} s");
-            output.WriteLine($"stall        : {stalls.Average() * 1000:F1} ms mean per checkpoint (a synchronous save would block {writeSeconds + commitSeconds:F2} s)");
-            return new CheckpointBenchmarkResult(stateMiB, writeSeconds, commitSeconds, readSeconds, stalls, copies, durable);
+                output.WriteLine($"checkpoint {i + 1,-2}: stall {stalls[i] * 1000,8:F1} ms   durable after {durable[i],6:F2} s");
+            output.WriteLine($"stall        : {stalls.Average() * 1000:F1} ms mean per checkpoint (a synchronous save would block {firstCopySeconds + writeSeconds + commitSeconds:F2} s)");
+            return new CheckpointBenchmarkResult(stateMiB, firstCopySeconds, writeSeconds, commitSeconds, readSeconds, loadSeconds, stalls, durable);
         }
         finally
         {
+            foreach (var b in buffers) b.Dispose();
+            foreach (var o in live) o.Dispose();
             await store.DeleteJobAsync(jobId, CancellationToken.None);
         }
     }
 
-    private static async Task<(List<double> Stalls, List<double> Copies, List<double> Durable)> SimulateTrainingAsync(
-        SqlCheckpointStore store, string jobId, FlatLayoutInfo layout, FlatRange[] ranges, OptimizerShard[] live,
-        CheckpointBenchmarkOptions options, CancellationToken ct)
+    private static async Task<(List<double> Stalls, List<double> Durable)> SimulateTrainingAsync(
+        SqlCheckpointStore store, string jobId, FlatLayoutInfo layout, FlatRange[] ranges, ShardedAdamW[] live,
+        ShardSnapshotBuffers[] buffers, CheckpointBenchmarkOptions options, CancellationToken ct)
     {
         var writers = ranges.Select(_ => new CheckpointWriter(store, capacity: 1)).ToArray();
         var stalls = new List<double>();
-        var copies = new List<double>();
         var durable = new List<double>();
         var commits = new List<Task>();
         try
@@ -76,17 +94,15 @@ public static class CheckpointBenchmark
 
                 var checkpointStep = 2 + checkpoint;
                 var stall = Stopwatch.StartNew();
-                // Stands in for IRankEngine.SnapshotShard: the device-to-host copy the step path pays.
-                var copiesOffDevice = live.Select(shard => shard with
-                {
-                    Master = (float[])shard.Master.Clone(),
-                    ExpAvg = (float[])shard.ExpAvg.Clone(),
-                    ExpAvgSq = (float[])shard.ExpAvgSq.Clone(),
-                }).ToArray();
-                copies.Add(stall.Elapsed.TotalSeconds);
+                // What a rank's step path pays: the copy off the device (after any wait for the previous
+                // snapshot's write to release the buffers) and the hand-over to the background writer.
                 var queued = new QueuedShardSave[ranges.Length];
                 for (var rank = 0; rank < ranges.Length; rank++)
-                    queued[rank] = await writers[rank].EnqueueAsync(jobId, checkpointStep, rank, copiesOffDevice[rank], ct);
+                {
+                    var snapshot = buffers[rank].Capture(live[rank], ranges[rank].Start);
+                    queued[rank] = await writers[rank].EnqueueAsync(jobId, checkpointStep, rank, snapshot.Shard, ct);
+                    _ = queued[rank].Durable.ContinueWith(_ => snapshot.Dispose(), TaskScheduler.Default);
+                }
                 stalls.Add(stall.Elapsed.TotalSeconds);
                 var since = Stopwatch.StartNew();
                 commits.Add(CommitWhenDurableAsync(store, jobId, checkpointStep, layout, queued, since, durable, ct));
@@ -97,7 +113,7 @@ public static class CheckpointBenchmark
         {
             foreach (var writer in writers) await writer.DisposeAsync();
         }
-        return (stalls, copies, durable);
+        return (stalls, durable);
     }
 
     private static async Task CommitWhenDurableAsync(SqlCheckpointStore store, string jobId, long step, FlatLayoutInfo layout,
@@ -115,15 +131,13 @@ public static class CheckpointBenchmark
         FrozenParameters = [], ModelConfigHash = "benchmark",
     };
 
-    private static OptimizerShard Filled(FlatRange range, long seed)
+    private static ShardedAdamW LiveShard(FlatRange range, Device device, long seed)
     {
-        var random = new Random(unchecked((int)seed));
-        float[] Values()
-        {
-            var values = new float[range.Length];
-            for (var i = 0; i < values.Length; i++) values[i] = random.NextSingle();
-            return values;
-        }
-        return new OptimizerShard(range.Start, range.Length, Values(), Values(), Values(), Step: 1);
+        using var _ = torch.no_grad();
+        var generator = new torch.Generator((ulong)seed, device);
+        var optimizer = new ShardedAdamW(torch.rand(range.Length, ScalarType.Float32, device, generator: generator), new OptimizerConfig(), fusedKernel: false);
+        optimizer.ExpAvg.uniform_(0, 1, generator);
+        optimizer.ExpAvgSq.uniform_(0, 1, generator);
+        return optimizer;
     }
 }

@@ -12,4 +12,6 @@ public sealed record CheckpointBenchmarkOptions
     /// <summary>Simulated step time, and steps between checkpoints.</summary>
     public TimeSpan StepTime { get; init; } = TimeSpan.FromMilliseconds(100);
     public int StepsPerCheckpoint { get; init; } = 5;
+    /// <summary>Where the live shards sit; null for the first GPU when one is visible, else the CPU.</summary>
+    public TorchSharp.torch.Device? Device { get; init; }
 }

@@ -1,13 +1,14 @@
 namespace Forge.Actors.Checkpointing;
 
-/// <summary>The figures of one benchmark run.</summary>
+/// <summary>The figures of one benchmark run (seconds unless named otherwise).</summary>
 public sealed record CheckpointBenchmarkResult(
     double StateMiB,
+    double FirstCopySeconds,
     double WriteSeconds,
     double CommitSeconds,
     double ReadSeconds,
+    double LoadSeconds,
     IReadOnlyList<double> StallSeconds,
-    IReadOnlyList<double> CopySeconds,
     IReadOnlyList<double> DurableSeconds)
 {
     public double WriteMiBPerSecond => StateMiB / WriteSeconds;

@@ -172,9 +172,10 @@ public sealed class RankActor : ReceiveActor, IWithTimers
         // The only work on the step path is the copy off the device (queued between two steps);
         // the write to the store overlaps the following steps.
         var clock = Stopwatch.StartNew();
-        var shard = await _thread.Run(world.Engine.SnapshotShard).ConfigureAwait(false);
+        using var snapshot = await _thread.Run(world.Engine.CaptureShard).ConfigureAwait(false);
         var snapshotSeconds = clock.Elapsed.TotalSeconds;
-        var receipt = await _services.Store.SaveShardAsync(world.Assignment.JobId, save.Step, world.Assignment.Rank, shard).ConfigureAwait(false);
+        // The snapshot's host buffers return to the engine when this save ends, durable or failed.
+        var receipt = await _services.Store.SaveShardAsync(world.Assignment.JobId, save.Step, world.Assignment.Rank, snapshot.Shard).ConfigureAwait(false);
         return new ShardSaved(save.WorldEpoch, save.Step, receipt, snapshotSeconds);
     }
 

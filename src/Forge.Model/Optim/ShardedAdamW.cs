@@ -114,9 +114,10 @@ public sealed class ShardedAdamW : IDisposable
             throw new ArgumentException($"optimizer shard at {shard.Start} has length {shard.Length} (arrays {shard.Master.Length}/{shard.ExpAvg.Length}/{shard.ExpAvgSq.Length}); this rank's shard has {Length}");
         if (shard.Step < 0) throw new ArgumentException($"optimizer shard step {shard.Step} is negative");
         using var _ = no_grad();
-        Master.copy_(tensor(shard.Master));
-        ExpAvg.copy_(tensor(shard.ExpAvg));
-        ExpAvgSq.copy_(tensor(shard.ExpAvgSq));
+        // from_array shares the managed arrays (no intermediate host tensor), so each copy_ is one pass.
+        using (var master = from_array(shard.Master)) Master.copy_(master);
+        using (var expAvg = from_array(shard.ExpAvg)) ExpAvg.copy_(expAvg);
+        using (var expAvgSq = from_array(shard.ExpAvgSq)) ExpAvgSq.copy_(expAvgSq);
         Step = shard.Step;
     }
 

@@ -40,6 +40,12 @@ public static unsafe class CudaRuntime
     [DllImport(Lib)] private static extern int cudaMemGetInfo(out nuint free, out nuint total);
     [DllImport(Lib)] private static extern int cudaDeviceSynchronize();
     [DllImport(Lib)] private static extern int cudaSetDevice(int device);
+    [DllImport(Lib)] private static extern int cudaHostRegister(IntPtr ptr, nuint size, uint flags);
+    [DllImport(Lib)] private static extern int cudaHostUnregister(IntPtr ptr);
+    [DllImport(Lib)] private static extern int cudaGetLastError();
+
+    // cudaHostRegisterPortable: page-locked for every CUDA context, not only the calling thread's.
+    private const uint HostRegisterPortable = 1;
 
     /// <summary>The device's marketing name, e.g. "NVIDIA H100 80GB HBM3".</summary>
     public static string DeviceName(int device)
@@ -81,5 +87,30 @@ public static unsafe class CudaRuntime
     {
         var rc = cudaSetDevice(device);
         if (rc != 0) throw new InvalidOperationException($"cudaSetDevice({device}) failed: {rc}");
+    }
+
+    /// <summary>
+    /// Page-locks existing host memory so device copies into it are DMAs. False (and the CUDA error
+    /// cleared) when the runtime refuses, e.g. over the locked-memory limit: callers fall back to
+    /// pageable copies, slower but correct.
+    /// </summary>
+    public static bool TryHostRegister(IntPtr address, long bytes)
+    {
+        try
+        {
+            if (cudaHostRegister(address, (nuint)bytes, HostRegisterPortable) == 0) return true;
+            cudaGetLastError();
+            return false;
+        }
+        catch (DllNotFoundException) { return false; }
+        catch (EntryPointNotFoundException) { return false; }
+    }
+
+    /// <summary>Undoes <see cref="TryHostRegister"/>; failures are ignored (the memory is being released anyway).</summary>
+    public static void TryHostUnregister(IntPtr address)
+    {
+        try { cudaHostUnregister(address); }
+        catch (DllNotFoundException) { }
+        catch (EntryPointNotFoundException) { }
     }
 }

@@ -15,8 +15,14 @@ public interface IRankEngine : IDisposable
     /// <summary>Runs optimizer step `step` (0-based) and reports what the supervisor logs.</summary>
     StepResult RunStep(long step);
 
-    /// <summary>Copies this rank's shard off the device (the only checkpoint work on the step path).</summary>
+    /// <summary>Copies this rank's shard off the device into new arrays the caller owns.</summary>
     OptimizerShard SnapshotShard();
+
+    /// <summary>
+    /// Copies this rank's shard off the device for a checkpoint (the only checkpoint work on the step
+    /// path). Engines may lend reusable host buffers: dispose the snapshot once it is durable.
+    /// </summary>
+    ShardSnapshot CaptureShard() => new(SnapshotShard());
 
     /// <summary>
     /// Restores this rank's shard from saved shards of any world size that cover its range, and refreshes

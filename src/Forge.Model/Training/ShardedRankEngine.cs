@@ -46,6 +46,7 @@ public sealed class ShardedRankEngine : IRankEngine
     private readonly LrSchedule _schedule;
     private readonly ShardedAdamW _optimizer;
     private readonly long _shardStart;
+    private ShardSnapshotBuffers? _snapshotBuffers;
     private readonly Tensor _parameters;
     private readonly Tensor _gradients;
     private readonly Tensor _gradients32;
@@ -220,6 +221,16 @@ public sealed class ShardedRankEngine : IRankEngine
     public OptimizerShard SnapshotShard() => _optimizer.Snapshot(_shardStart);
 
     /// <summary>
+    /// The checkpoint path's copy: into host buffers made on the first checkpoint and reused after
+    /// (page-locked on CUDA), see <see cref="ShardSnapshotBuffers"/>.
+    /// </summary>
+    public ShardSnapshot CaptureShard()
+    {
+        _snapshotBuffers ??= new ShardSnapshotBuffers(_optimizer.Length, _optimizer.Master.device);
+        return _snapshotBuffers.Capture(_optimizer, _shardStart);
+    }
+
+    /// <summary>
     /// Every train.eval_interval-th step (counting steps done, as checkpoints do) and the job's last
     /// step; never with train.eval_interval = 0. A function of the step alone, so every rank agrees
     /// on it and joins the evaluation's all-reduce.
@@ -274,6 +285,7 @@ public sealed class ShardedRankEngine : IRankEngine
     {
         _model.Dispose();
         _optimizer.Dispose();
+        _snapshotBuffers?.Dispose();
         if (!ReferenceEquals(_gradientShard, _gradients32)) _gradientShard.Dispose();
         if (!ReferenceEquals(_gradients32, _gradients)) _gradients32.Dispose();
         _gradients.Dispose();
