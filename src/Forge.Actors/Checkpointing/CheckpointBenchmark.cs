@@ -134,10 +134,11 @@ public static class CheckpointBenchmark
     private static ShardedAdamW LiveShard(FlatRange range, Device device, long seed)
     {
         using var _ = torch.no_grad();
-        var generator = new torch.Generator((ulong)seed, device);
-        var optimizer = new ShardedAdamW(torch.rand(range.Length, ScalarType.Float32, device, generator: generator), new OptimizerConfig(), fusedKernel: false);
-        optimizer.ExpAvg.uniform_(0, 1, generator);
-        optimizer.ExpAvgSq.uniform_(0, 1, generator);
+        // The process-wide generator: a torch.Generator made for a CUDA device crashes TorchSharp 0.107.
+        torch.manual_seed(seed);
+        var optimizer = new ShardedAdamW(torch.rand(range.Length, ScalarType.Float32, device), new OptimizerConfig(), fusedKernel: false);
+        optimizer.ExpAvg.uniform_(0, 1);
+        optimizer.ExpAvgSq.uniform_(0, 1);
         return optimizer;
     }
 }
