@@ -60,8 +60,9 @@ internal static class JobBackend
         IReadOnlyList<string> frozen;
         using (var model = VlmRegistry.Build(config, CPU, ScalarType.Float32))
         {
-            model.ApplyFreezeFor(0);
-            layout = FlatParameterLayout.For(model.Module, worldSize: 1).Info;
+            // The layout a run of this config trains (every parameter trained in any freeze stage).
+            var stages = FreezeStages.Of(model);
+            layout = FlatParameterLayout.For(model.Module, worldSize: 1, stages.LayoutNames).Info;
             frozen = model.Module.named_parameters().Where(p => !p.parameter.requires_grad).Select(p => p.name).ToList();
         }
         var shard = SafetensorsShardImport.LoadShard(path, layout, FlatRange.ForRank(layout.PaddedNumel, 1, 0));

@@ -40,8 +40,8 @@ public static class AtenKernels
     /// which the caller increments first) on same-dtype tensors. Gradients are divided by
     /// <paramref name="gradScale"/> inside the kernel, which is how clipping is applied for free.
     /// </summary>
-    public static void FusedAdamW(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Tensor step,
+    public static void FusedAdamW(Tensor[] param, Tensor[] grad, Tensor[] expAvg, Tensor[] expAvgSq, Tensor[] step,
         double lr, double beta1, double beta2, double weightDecay, double eps, Tensor gradScale) =>
-        Unit.Value.invoke("fused_adamw", new[] { param }, new[] { grad }, new[] { expAvg }, new[] { expAvgSq }, new[] { step },
+        Unit.Value.invoke("fused_adamw", param, grad, expAvg, expAvgSq, step,
             lr, beta1, beta2, weightDecay, eps, gradScale);
 }

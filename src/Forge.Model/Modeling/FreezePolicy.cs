@@ -32,6 +32,9 @@ public sealed class FreezePolicy
         _schedule = schedule;
     }
 
+    /// <summary>The schedule's start steps after 0 (a stage at step 0 only amends the static specs).</summary>
+    public IReadOnlyList<long> StageStarts => _schedule.Select(s => s.StartStep).Where(s => s > 0).ToList();
+
     /// <summary>The specs in force at <paramref name="step"/>, in application order.</summary>
     public IEnumerable<FreezeSpec> SpecsAt(long step) =>
         _specs.Concat(_schedule.Where(s => s.StartStep <= step).SelectMany(s => s.Specs));

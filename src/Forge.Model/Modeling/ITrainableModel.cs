@@ -25,4 +25,11 @@ public interface ITrainableModel : IDisposable
 
     /// <summary>Applies freeze specs and the freeze schedule for this step (requires_grad per parameter).</summary>
     void ApplyFreezeFor(long step);
+
+    /// <summary>
+    /// The steps after 0 at which the freeze schedule changes the trainable set, ascending; empty
+    /// when the set is fixed for the whole run. Between two of them <see cref="ApplyFreezeFor"/>
+    /// gives the same requires_grad flags, so trainers apply it only at these boundaries.
+    /// </summary>
+    IReadOnlyList<long> FreezeStageStarts => [];
 }

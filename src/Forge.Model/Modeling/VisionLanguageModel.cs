@@ -79,4 +79,6 @@ public sealed class VisionLanguageModel : nn.Module, ITrainableModel
     }
 
     public void ApplyFreezeFor(long step) => _freeze.Apply(this, step);
+
+    public IReadOnlyList<long> FreezeStageStarts => _freeze.StageStarts;
 }

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Forge.Model.Optim;
 
 /// <summary>
-/// All trainable parameters of a module in <c>named_parameters()</c> order, laid end to end in one
+/// The trained parameters of a module in <c>named_parameters()</c> order, laid end to end in one
 /// flat vector padded to a multiple of the world size, so every rank owns an equal contiguous shard.
 /// Binding re-points each parameter (and its gradient) at a view of one flat buffer: an all-gather
 /// into the buffer then updates the parameters in place, and backward accumulates straight into
@@ -34,18 +34,26 @@ public sealed class FlatParameterLayout
 
     public FlatLayoutInfo Info => new(Parameters, Numel, PaddedNumel);
 
-    /// <summary>The layout of <paramref name="module"/>'s trainable parameters for a world of <paramref name="worldSize"/> ranks.</summary>
-    public static FlatParameterLayout For(nn.Module module, int worldSize)
+    /// <summary>
+    /// The layout of <paramref name="module"/>'s parameters named in <paramref name="names"/> (default: those
+    /// with requires_grad) for a world of <paramref name="worldSize"/> ranks. A run with a freeze schedule
+    /// passes every parameter that trains in any stage (<see cref="Training.FreezeStages.LayoutNames"/>).
+    /// </summary>
+    public static FlatParameterLayout For(nn.Module module, int worldSize, IReadOnlyCollection<string>? names = null)
     {
         if (worldSize < 1) throw new ArgumentOutOfRangeException(nameof(worldSize), worldSize, "world size must be at least 1");
+        var wanted = names is null ? null : new HashSet<string>(names, StringComparer.Ordinal);
         var entries = new List<FlatParameter>();
         long offset = 0;
-        foreach (var (name, parameter) in Trainable(module))
+        foreach (var (name, parameter) in module.named_parameters())
         {
+            if (wanted is null ? !parameter.requires_grad : !wanted.Remove(name)) continue;
             var numel = parameter.numel();
             entries.Add(new FlatParameter(name, parameter.shape, offset, numel));
             offset += numel;
         }
+        if (wanted is { Count: > 0 })
+            throw new ArgumentException($"the module has no parameter named {string.Join(", ", wanted.Select(n => $"'{n}'"))}");
         if (entries.Count == 0) throw new InvalidOperationException("the model has no trainable parameters (every parameter has requires_grad = false)");
         return new FlatParameterLayout(entries, offset, worldSize);
     }
@@ -90,38 +98,21 @@ public sealed class FlatParameterLayout
         }
     }
 
-    /// <summary>True when the module's trainable set (names and shapes, in order) is exactly this layout's.</summary>
-    public bool Matches(nn.Module module) => Matches(module.named_parameters().Select(p => (p.name, p.parameter)));
-
-    /// <summary>
-    /// <see cref="Matches(nn.Module)"/> over a module's named parameters listed once: a caller that checks
-    /// every step keeps the list (the parameter objects of a built module do not change) and skips the
-    /// module-tree walk, which costs milliseconds at ~300 parameters.
-    /// </summary>
-    public bool Matches(IEnumerable<(string Name, Parameter Parameter)> namedParameters)
-    {
-        var i = 0;
-        foreach (var (name, parameter) in namedParameters.Where(p => p.Parameter.requires_grad))
-        {
-            if (i >= Parameters.Count) return false;
-            var entry = Parameters[i++];
-            if (entry.Name != name || !entry.Shape.SequenceEqual(parameter.shape)) return false;
-        }
-        return i == Parameters.Count;
-    }
+    /// <summary>True when <paramref name="name"/> is in the layout.</summary>
+    public bool Contains(string name) => Parameters.Any(p => p.Name == name);
 
     private IEnumerable<(FlatParameter Entry, Parameter Parameter)> Match(nn.Module module)
     {
-        if (!Matches(module))
-            throw new InvalidOperationException(
-                "the module's trainable parameters no longer match the flat layout (a freeze change or a different model); " +
-                $"layout: {string.Join(", ", Parameters.Select(p => p.Name))}");
-        var byName = Trainable(module).ToDictionary(p => p.Name, p => p.Parameter);
-        return Parameters.Select(entry => (entry, byName[entry.Name]));
+        var byName = module.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
+        foreach (var entry in Parameters)
+        {
+            if (!byName.TryGetValue(entry.Name, out var parameter) || !entry.Shape.SequenceEqual(parameter.shape))
+                throw new InvalidOperationException(
+                    $"the module does not match the flat layout (a different model?): layout entry '{entry.Name}' [{string.Join(", ", entry.Shape)}] is " +
+                    (parameter is null ? "missing" : $"[{string.Join(", ", parameter.shape)}] in the module"));
+            yield return (entry, parameter);
+        }
     }
-
-    private static IEnumerable<(string Name, Parameter Parameter)> Trainable(nn.Module module) =>
-        module.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter));
 
     private void RequireFlat(Tensor tensor, string name)
     {

@@ -76,31 +76,55 @@ public sealed class ShardedAdamW : IDisposable
     /// One AdamW step with the shard's reduced fp32 <paramref name="gradient"/> divided by
     /// <paramref name="gradScale"/> (a one-element fp32 tensor on the shard's device, e.g. from
     /// <see cref="ClipGradScale"/>; null for none). The gradient buffer may be overwritten with the scaled values.
+    /// <paramref name="segments"/> limits the update to the parts of the shard that train in the current
+    /// freeze stage, each with its own bias-correction step; the rest (weights and moments) is left
+    /// untouched. Null updates the whole shard at step <see cref="Step"/>.
     /// </summary>
-    public void Update(Tensor gradient, double lr, Tensor? gradScale = null)
+    public void Update(Tensor gradient, double lr, Tensor? gradScale = null, IReadOnlyList<OptimizerSegment>? segments = null)
     {
         if (gradient.dtype != ScalarType.Float32 || gradient.numel() != Length)
             throw new ArgumentException($"gradient must be {Length} float32 elements, got {gradient.numel()} {gradient.dtype}");
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         Step++;
+        if (segments is null)
+        {
+            UpdateRuns([Master], [gradient], [ExpAvg], [ExpAvgSq], [Step], lr, gradScale);
+            return;
+        }
+        foreach (var segment in segments)
+            if (segment.Offset < 0 || segment.Length < 1 || segment.Offset + segment.Length > Length || segment.Step < 1)
+                throw new ArgumentException($"optimizer segment {segment} does not fit a shard of {Length} elements");
+        if (segments.Count == 0) return;   // nothing of this shard trains in this stage
+        Tensor[] Views(Tensor t) => segments.Select(g => t.narrow(0, g.Offset, g.Length)).ToArray();
+        UpdateRuns(Views(Master), Views(gradient), Views(ExpAvg), Views(ExpAvgSq), segments.Select(g => g.Step).ToArray(), lr, gradScale);
+    }
+
+    private void UpdateRuns(Tensor[] masters, Tensor[] gradients, Tensor[] expAvgs, Tensor[] expAvgSqs, long[] steps, double lr, Tensor? gradScale)
+    {
         if (FusedKernel)
         {
-            // A fill is a kernel launch, not a host read: the device step tracks the host count without a sync.
-            _deviceStep.fill_(Step);
-            AtenKernels.FusedAdamW(Master, gradient, ExpAvg, ExpAvgSq, _deviceStep,
+            // The device steps are fills, not host reads: the kernel reads the bias-correction step without a sync.
+            var deviceSteps = new Tensor[steps.Length];
+            for (var i = 0; i < steps.Length; i++)
+                deviceSteps[i] = i == 0 ? _deviceStep.fill_(steps[0]) : full(1, steps[i], ScalarType.Float32, _deviceStep.device);
+            AtenKernels.FusedAdamW(masters, gradients, expAvgs, expAvgSqs, deviceSteps,
                 lr, _beta1, _beta2, _weightDecay, _eps, gradScale ?? _unitScale);
             return;
         }
-        // The fallback pays the clip as a pass of its own; the fused kernel folds it into the update.
-        if (gradScale is not null) gradient.div_(gradScale);
-        var biasCorrection1 = 1 - Math.Pow(_beta1, Step);
-        var biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(_beta2, Step));
-        Master.mul_(1 - lr * _weightDecay);
-        ExpAvg.lerp_(gradient, 1 - _beta1);
-        ExpAvgSq.mul_(_beta2).addcmul_(gradient, gradient, 1 - _beta2);
-        var denominator = ExpAvgSq.sqrt().div_(biasCorrection2Sqrt).add_(_eps);
-        Master.addcdiv_(ExpAvg, denominator, -lr / biasCorrection1);
+        for (var i = 0; i < masters.Length; i++)
+        {
+            var (master, gradient, expAvg, expAvgSq) = (masters[i], gradients[i], expAvgs[i], expAvgSqs[i]);
+            // The fallback pays the clip as a pass of its own; the fused kernel folds it into the update.
+            if (gradScale is not null) gradient.div_(gradScale);
+            var biasCorrection1 = 1 - Math.Pow(_beta1, steps[i]);
+            var biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(_beta2, steps[i]));
+            master.mul_(1 - lr * _weightDecay);
+            expAvg.lerp_(gradient, 1 - _beta1);
+            expAvgSq.mul_(_beta2).addcmul_(gradient, gradient, 1 - _beta2);
+            var denominator = expAvgSq.sqrt().div_(biasCorrection2Sqrt).add_(_eps);
+            master.addcdiv_(expAvg, denominator, -lr / biasCorrection1);
+        }
     }
 
     /// <summary>Copies the shard to the host (the checkpoint payload); <paramref name="start"/> is its place in the flat layout.</summary>
@@ -136,3 +160,9 @@ public sealed class ShardedAdamW : IDisposable
         return host.data<float>().ToArray();
     }
 }
+
+/// <summary>
+/// A run of a shard to update: <see cref="Offset"/> and <see cref="Length"/> in shard elements, and
+/// the AdamW bias-correction step this update uses for it (1 for its first update).
+/// </summary>
+public readonly record struct OptimizerSegment(long Offset, long Length, long Step);

@@ -51,7 +51,9 @@ public sealed class ShardedRankEngine : IRankEngine
     private readonly Tensor _gradients;
     private readonly Tensor _gradients32;
     private readonly Tensor _gradientShard;
-    private readonly IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)> _namedParameters;
+    private readonly FreezeStages _freezeStages;
+    private int _appliedStage;
+    private IReadOnlyList<ShardSegmentPlan>? _stageSegments;
     private readonly HeldOutEvaluator? _heldOut;
 
     /// <param name="modelFactory">
@@ -62,7 +64,7 @@ public sealed class ShardedRankEngine : IRankEngine
     /// included, so builds need not be reproducible across ranks or threads.
     /// </param>
     /// <param name="device">Where the replica and the buffers live (default CPU).</param>
-    /// <param name="firstStep">The first step this engine will run; its freeze state fixes the flat layout.</param>
+    /// <param name="firstStep">The first step this engine will run (its freeze stage applies first).</param>
     /// <param name="computeDtype">Overrides the dtype train.mixed_precision picks (e.g. bf16 on CPU, to check the bf16 path without a GPU).</param>
     /// <param name="heldOut">Scores the held-out set on eval steps; null (no data.eval_manifest) never evaluates.</param>
     public ShardedRankEngine(
@@ -89,9 +91,11 @@ public sealed class ShardedRankEngine : IRankEngine
         try
         {
             var module = _model.Module;
-            _model.ApplyFreezeFor(firstStep);
+            // Every parameter that trains in any freeze stage is in the layout, so a stage change
+            // only changes which parts of the shard the optimizer updates (see FreezeStages).
+            _freezeStages = FreezeStages.Of(_model, firstStep);
             module.to(_device);
-            _layout = FlatParameterLayout.For(module, collectives.WorldSize);
+            _layout = FlatParameterLayout.For(module, collectives.WorldSize, _freezeStages.LayoutNames);
             (_shardStart, var shardLength) = _layout.ShardRange(collectives.Rank);
 
             // The fp32 values become the master shard before any cast, so bf16 compute never rounds them.
@@ -114,7 +118,7 @@ public sealed class ShardedRankEngine : IRankEngine
             // In a world of one the shard is the whole flat gradient: no reduce-scatter copy at all.
             _gradientShard = WorldSize == 1 ? _gradients32 : zeros(shardLength, dtype: ScalarType.Float32, device: _device);
             _layout.Bind(module, _parameters, _gradients);
-            _namedParameters = module.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+            EnterFreezeStage(_freezeStages.StageAt(firstStep), firstStep);
             BroadcastFrozenParameters(module);
         }
         catch
@@ -174,12 +178,8 @@ public sealed class ShardedRankEngine : IRankEngine
     {
         using var scope = NewDisposeScope();
         var clock = new PhaseClock(_device, SynchronisePhases);
-        var module = _model.Module;
-        _model.ApplyFreezeFor(step);
-        if (!_layout.Matches(_namedParameters))
-            throw new InvalidOperationException(
-                $"step {step}: the freeze schedule changed the set of trainable parameters; the flat layout is fixed per engine, " +
-                "so build a new engine (from the last checkpoint) at a freeze-stage boundary");
+        var stage = _freezeStages.StageAt(step);
+        if (stage != _appliedStage) EnterFreezeStage(stage, step);
 
         var microBatches = _data.MicroBatches(step, WorldSize, Rank, _config.Train.BatchSize);
         try
@@ -195,7 +195,7 @@ public sealed class ShardedRankEngine : IRankEngine
             var reduceScatterSeconds = clock.Lap();
 
             var lr = _schedule.At(step);
-            var stats = ClipAndUpdate(lossSum, lr);
+            var stats = ClipAndUpdate(lossSum, lr, step);
             var optimizerSeconds = clock.Lap();
 
             PublishShard();
@@ -293,14 +293,14 @@ public sealed class ShardedRankEngine : IRankEngine
     }
 
     /// <summary>
-    /// Frozen weights are outside the flat layout, yet every replica must compute with the same ones:
-    /// ranks that share a process build their models concurrently, racing on torch's global RNG.
+    /// Parameters that never train are outside the flat layout, yet every replica must compute with the
+    /// same ones: ranks that share a process build their models concurrently, racing on torch's global RNG.
     /// </summary>
     private void BroadcastFrozenParameters(nn.Module module)
     {
         using var _ = no_grad();
-        foreach (var (_, parameter) in module.named_parameters().Where(p => !p.parameter.requires_grad))
-            _collectives.Broadcast(parameter, root: 0);
+        foreach (var (name, parameter) in module.named_parameters())
+            if (!_layout.Contains(name)) _collectives.Broadcast(parameter, root: 0);
     }
 
     private long GlobalTargetTokens(IReadOnlyList<ImageTextBatch> microBatches, long step)
@@ -359,14 +359,31 @@ public sealed class ShardedRankEngine : IRankEngine
     /// for the clip). Returns the global [squared norm, loss sum] on the device, for the caller to read
     /// once the rest of the step is queued.
     /// </summary>
-    private Tensor ClipAndUpdate(Tensor lossSum, double lr)
+    private Tensor ClipAndUpdate(Tensor lossSum, double lr, long step)
     {
         using var _ = no_grad();
         // norm() reduces without a shard-sized temporary (square() would allocate one).
         var stats = cat([_gradientShard.norm().square().reshape(1), lossSum]);
         if (WorldSize > 1) _collectives.AllReduceSum(stats);
-        _optimizer.Update(_gradientShard, lr, ShardedAdamW.ClipGradScale(stats[0].sqrt(), _config.Train.GradClipNorm));
+        // Frozen parts of the shard have zero gradient, so the norm is the trained parameters' norm.
+        var segments = _stageSegments?.Select(p => new OptimizerSegment(p.Offset, p.Length, step + 1 - p.Lag)).ToList();
+        _optimizer.Update(_gradientShard, lr, ShardedAdamW.ClipGradScale(stats[0].sqrt(), _config.Train.GradClipNorm), segments);
         return stats;
+    }
+
+    /// <summary>
+    /// Applies the freeze flags of <paramref name="stage"/> (entered at <paramref name="step"/>) and works out
+    /// which parts of this rank's shard the optimizer updates in it. Parameters frozen now keep their
+    /// gradient views; autograd simply stops writing them, and the zeroed flat gradient stays zero there.
+    /// </summary>
+    private void EnterFreezeStage(int stage, long step)
+    {
+        _model.ApplyFreezeFor(step);
+        var strays = _model.Module.named_parameters().Where(p => p.parameter.requires_grad && !_layout.Contains(p.name)).Select(p => p.name).ToList();
+        if (strays.Count > 0)
+            throw new InvalidOperationException($"step {step}: parameters trainable outside the flat layout: {string.Join(", ", strays)}");
+        _stageSegments = _freezeStages.Segments(stage, _layout.Parameters, _shardStart, _optimizer.Length);
+        _appliedStage = stage;
     }
 
     private static ScalarType ResolveComputeDtype(string mixedPrecision, Device device) => mixedPrecision.ToLowerInvariant() switch

@@ -95,6 +95,27 @@ public class DataParallelEquivalenceTests(ITestOutputHelper output)
         Assert.All(resumed, s => Assert.Equal(Steps, s.Step));
     }
 
+    [Theory]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void A_freeze_schedule_unfreezing_mid_run_trains_N_ranks_like_plain_torch(int worldSize)
+    {
+        // The mixing layer unfreezes at step 4: every rank's shard gains a run with its own AdamW step.
+        var config = EngineReference.Config(GlobalBatch, MicroBatch);
+        using var expected = EngineReference.Train(config, 3, Steps, unfreezeMixAt: 4);
+        var shards = LoopbackGroup.Run(worldSize, group =>
+        {
+            using var data = new SyntheticCaptions(GlobalBatch);
+            using var engine = new ShardedRankEngine(() => new TinyCaptionModel(3, unfreezeMixAt: 4), data, group, config);
+            for (var s = 0; s < Steps; s++) engine.RunStep(s);
+            return (Shard: engine.SnapshotShard(), engine.Layout.Numel);
+        });
+        var trained = shards.SelectMany(o => o.Shard.Master).Take((int)shards[0].Numel).ToArray();
+        var diff = MaxAbsDifference(trained, expected.data<float>().ToArray());
+        output.WriteLine($"world {worldSize}, unfreeze at step 4: max |N ranks - torch AdamW| = {diff:E2}");
+        Assert.True(diff <= Tolerance, $"max |N ranks - torch| = {diff}");
+    }
+
     private static (float[] Parameters, StepResult Last) TrainOneRank(int steps)
     {
         using var data = new SyntheticCaptions(GlobalBatch);

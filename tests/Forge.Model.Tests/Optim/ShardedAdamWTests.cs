@@ -105,6 +105,52 @@ public class ShardedAdamWTests
         Assert.NotEqual(0f, (fused.Master - start).abs().max().item<float>());
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Segments_update_only_their_runs_with_their_own_step_like_torch_AdamW_skipping_a_gradless_parameter(bool fusedKernel)
+    {
+        // Parameter a (5 elements) trains from the start; b (4) has no gradient for its first 3 steps, as a
+        // frozen parameter has none. torch.optim.AdamW skips b until then, so b's first update uses step 1.
+        using var generator = new Generator(21);
+        var a = new Parameter(randn(5, generator: generator));
+        var b = new Parameter(randn(4, generator: generator));
+        var shard = new ShardedAdamW(cat([a.detach(), b.detach(), zeros(1)]).clone(), Config, fusedKernel);
+        var reference = torch.optim.AdamW([a, b], Config.Lr, Config.Betas[0], Config.Betas[1], Config.Eps, Config.WeightDecay);
+        var bBefore = b.detach().clone();
+
+        for (var step = 0; step < 6; step++)
+        {
+            var gradA = randn(5, generator: generator);
+            var gradB = randn(4, generator: generator);
+            var bTrains = step >= 3;
+            a.grad = gradA.clone();
+            b.grad = bTrains ? gradB.clone() : null;
+            reference.step();
+
+            var flatGrad = cat([gradA, bTrains ? gradB : zeros(4), zeros(1)]);
+            OptimizerSegment[] segments = bTrains
+                ? [new(0, 5, step + 1), new(5, 4, step + 1 - 3)]
+                : [new(0, 5, step + 1)];
+            shard.Update(flatGrad, Config.Lr, segments: segments);
+            if (!bTrains) Assert.True(shard.Master.narrow(0, 5, 4).allclose(bBefore, rtol: 0, atol: 0), "a frozen run changed");
+        }
+
+        var expected = cat([a.detach(), b.detach()]);
+        var diff = (shard.Master.narrow(0, 0, 9) - expected).abs().max().item<float>();
+        Assert.True(diff < 1e-6f, $"max |segmented - torch| = {diff}");
+        Assert.Equal(0f, shard.Master[9].item<float>());
+        Assert.Equal(6, shard.Step);
+    }
+
+    [Fact]
+    public void A_segment_outside_the_shard_is_refused()
+    {
+        var shard = new ShardedAdamW(zeros(8), Config);
+        var error = Assert.Throws<ArgumentException>(() => shard.Update(zeros(8), 1e-2, segments: [new OptimizerSegment(6, 3, 1)]));
+        Assert.Contains("8 elements", error.Message);
+    }
+
     [Fact]
     public void A_snapshot_restores_into_a_fresh_shard_that_then_takes_identical_steps()
     {

@@ -20,26 +20,33 @@ public static class EngineReference
         Scheduler = new SchedulerConfig { Name = "cosine", WarmupSteps = 3, MinLrRatio = 0.1 },
     };
 
-    /// <summary>The trainable parameters, flattened in layout order, after <paramref name="steps"/> steps.</summary>
-    public static Tensor Train(JobConfig config, long modelSeed, int steps)
+    /// <summary>
+    /// The trained parameters, flattened in layout order, after <paramref name="steps"/> steps. With
+    /// <paramref name="unfreezeMixAt"/>, the mixing layer joins the optimizer's parameters from the start
+    /// but has no gradient (None) until that step, so torch.optim.AdamW skips it until then and its own
+    /// step count starts at its first update.
+    /// </summary>
+    public static Tensor Train(JobConfig config, long modelSeed, int steps, long? unfreezeMixAt = null)
     {
-        using var model = new TinyCaptionModel(modelSeed);
+        using var model = new TinyCaptionModel(modelSeed, unfreezeMixAt);
         using var data = new SyntheticCaptions(config.Train.GlobalBatchSize);
-        var trainable = model.Module.parameters().Where(p => p.requires_grad).ToArray();
+        var named = model.Module.named_parameters().ToArray();
+        var optimized = named.Where(p => p.parameter.requires_grad || (unfreezeMixAt is not null && p.name.StartsWith("Mix"))).Select(p => p.parameter).ToArray();
         var o = config.Optimizer;
-        using var optimizer = torch.optim.AdamW(trainable, o.Lr, o.Betas[0], o.Betas[1], o.Eps, o.WeightDecay);
+        using var optimizer = torch.optim.AdamW(optimized, o.Lr, o.Betas[0], o.Betas[1], o.Eps, o.WeightDecay);
         var schedule = new LrSchedule(config.Scheduler, o.Lr, config.Train.MaxSteps);
         for (var step = 0; step < steps; step++)
         {
             using var scope = NewDisposeScope();
+            model.ApplyFreezeFor(step);
             optimizer.zero_grad();
             var batch = data.MicroBatches(step, 1, 0, config.Train.GlobalBatchSize).Single();
             var (loss, tokens) = model.LossSum(batch);
             (loss / tokens).backward();
-            nn.utils.clip_grad_norm_(trainable, config.Train.GradClipNorm);
+            nn.utils.clip_grad_norm_(optimized.Where(p => p.requires_grad).ToArray(), config.Train.GradClipNorm);
             foreach (var group in optimizer.ParamGroups) group.LearningRate = schedule.At(step);
             optimizer.step();
         }
-        return cat(trainable.Select(p => p.detach().reshape(-1)).ToArray());
+        return cat(optimized.Select(p => p.detach().reshape(-1)).ToArray());
     }
 }

@@ -56,16 +56,53 @@ public class ShardedRankEngineTests
         Assert.True(cat(trainable).allclose(engine.MasterShard.narrow(0, 0, engine.Layout.Numel), rtol: 0, atol: 0));
     }
 
-    [Fact]
-    public void A_freeze_schedule_change_is_refused_instead_of_training_on_a_stale_layout()
+    [Theory]
+    [InlineData(4)]
+    [InlineData(1)]
+    public void A_freeze_schedule_trains_like_torch_AdamW_whose_parameter_has_no_gradient_until_unfrozen(long unfreezeAt)
     {
-        var config = EngineReference.Config(globalBatch: 4, microBatch: 4);
-        using var data = new SyntheticCaptions(4);
-        using var engine = new ShardedRankEngine(() => new TinyCaptionModel(3, unfreezeMixAt: 2), data, new SingleRankCollectives(), config);
-        engine.RunStep(0);
-        engine.RunStep(1);
-        var error = Assert.Throws<InvalidOperationException>(() => engine.RunStep(2));
-        Assert.Contains("freeze", error.Message);
+        var config = EngineReference.Config(globalBatch: 6, microBatch: 4);
+        using var expected = EngineReference.Train(config, modelSeed: 3, steps: 8, unfreezeMixAt: unfreezeAt);
+        using var data = new SyntheticCaptions(6);
+        {
+            using var engine = new ShardedRankEngine(() => new TinyCaptionModel(3, unfreezeMixAt: unfreezeAt), data, new SingleRankCollectives(), config);
+            Assert.Equal(TinyCaptionModel.TrainableElements + TinyCaptionModel.Dim * TinyCaptionModel.Dim, engine.Layout.Numel);
+            var mix = engine.Layout.Parameters.Single(p => p.Name.StartsWith("Mix"));
+            using var mixAtStart = engine.MasterShard.narrow(0, mix.Offset, mix.Numel).clone();
+            for (var step = 0; step < 8; step++)
+            {
+                engine.RunStep(step);
+                using var mixNow = engine.MasterShard.narrow(0, mix.Offset, mix.Numel);
+                // Frozen means untouched: no weight decay, no momentum, until the stage starts.
+                Assert.Equal(step + 1 <= unfreezeAt, mixNow.allclose(mixAtStart, rtol: 0, atol: 0));
+            }
+            using var actual = engine.MasterShard.narrow(0, 0, engine.Layout.Numel);
+            var diff = (actual - expected).abs().max().item<float>();
+            Assert.True(diff < 1e-5f, $"max |engine - reference| = {diff}");
+        }
+    }
+
+    [Fact]
+    public void A_run_resumed_before_an_unfreeze_continues_exactly_as_the_uninterrupted_run()
+    {
+        var config = EngineReference.Config(globalBatch: 6, microBatch: 6);
+        using var data = new SyntheticCaptions(6);
+        OptimizerShard saved;
+        Tensor uninterrupted;
+        using (var engine = new ShardedRankEngine(() => new TinyCaptionModel(3, unfreezeMixAt: 4), data, new SingleRankCollectives(), config))
+        {
+            for (var step = 0; step < 3; step++) engine.RunStep(step);
+            saved = engine.SnapshotShard();
+            for (var step = 3; step < 8; step++) engine.RunStep(step);
+            uninterrupted = engine.MasterShard.clone();
+        }
+        using var resumed = new ShardedRankEngine(() => new TinyCaptionModel(99, unfreezeMixAt: 4), data, new SingleRankCollectives(), config, firstStep: 3);
+        resumed.LoadShard([saved]);
+        Assert.False(resumed.Model.Module.named_parameters().Single(p => p.name.StartsWith("Mix")).parameter.requires_grad);
+        for (var step = 3; step < 8; step++) resumed.RunStep(step);
+
+        Assert.True(resumed.MasterShard.allclose(uninterrupted, rtol: 0, atol: 0), $"max diff {(resumed.MasterShard - uninterrupted).abs().max().item<float>()}");
+        uninterrupted.Dispose();
     }
 
     [Fact]

@@ -57,6 +57,8 @@ public sealed class TinyCaptionModel : ITrainableModel
 
     public void ApplyFreezeFor(long step) => _net.Mix.weight!.requires_grad = step >= _unfreezeMixAt;
 
+    public IReadOnlyList<long> FreezeStageStarts => _unfreezeMixAt is > 0 ? [_unfreezeMixAt.Value] : [];
+
     public void Dispose() => _net.Dispose();
 
     private sealed class Net : nn.Module
