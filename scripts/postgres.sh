@@ -27,6 +27,9 @@ if "${RUNAS[@]}" "$BIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1; then
   # Already running: keep it, and report the port it really listens on.
   PORT=$(cat "$DIR/port" 2>/dev/null || echo "$PORT")
 else
+  # Another checkout's server (or anything else) may hold the port: take the next free one.
+  port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+  for _ in $(seq 1 50); do port_busy "$PORT" || break; PORT=$((PORT + 1)); done
   log "starting on 127.0.0.1:$PORT"
   "${RUNAS[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w \
     -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$DIR" start >/dev/null

@@ -21,12 +21,19 @@ public sealed class CheckpointRestorer(ICheckpointStore store, TextWriter? log =
         FlatLayoutInfo? expectedLayout = null,
         CancellationToken ct = default)
     {
-        var committed = await store.ListAsync(jobId, ct);
+        var (committed, unreadable) = await store.ListWithUnreadableAsync(jobId, ct);
         var skipped = new List<SkippedCheckpoint>();
         CheckpointCorruptException? newestFailure = null;
         for (var i = committed.Count - 1; i >= 0; i--)
         {
             var manifest = committed[i];
+            // A damaged manifest newer than this checkpoint is passed over like a damaged chunk.
+            foreach (var damaged in unreadable.Where(u => u.Step > manifest.Step && skipped.All(s => s.Step != u.Step)).OrderByDescending(u => u.Step))
+            {
+                skipped.Add(damaged);
+                newestFailure ??= new CheckpointCorruptException(jobId, damaged.Step, null, null, damaged.Reason);
+                log?.WriteLine($"checkpoint: {damaged.Reason}; falling back to step {manifest.Step}");
+            }
             CheckpointCompatibility.Verify(manifest, expectedConfigHash, expectedLayout);
             try
             {
@@ -44,6 +51,11 @@ public sealed class CheckpointRestorer(ICheckpointStore store, TextWriter? log =
                 var previous = i > 0 ? $"falling back to step {committed[i - 1].Step}" : "no older committed checkpoint is left";
                 log?.WriteLine($"checkpoint: {e.Message}; {previous}");
             }
+        }
+        foreach (var damaged in unreadable.Where(u => skipped.All(s => s.Step != u.Step)).OrderByDescending(u => u.Step))
+        {
+            skipped.Add(damaged);
+            newestFailure ??= new CheckpointCorruptException(jobId, damaged.Step, null, null, damaged.Reason);
         }
         if (newestFailure is not null)
             throw new CheckpointCorruptException(jobId, newestFailure.Step, newestFailure.Rank, newestFailure.ChunkIndex,

@@ -16,15 +16,26 @@ public interface ICheckpointStore
     /// <summary>Makes the checkpoint count; prunes older ones beyond keep_last_n afterwards.</summary>
     Task CommitAsync(CheckpointManifest manifest, CancellationToken ct = default);
 
-    /// <summary>The newest committed manifest of the job, or null when none.</summary>
+    /// <summary>The newest committed manifest of the job that can be read, or null when none.</summary>
     Task<CheckpointManifest?> LatestAsync(string jobId, CancellationToken ct = default);
 
-    /// <summary>All committed manifests of the job, oldest first.</summary>
+    /// <summary>All committed manifests of the job that can be read, oldest first.</summary>
     Task<IReadOnlyList<CheckpointManifest>> ListAsync(string jobId, CancellationToken ct = default);
+
+    /// <summary>
+    /// The readable manifests, oldest first, and the committed ones whose manifest itself is damaged
+    /// (it does not parse, or names another job or step). A damaged manifest never hides the older
+    /// checkpoints: each is stored on its own. Stores that keep manifests as objects have none unreadable.
+    /// </summary>
+    async Task<CheckpointListing> ListWithUnreadableAsync(string jobId, CancellationToken ct = default) =>
+        new(await ListAsync(jobId, ct), []);
 
     /// <summary>Reads [start, start+length) of the flat layout from a committed checkpoint, whatever world saved it (resharding).</summary>
     Task<OptimizerShard> LoadRangeAsync(CheckpointManifest manifest, long start, long length, CancellationToken ct = default);
 }
+
+/// <summary>A job's committed checkpoints: those that can be read, and those whose manifest cannot.</summary>
+public sealed record CheckpointListing(IReadOnlyList<CheckpointManifest> Committed, IReadOnlyList<SkippedCheckpoint> Unreadable);
 
 /// <summary>Which chunks a shard save wrote, with their checksums.</summary>
 public sealed record ShardReceipt(int Rank, long Start, long Length, IReadOnlyList<ChunkInfo> Chunks);

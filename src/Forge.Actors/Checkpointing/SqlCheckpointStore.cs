@@ -99,22 +99,46 @@ public sealed class SqlCheckpointStore : ICheckpointStore, IAsyncDisposable
         await PruneAsync(manifest.JobId, committed, ct);
     }
 
-    public async Task<CheckpointManifest?> LatestAsync(string jobId, CancellationToken ct = default) =>
-        await LoadManifestAtOrBeforeAsync(jobId, long.MaxValue, ct);
+    public async Task<CheckpointManifest?> LatestAsync(string jobId, CancellationToken ct = default)
+    {
+        try
+        {
+            return await LoadManifestAtOrBeforeAsync(jobId, long.MaxValue, ct);
+        }
+        catch (CheckpointCorruptException)
+        {
+            // The newest manifest is damaged: the newest readable one is further down.
+            return (await ListWithUnreadableAsync(jobId, ct)).Committed.LastOrDefault();
+        }
+    }
 
-    public async Task<IReadOnlyList<CheckpointManifest>> ListAsync(string jobId, CancellationToken ct = default)
+    public async Task<IReadOnlyList<CheckpointManifest>> ListAsync(string jobId, CancellationToken ct = default) =>
+        (await ListWithUnreadableAsync(jobId, ct)).Committed;
+
+    public async Task<CheckpointListing> ListWithUnreadableAsync(string jobId, CancellationToken ct = default)
     {
         // The snapshot protocol loads one snapshot per query (the newest at or below a sequence
         // number), so walk down from the newest; keep_last_n keeps this walk short.
         var newestFirst = new List<CheckpointManifest>();
+        var unreadable = new List<SkippedCheckpoint>();
         var bound = long.MaxValue;
-        while (bound >= 0 && await LoadManifestAtOrBeforeAsync(jobId, bound, ct) is { } manifest)
+        while (bound >= 0)
         {
-            newestFirst.Add(manifest);
-            bound = manifest.Step - 1;
+            try
+            {
+                if (await LoadManifestAtOrBeforeAsync(jobId, bound, ct) is not { } manifest) break;
+                newestFirst.Add(manifest);
+                bound = manifest.Step - 1;
+            }
+            catch (CheckpointCorruptException e)
+            {
+                unreadable.Add(new SkippedCheckpoint(e.Step, e.Message));
+                bound = e.Step - 1;
+            }
         }
         newestFirst.Reverse();
-        return newestFirst;
+        unreadable.Reverse();
+        return new CheckpointListing(newestFirst, unreadable);
     }
 
     public async Task<OptimizerShard> LoadRangeAsync(CheckpointManifest manifest, long start, long length, CancellationToken ct = default)

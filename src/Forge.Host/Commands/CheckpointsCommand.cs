@@ -26,8 +26,8 @@ public static class CheckpointsCommand
         var command = new Command("list", "List committed checkpoints, oldest first: step, world size, shards, size.") { runDir };
         command.SetAction((parse, ct) => WithStore(parse.GetValue(runDir)!, ForgeConsole.Create(), ct, async (store, config, console) =>
         {
-            var manifests = await store.ListAsync(config.RunName, ct);
-            if (manifests.Count == 0)
+            var (manifests, unreadable) = await store.ListWithUnreadableAsync(config.RunName, ct);
+            if (manifests.Count == 0 && unreadable.Count == 0)
             {
                 console.MarkupLine("no committed checkpoints");
                 return 0;
@@ -37,7 +37,10 @@ public static class CheckpointsCommand
                 table.AddRow($"{m.Step}", $"{m.WorldSize}", $"{m.Layout.Numel:N0}",
                     $"{m.Shards.Sum(s => s.Chunks.Sum(c => c.Bytes)) / (1024.0 * 1024.0):F1} MiB", $"{m.CommittedAt:yyyy-MM-dd HH:mm:ss}");
             console.Write(table);
-            return 0;
+            // Damaged manifests are listed, not hidden: resume passes over them to the newest readable one.
+            foreach (var damaged in unreadable)
+                console.MarkupLine($"[red]step {damaged.Step}: unreadable[/] ({Markup.Escape(damaged.Reason)})");
+            return unreadable.Count > 0 ? 1 : 0;
         }));
         return command;
     }

@@ -192,6 +192,52 @@ public sealed class SqlCheckpointStoreTests
     }
 
     [Theory, SqliteStore, PostgresStore]
+    public async Task ADamagedManifestIsNamedListedAndPassedOverForThePreviousCheckpoint(CheckpointStoreKind kind)
+    {
+        await using var db = await TestStores.OpenAsync(kind, FourElementChunks);
+        var jobId = TestStores.NewJobId("manifest");
+        var good = new TrainingState(seed: 22);
+        await good.SaveAndCommitAsync(db.Store, jobId, step: 70, worldSize: 2);
+        await new TrainingState(seed: 23).SaveAndCommitAsync(db.Store, jobId, step: 80, worldSize: 1);
+
+        // The first byte of the manifest's JSON ('{') becomes something else: it no longer parses.
+        await db.FlipByteAsync(CheckpointPersistenceIds.Manifest(jobId), 80, 0);
+
+        var listing = await db.Store.ListWithUnreadableAsync(jobId);
+        Assert.Equal([70L], listing.Committed.Select(m => m.Step));
+        var damaged = Assert.Single(listing.Unreadable);
+        Assert.Equal(80, damaged.Step);
+        Assert.Contains("manifest", damaged.Reason);
+        Assert.Equal(70, (await db.Store.LatestAsync(jobId))!.Step);
+
+        var log = new StringWriter();
+        var ranges = Enumerable.Range(0, 2).Select(r => FlatRange.ForRank(66, 2, r)).ToList();
+        var restored = await new CheckpointRestorer(db.Store, log).RestoreAsync(jobId, "config-a", ranges);
+
+        Assert.NotNull(restored);
+        Assert.Equal(70, restored.Manifest.Step);
+        Assert.Equal(80, Assert.Single(restored.Skipped).Step);
+        Assert.Contains("step 80", log.ToString());
+        Assert.Contains("falling back to step 70", log.ToString());
+        foreach (var shard in restored.Shards) good.AssertBitExact(shard);
+    }
+
+    [Theory, SqliteStore]
+    public async Task AJobWhoseOnlyManifestIsDamagedFailsWithTheReasonInsteadOfStartingOver(CheckpointStoreKind kind)
+    {
+        await using var db = await TestStores.OpenAsync(kind, FourElementChunks);
+        var jobId = TestStores.NewJobId("only-manifest");
+        await new TrainingState(seed: 24).SaveAndCommitAsync(db.Store, jobId, step: 5, worldSize: 1);
+        await db.FlipByteAsync(CheckpointPersistenceIds.Manifest(jobId), 5, 0);
+
+        var ranges = new[] { FlatRange.ForRank(66, 1, 0) };
+        var error = await Assert.ThrowsAsync<CheckpointCorruptException>(() => new CheckpointRestorer(db.Store).RestoreAsync(jobId, "config-a", ranges));
+        Assert.Equal(5, error.Step);
+        Assert.Contains("every committed checkpoint of the job is corrupt", error.Message);
+        Assert.Contains("does not parse", error.Message);
+    }
+
+    [Theory, SqliteStore, PostgresStore]
     public async Task ResumingWithAnotherModelConfigIsAClearErrorNotAFallback(CheckpointStoreKind kind)
     {
         await using var db = await TestStores.OpenAsync(kind, FourElementChunks);
