@@ -414,6 +414,27 @@ public sealed class SqlCheckpointStore : ICheckpointStore, IAsyncDisposable
         }
     }
 
+    /// <summary>SQLite's largest page size; a 64 MiB chunk is then 1,024 overflow pages instead of 16,384.</summary>
+    internal const int SqlitePageSize = 65536;
+
+    /// <summary>
+    /// Creates a new SQLite file with 64 KiB pages before the plugin creates its table (the page size is
+    /// fixed once the first table exists). Measured on a 2-core VM, 256 MiB checkpoints: write 199-224 MiB/s
+    /// against 138-182 with the default 4 KiB pages, read 358-360 against 283-321. An existing file keeps
+    /// its page size. The rollback journal stays (WAL would write every chunk twice), with full sync.
+    /// </summary>
+    private static async Task CreateWithLargePagesAsync(string connectionString, string file, CancellationToken ct)
+    {
+        if (file == ":memory:" || (File.Exists(file) && new FileInfo(file).Length > 0)) return;
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(connectionString);
+        await connection.OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        // VACUUM applies the page size to the empty database file immediately.
+        command.CommandText = $"PRAGMA page_size = {SqlitePageSize}; VACUUM;";
+        await command.ExecuteNonQueryAsync(ct);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearPool(connection);
+    }
+
     private static async Task CheckReachableAsync(CheckpointStoreSettings settings, CancellationToken ct)
     {
         switch (settings.Kind)
@@ -422,6 +443,7 @@ public sealed class SqlCheckpointStore : ICheckpointStore, IAsyncDisposable
                 var file = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(settings.ConnectionString).DataSource;
                 var directory = Path.GetDirectoryName(Path.GetFullPath(file));
                 if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);
+                await CreateWithLargePagesAsync(settings.ConnectionString, file, ct);
                 break;
             case CheckpointStoreKind.PostgreSql:
                 // The plugin would only log a failed table creation and retry forever; opening a

@@ -191,6 +191,22 @@ public sealed class SqlCheckpointStoreTests
         foreach (var shard in restored.Shards) good.AssertBitExact(shard);
     }
 
+    [Theory, SqliteStore]
+    public async Task ANewSqliteFileUsesLargePagesAndStillRoundTrips(CheckpointStoreKind kind)
+    {
+        await using var db = await TestStores.OpenAsync(kind, FourElementChunks);
+        var jobId = TestStores.NewJobId("pages");
+        var state = new TrainingState(seed: 25);
+        var manifest = await state.SaveAndCommitAsync(db.Store, jobId, step: 3, worldSize: 2);
+
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(db.Settings.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA page_size";
+        Assert.Equal(65536L, (long)(await command.ExecuteScalarAsync())!);
+        state.AssertBitExact(await db.Store.LoadRangeAsync(manifest, 0, 65));
+    }
+
     [Theory, SqliteStore, PostgresStore]
     public async Task ADamagedManifestIsNamedListedAndPassedOverForThePreviousCheckpoint(CheckpointStoreKind kind)
     {
