@@ -70,22 +70,25 @@ public sealed class SqlCheckpointStore : ICheckpointStore, IAsyncDisposable
         var perChunk = ShardChunkFormat.ElementsPerChunk(Settings.ChunkBytes);
         var chunkCount = checked((int)((shard.Length + perChunk - 1) / perChunk));
         var chunks = new ChunkInfo[chunkCount];
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Settings.MaxParallelWrites), CancellationToken = ct };
+        // One chunk more than there are writers is encoded at a time: the next chunk is ready when a
+        // writer frees up, so a single SQLite writer never waits for encoding. Chunk buffers alive at
+        // once are bounded by that degree of parallelism.
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Settings.MaxParallelWrites) + 1, CancellationToken = ct };
         await Parallel.ForEachAsync(Enumerable.Range(0, chunkCount), parallel, async (index, token) =>
         {
-            // Encoding inside the slot bounds the chunk buffers alive at once to the writers in flight.
+            var first = index * perChunk;
+            var bytes = ShardChunkFormat.Encode(shard, step, rank, index, first, Math.Min(perChunk, shard.Length - first));
+            var checksum = ShardChunkFormat.Checksum(bytes);
             await _writeSlots.WaitAsync(token);
             try
             {
-                var first = index * perChunk;
-                var bytes = ShardChunkFormat.Encode(shard, step, rank, index, first, Math.Min(perChunk, shard.Length - first));
                 await SaveAsync(CheckpointPersistenceIds.Chunk(jobId, rank, index), step, bytes, token);
-                chunks[index] = new ChunkInfo(index, bytes.Length, ShardChunkFormat.Checksum(bytes));
             }
             finally
             {
                 _writeSlots.Release();
             }
+            chunks[index] = new ChunkInfo(index, bytes.Length, checksum);
         });
         return new ShardReceipt(rank, shard.Start, shard.Length, chunks);
     }
