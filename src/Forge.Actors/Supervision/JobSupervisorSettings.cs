@@ -1,6 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
 using Forge.Actors.Checkpointing;
 using Forge.Model.Config;
 using Forge.Model.Data;
@@ -67,10 +64,7 @@ public sealed record JobSupervisorSettings
         ModelConfigHash = ModelHash(config),
     };
 
-    /// <summary>SHA-256 of the sections that decide the flat layout: a checkpoint only fits a model with the same hash.</summary>
-    public static string ModelHash(JobConfig config)
-    {
-        var json = JsonSerializer.Serialize(new { config.Model, config.VisionEncoder, config.Adapter, config.Vlm });
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)));
-    }
+    /// <summary>The hash of the sections that decide the flat layout: a checkpoint only fits a model with the same hash.</summary>
+    public static string ModelHash(JobConfig config) =>
+        CheckpointCompatibility.HashOf(config.Model, config.VisionEncoder, config.Adapter, config.Vlm);
 }

@@ -1,6 +1,7 @@
 using Forge.Actors.Checkpointing;
 using Forge.Actors.Checkpointing.Export;
 using Forge.Actors.Cluster;
+using Forge.Actors.Supervision;
 using Forge.Actors.Training;
 using Forge.Host.Output;
 using Forge.Model.Config;
@@ -72,8 +73,8 @@ internal static class JobBackend
             JobId = config.RunName, Step = 0, WorldSize = 1, Layout = layout, Shards = [receipt],
             DataEpoch = 0, DataPosition = 0, SamplesConsumed = 0, RngSeed = config.Train.Seed, SchedulerStep = 0,
             FrozenParameters = frozen,
-            // Empty, as the job supervisor's own manifests are today: the layout check by name and shape guards the import.
-            ModelConfigHash = "",
+            // The run's own hash, as the supervisor stamps its manifests: a resume under another model config is refused.
+            ModelConfigHash = JobSupervisorSettings.ModelHash(config),
             CommittedAt = DateTimeOffset.UtcNow,
         };
         await store.CommitAsync(manifest, ct);
