@@ -15,9 +15,9 @@ namespace Forge.Actors.Cluster;
 /// </summary>
 public sealed class NodeHost : IAsyncDisposable
 {
-    private readonly IActorRef[] _ranks;
+    private readonly IActorRef _ranks;   // the RankHost
 
-    private NodeHost(ActorSystem system, IActorRef[] ranks)
+    private NodeHost(ActorSystem system, IActorRef ranks)
     {
         System = system;
         _ranks = ranks;
@@ -31,16 +31,14 @@ public sealed class NodeHost : IAsyncDisposable
         var devices = options.Devices();
         var system = ActorSystem.Create(ForgeAkkaConfig.SystemName, ForgeAkkaConfig.Node(options.Host, options.Port, [options.Seed]));
         var supervisor = ForgeAkkaConfig.SupervisorPath(options.Seed);
-        var ranks = devices
-            .Select((device, i) => system.ActorOf(RankActor.Props(servicesFor(device), supervisor), $"rank-{i}"))
-            .ToArray();
+        var ranks = system.ActorOf(RankHost.Props(devices.Select(servicesFor).ToList(), supervisor), "ranks");
         return new NodeHost(system, ranks);
     }
 
-    /// <summary>Completes when every rank has left the job (it finished, or dropped them), or on `ct`.</summary>
+    /// <summary>Completes when every rank has left the job for good (it finished; dropped ranks are replaced), or on `ct`.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
-        try { await Task.WhenAll(_ranks.Select(r => r.WatchAsync(ct))).ConfigureAwait(false); }
+        try { await _ranks.WatchAsync(ct).ConfigureAwait(false); }
         catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
     }
 

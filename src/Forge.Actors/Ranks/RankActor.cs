@@ -63,7 +63,11 @@ public sealed class RankActor : ReceiveActor, IWithTimers
         });
         Receive<WorldReady>(ready => _thread.Run(ready.World.Dispose));   // joined after the supervisor died
         Receive<JoinCrashed>(_ => { });
-        Receive<LeaveJob>(_ => Context.Stop(Self));
+        Receive<LeaveJob>(leave =>
+        {
+            Context.Parent.Tell(new RankLeaving(leave.MayRejoin));
+            Context.Stop(Self);
+        });
     }
 
     private void Serving()
@@ -128,6 +132,7 @@ public sealed class RankActor : ReceiveActor, IWithTimers
         Receive<LeaveJob>(leave =>
         {
             _log.Info("rank on {0} device {1} leaves the job: {2}", _services.Node, _services.Device, leave.Reason);
+            Context.Parent.Tell(new RankLeaving(leave.MayRejoin));
             Context.Stop(Self);
         });
         Receive<Terminated>(t => t.ActorRef.Equals(_supervisor), _ =>

@@ -25,8 +25,15 @@ public sealed record SaveShard(long WorldEpoch, long Step) : IForgeMessage;
 /// <summary>Abandon the running step: abort the collective group so no rank blocks on a dead peer; reply when the torch thread is free.</summary>
 public sealed record AbortStep(long WorldEpoch, string Reason) : IForgeMessage;
 
-/// <summary>The job is over for this rank (finished, or the rank was dropped): release the engine and stop.</summary>
-public sealed record LeaveJob(string Reason) : IForgeMessage;
+/// <summary>
+/// The job is over for this rank: release the engine and stop. <paramref name="MayRejoin"/> is true when the
+/// supervisor dropped the rank (a failed step, silence, a failed join) while the job goes on: the node's
+/// <see cref="RankHost"/> then starts a fresh rank in its place, which registers again.
+/// </summary>
+public sealed record LeaveJob(string Reason, bool MayRejoin = false) : IForgeMessage;
+
+/// <summary>Local only: a rank tells its <see cref="RankHost"/> why it is about to stop.</summary>
+public sealed record RankLeaving(bool MayRejoin);
 
 /// <summary>
 /// A rank's place in one formed world. The epoch increases with every (re-)formation; the group id

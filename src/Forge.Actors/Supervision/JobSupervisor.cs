@@ -483,7 +483,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
         {
             if (!_pool.Remove(rank)) continue;
             Context.Unwatch(rank);
-            rank.Tell(new LeaveJob($"dropped from the job: {reason}"));
+            rank.Tell(new LeaveJob($"dropped from the job: {reason}", MayRejoin: true));
         }
     }
 

@@ -38,8 +38,7 @@ public static class LocalTrainingJob
             var supervisor = system.ActorOf(JobSupervisor.Props(settings, services.Store, observer), JobSupervisor.Name);
             var finished = supervisor.Ask<JobFinished>(AwaitJobFinished.Instance);
             var supervisorStopped = supervisor.WatchAsync(CancellationToken.None);
-            for (var i = 0; i < devices.Count; i++)
-                system.ActorOf(RankActor.Props(services.ForRank(devices[i]), $"/user/{JobSupervisor.Name}"), $"rank-{i}");
+            system.ActorOf(RankHost.Props(devices.Select(services.ForRank).ToList(), $"/user/{JobSupervisor.Name}"), "ranks");
 
             await using var stop = ct.Register(() => supervisor.Tell(new StopJob("cancelled by the host")));
             if (await Task.WhenAny(finished, supervisorStopped).ConfigureAwait(false) != finished)

@@ -116,7 +116,7 @@ public static class ModelStepBenchmark
             {
                 optimizer.ZeroGrad();
                 var (sum, tokens) = model.LossSum(batch);
-                var mean = sum.div(tokens);
+                var mean = sum.Over(tokens);
                 if (options.Breakdown) marks[0] = Mark(device, t, memory);
                 mean.backward();
                 if (options.Breakdown) marks[1] = Mark(device, t, memory);

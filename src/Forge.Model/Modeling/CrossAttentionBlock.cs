@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using Forge.Model.Runtime;
 
 namespace Forge.Model.Modeling;
 
@@ -29,7 +30,7 @@ public sealed class CrossAttentionBlock : nn.Module
     public Tensor forward(Tensor x, Tensor image, Tensor? imageMask)
     {
         using var scope = NewDisposeScope();
-        var h = x.add(attn.forward(attn_norm.forward(x), image, imageMask));
-        return h.add(mlp.forward(mlp_norm.forward(h))).MoveToOuterDisposeScope();
+        var h = x.Plus(attn.forward(attn_norm.forward(x), image, imageMask));
+        return h.Plus(mlp.forward(mlp_norm.forward(h))).MoveToOuterDisposeScope();
     }
 }

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Forge.Model.Runtime;
 
 namespace Forge.Model.Modeling;
 
@@ -30,7 +31,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x32 = x.to(ScalarType.Float32);
-        var normed = x32.mul(x32.pow(2).mean([-1], keepdim: true).add_(eps).rsqrt_());
+        var normed = x32.mul(x32.square().mean([-1], keepdim: true).PlusScalarInPlace(eps).rsqrt_());
         return normed.to(x.dtype).mul(weight).MoveToOuterDisposeScope();
     }
 }

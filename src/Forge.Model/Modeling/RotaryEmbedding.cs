@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using Forge.Model.Runtime;
 
 namespace Forge.Model.Modeling;
 
@@ -58,7 +59,7 @@ public sealed class RotaryEmbedding : IDisposable
         var sin = sinTable.narrow(0, 0, t).unsqueeze(1);
         var halves = x.chunk(2, -1);
         var swapped = cat([halves[1], halves[0]], -1);
-        return x.mul(cos).add_(swapped.mul_(sin)).MoveToOuterDisposeScope();
+        return x.mul(cos).PlusInPlace(swapped.mul_(sin)).MoveToOuterDisposeScope();
     }
 
     public void Dispose()

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using Forge.Model.Runtime;
 
 namespace Forge.Model.Modeling;
 
@@ -24,7 +25,7 @@ public sealed class TransformerBlock : nn.Module
     public Tensor forward(Tensor x, RotaryEmbedding rope, Tensor? keyPaddingMask = null)
     {
         using var scope = NewDisposeScope();
-        var h = x.add(attention.forward(attention_norm.forward(x), rope, keyPaddingMask));
-        return h.add(mlp.forward(mlp_norm.forward(h))).MoveToOuterDisposeScope();
+        var h = x.Plus(attention.forward(attention_norm.forward(x), rope, keyPaddingMask));
+        return h.Plus(mlp.forward(mlp_norm.forward(h))).MoveToOuterDisposeScope();
     }
 }

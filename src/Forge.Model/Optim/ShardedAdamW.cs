@@ -2,6 +2,7 @@ using Forge.Model.Config;
 using Forge.Model.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
+using Forge.Model.Runtime;
 
 namespace Forge.Model.Optim;
 
@@ -70,7 +71,7 @@ public sealed class ShardedAdamW : IDisposable
     /// computed on the device from the global norm so no host read is needed. Null when clipping is off.
     /// </summary>
     public static Tensor? ClipGradScale(Tensor globalNorm, double maxNorm) =>
-        maxNorm > 0 ? globalNorm.add(1e-6).div_(maxNorm).clamp_min_(1.0).reshape(1) : null;
+        maxNorm > 0 ? globalNorm.PlusScalar(1e-6).OverInPlace(maxNorm).AtLeastInPlace(1.0).reshape(1) : null;
 
     /// <summary>
     /// One AdamW step with the shard's reduced fp32 <paramref name="gradient"/> divided by
@@ -107,7 +108,7 @@ public sealed class ShardedAdamW : IDisposable
             // The device steps are fills, not host reads: the kernel reads the bias-correction step without a sync.
             var deviceSteps = new Tensor[steps.Length];
             for (var i = 0; i < steps.Length; i++)
-                deviceSteps[i] = i == 0 ? _deviceStep.fill_(steps[0]) : full(1, steps[i], ScalarType.Float32, _deviceStep.device);
+                deviceSteps[i] = i == 0 ? _deviceStep.FillInPlace(steps[0]) : empty(1, ScalarType.Float32, _deviceStep.device).FillInPlace(steps[i]);
             AtenKernels.FusedAdamW(masters, gradients, expAvgs, expAvgSqs, deviceSteps,
                 lr, _beta1, _beta2, _weightDecay, _eps, gradScale ?? _unitScale);
             return;
@@ -119,11 +120,11 @@ public sealed class ShardedAdamW : IDisposable
             if (gradScale is not null) gradient.div_(gradScale);
             var biasCorrection1 = 1 - Math.Pow(_beta1, steps[i]);
             var biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(_beta2, steps[i]));
-            master.mul_(1 - lr * _weightDecay);
-            expAvg.lerp_(gradient, 1 - _beta1);
-            expAvgSq.mul_(_beta2).addcmul_(gradient, gradient, 1 - _beta2);
-            var denominator = expAvgSq.sqrt().div_(biasCorrection2Sqrt).add_(_eps);
-            master.addcdiv_(expAvg, denominator, -lr / biasCorrection1);
+            master.TimesInPlace(1 - lr * _weightDecay);
+            expAvg.LerpInPlace(gradient, 1 - _beta1);
+            expAvgSq.TimesInPlace(_beta2).AddProductInPlace(gradient, gradient, 1 - _beta2);
+            var denominator = expAvgSq.sqrt().OverInPlace(biasCorrection2Sqrt).PlusScalarInPlace(_eps);
+            master.AddQuotientInPlace(expAvg, denominator, -lr / biasCorrection1);
         }
     }
 

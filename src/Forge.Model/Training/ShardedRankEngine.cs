@@ -6,6 +6,7 @@ using Forge.Model.Modeling;
 using Forge.Model.Optim;
 using TorchSharp;
 using static TorchSharp.torch;
+using Forge.Model.Runtime;
 
 namespace Forge.Model.Training;
 
@@ -338,12 +339,12 @@ public sealed class ShardedRankEngine : IRankEngine
             try
             {
                 var (loss, _) = _model.LossSum(batch);
-                loss.div(globalTokens).backward();
+                loss.Over(globalTokens).backward();
                 using var _ = no_grad();
-                lossSum.add_(loss.detach().to(ScalarType.Float32));
+                lossSum.PlusInPlace(loss.detach().to(ScalarType.Float32));
                 if (!accumulateInFp32) continue;
                 if (i == 0) _gradients32.copy_(_gradients);
-                else _gradients32.add_(_gradients);
+                else _gradients32.PlusInPlace(_gradients);
                 if (i < microBatches.Count - 1) _gradients.zero_();
             }
             finally

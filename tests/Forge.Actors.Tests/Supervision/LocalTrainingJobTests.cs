@@ -80,6 +80,23 @@ public sealed class LocalTrainingJobTests
     }
 
     [Fact]
+    public async Task A_one_rank_job_survives_a_transient_step_failure_through_a_replacement_rank()
+    {
+        // The only rank fails once (a one-off native error, say): it is dropped, its slot gets a fresh
+        // rank, and the job continues from the last checkpoint instead of waiting for ranks forever.
+        _engines.Behaviour = (a, step) => a.WorldEpoch == 1 && step == 3 ? StepBehaviour.Throw : StepBehaviour.Succeed;
+
+        var finished = await Run(Options(ranks: 1, maxSteps: 6, interval: 2));
+
+        Assert.True(finished.Completed, finished.Error);
+        Assert.Equal(6, finished.FinalStep);
+        Assert.Equal([0L, 1, 2, 2, 3, 4, 5], _observer.Steps.Select(s => s.Step));
+        Assert.Equal(2, _engines.Engines.Count);
+        Assert.Equal(2, _engines.Engines.ToArray()[1].Restored!.Step);
+        Assert.Contains(_observer.Messages, m => m.Contains("restart 1 of"));
+    }
+
+    [Fact]
     public async Task A_rank_that_cannot_join_the_first_world_is_dropped_and_the_others_train()
     {
         _engines.FailsToBuild = a => a is { WorldEpoch: 1, Rank: 1 };

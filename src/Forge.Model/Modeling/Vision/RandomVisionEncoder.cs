@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using Forge.Model.Runtime;
 
 namespace Forge.Model.Modeling.Vision;
 
@@ -29,7 +30,7 @@ public sealed class RandomVisionEncoder : VisionEncoder
     {
         using var scope = NewDisposeScope();
         var b = images.shape[0];
-        var scale = images.to(ScalarType.Float32).mean([1, 2, 3]).add(1.0).view(b, 1, 1);
+        var scale = images.to(ScalarType.Float32).mean([1, 2, 3]).PlusScalar(1.0).view(b, 1, 1);
         return _basis.to(images.device).unsqueeze(0).mul(scale).MoveToOuterDisposeScope();
     }
 

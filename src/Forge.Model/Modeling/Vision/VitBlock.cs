@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Forge.Model.Runtime;
 
 namespace Forge.Model.Modeling.Vision;
 
@@ -26,8 +27,8 @@ public sealed class VitBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = x.add(attention.forward(attention_norm.forward(x), rope: null));
+        var h = x.Plus(attention.forward(attention_norm.forward(x), rope: null));
         var mlp = fc2.forward(nn.functional.gelu(fc1.forward(mlp_norm.forward(h))));
-        return h.add(mlp).MoveToOuterDisposeScope();
+        return h.Plus(mlp).MoveToOuterDisposeScope();
     }
 }

@@ -2,6 +2,7 @@ using Forge.Model.Config;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Forge.Model.Runtime;
 
 namespace Forge.Model.Modeling.Vision;
 
@@ -42,7 +43,7 @@ public sealed class VitEncoder : VisionEncoder
             throw new ArgumentException($"images are {images.shape[2]}x{images.shape[3]} but vision_encoder.image_size is {_imageSize}");
         using var scope = NewDisposeScope();
         var patches = patch_embed.forward(images).flatten(2).transpose(1, 2); // (B, N, F)
-        var h = patches.add(position_embedding);
+        var h = patches.Plus(position_embedding);
         foreach (var block in blocks) h = block.forward(h);
         return norm.forward(h).MoveToOuterDisposeScope();
     }

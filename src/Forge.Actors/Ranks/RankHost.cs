@@ -1,0 +1,84 @@
+using Akka.Actor;
+using Akka.Event;
+
+namespace Forge.Actors.Ranks;
+
+/// <summary>
+/// Parent of a process's rank actors, one per local device, and their replacement policy.
+/// A rank the supervisor drops while the job goes on (it failed a step, went silent, or could
+/// not join) is replaced by a fresh <see cref="RankActor"/>, with a fresh torch thread, which
+/// registers again and joins the re-formed world from the last checkpoint. That is how a
+/// single-machine job survives a transient rank failure instead of waiting for ranks that
+/// will never come. elastic.max_restarts on the supervisor bounds the loop: once it gives up,
+/// its answer to a registration is a final <see cref="LeaveJob"/>.
+/// A rank told that the job has finished is not replaced; the host stops after its last rank.
+/// </summary>
+public sealed class RankHost : ReceiveActor, IWithTimers
+{
+    private readonly IReadOnlyList<RankServices> _slots;
+    private readonly string _supervisorPath;
+    private readonly TimeSpan _replaceAfter;
+    private readonly Dictionary<IActorRef, int> _running = new();
+    private readonly HashSet<IActorRef> _mayRejoin = new();
+    private readonly HashSet<int> _pendingReplacement = new();
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private int _generation;
+
+    /// <param name="slots">One entry per local rank (its device and services).</param>
+    /// <param name="supervisorPath">Where the job supervisor lives (see <see cref="RankActor.Props"/>).</param>
+    /// <param name="replaceAfter">Pause before a dropped rank's replacement starts: the old rank's torch thread gets time to let go of the device.</param>
+    public RankHost(IReadOnlyList<RankServices> slots, string supervisorPath, TimeSpan replaceAfter)
+    {
+        _slots = slots;
+        _supervisorPath = supervisorPath;
+        _replaceAfter = replaceAfter;
+
+        Receive<RankLeaving>(leaving => { if (leaving.MayRejoin) _mayRejoin.Add(Sender); });
+        Receive<Terminated>(t =>
+        {
+            if (!_running.Remove(t.ActorRef, out var slot)) return;
+            if (_mayRejoin.Remove(t.ActorRef))
+            {
+                _log.Info("rank slot {0} (device {1}) was dropped from the job; a fresh rank starts in {2} s", slot, _slots[slot].Device, _replaceAfter.TotalSeconds);
+                _pendingReplacement.Add(slot);
+                Timers.StartSingleTimer(("replace", slot), new Replace(slot), _replaceAfter);
+            }
+            else if (_running.Count == 0 && _pendingReplacement.Count == 0)
+            {
+                Context.Stop(Self);
+            }
+        });
+        Receive<GetRanks>(_ => Sender.Tell(_running.Keys.ToArray()));
+        Receive<Replace>(r =>
+        {
+            _pendingReplacement.Remove(r.Slot);
+            Spawn(r.Slot);
+        });
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>The rank actors running now (for tests and diagnostics).</summary>
+    public sealed record GetRanks
+    {
+        public static GetRanks Instance { get; } = new();
+    }
+
+    public static Props Props(IReadOnlyList<RankServices> slots, string supervisorPath, TimeSpan? replaceAfter = null) =>
+        Akka.Actor.Props.Create(() => new RankHost(slots, supervisorPath, replaceAfter ?? TimeSpan.FromSeconds(1)));
+
+    protected override void PreStart()
+    {
+        for (var slot = 0; slot < _slots.Count; slot++) Spawn(slot);
+    }
+
+    private void Spawn(int slot)
+    {
+        // A new name per generation: the dropped rank's name may still be in use while it stops.
+        var rank = Context.ActorOf(RankActor.Props(_slots[slot], _supervisorPath), $"rank-{slot}-{_generation++}");
+        Context.Watch(rank);
+        _running[rank] = slot;
+    }
+
+    private sealed record Replace(int Slot);
+}

@@ -1,0 +1,79 @@
+using Akka.Actor;
+using Akka.TestKit;
+using Forge.Actors.Ranks;
+using Forge.Actors.Supervision;
+using Forge.Actors.Tests.Ranks.Fakes;
+using Xunit.Abstractions;
+
+namespace Forge.Actors.Tests.Ranks;
+
+public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit(output: output)
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
+    private readonly FakeEngineFactory _engines = new(numel: 10);
+
+    private IActorRef StartHost(TestProbe supervisor, params int[] devices)
+    {
+        var slots = devices.Select(d => new RankServices
+        {
+            Engines = _engines, Backend = new FakeCollectiveBackend(), Store = new FakeCheckpointStore(), Device = d, Node = "test",
+        }).ToList();
+        return Sys.ActorOf(RankHost.Props(slots, supervisor.Ref.Path.ToStringWithoutAddress(), TimeSpan.FromMilliseconds(100)));
+    }
+
+    private static IActorRef Registered(TestProbe supervisor, int device)
+    {
+        var registration = supervisor.ExpectMsg<RegisterRank>(Wait);
+        Assert.Equal(device, registration.Device);
+        var rank = supervisor.LastSender;
+        supervisor.Reply(new RankRegistered("job"));
+        return rank;
+    }
+
+    [Fact]
+    public void A_dropped_rank_is_replaced_by_a_fresh_one_that_registers_again_on_the_same_device()
+    {
+        var supervisor = CreateTestProbe();
+        StartHost(supervisor, 2);
+        var first = Registered(supervisor, 2);
+        Watch(first);
+
+        supervisor.Send(first, new LeaveJob("dropped from the job: rank 0 failed step 786", MayRejoin: true));
+
+        ExpectTerminated(first);
+        var replacement = Registered(supervisor, 2);
+        Assert.NotEqual(first, replacement);
+    }
+
+    [Fact]
+    public void A_rank_told_the_job_finished_is_not_replaced_and_the_host_stops_after_its_last_rank()
+    {
+        var supervisor = CreateTestProbe();
+        var host = StartHost(supervisor, -1, -1);
+        var a = Registered(supervisor, -1);
+        var b = Registered(supervisor, -1);
+        Watch(host);
+
+        supervisor.Send(a, new LeaveJob("the job completed"));
+        supervisor.ExpectNoMsg(TimeSpan.FromMilliseconds(400));   // no replacement registers
+        supervisor.Send(b, new LeaveJob("the job completed"));
+
+        ExpectTerminated(host, Wait);
+    }
+
+    [Fact]
+    public void The_host_outlives_a_dropped_rank_until_its_replacement_leaves_for_good()
+    {
+        var supervisor = CreateTestProbe();
+        var host = StartHost(supervisor, -1);
+        var first = Registered(supervisor, -1);
+        Watch(host);
+
+        supervisor.Send(first, new LeaveJob("dropped", MayRejoin: true));
+        var second = Registered(supervisor, -1);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));             // the host is still there
+        supervisor.Send(second, new LeaveJob("the job has finished"));
+
+        ExpectTerminated(host, Wait);
+    }
+}
