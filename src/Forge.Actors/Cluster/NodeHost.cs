@@ -17,10 +17,13 @@ public sealed class NodeHost : IAsyncDisposable
 {
     private readonly IActorRef _ranks;   // the RankHost
 
-    private NodeHost(ActorSystem system, IActorRef ranks)
+    private readonly Task<LeaveJob> _released;
+
+    private NodeHost(ActorSystem system, IActorRef ranks, Task<LeaveJob> released)
     {
         System = system;
         _ranks = ranks;
+        _released = released;
     }
 
     public ActorSystem System { get; }
@@ -31,15 +34,23 @@ public sealed class NodeHost : IAsyncDisposable
         var devices = options.Devices();
         var system = ActorSystem.Create(ForgeAkkaConfig.SystemName, ForgeAkkaConfig.Node(options.Host, options.Port, [options.Seed]));
         var supervisor = ForgeAkkaConfig.SupervisorPath(options.Seed);
-        var ranks = system.ActorOf(RankHost.Props(devices.Select(servicesFor).ToList(), supervisor), "ranks");
-        return new NodeHost(system, ranks);
+        var released = new TaskCompletionSource<LeaveJob>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ranks = system.ActorOf(RankHost.Props(devices.Select(servicesFor).ToList(), supervisor, released: leave => released.TrySetResult(leave)), "ranks");
+        return new NodeHost(system, ranks, released.Task);
     }
 
-    /// <summary>Completes when every rank has left the job for good (it finished; dropped ranks are replaced), or on `ct`.</summary>
-    public async Task RunAsync(CancellationToken ct)
+    /// <summary>
+    /// Completes when every rank has left the job for good (it finished, or refused them; dropped ranks are
+    /// replaced), with the last rank's <see cref="LeaveJob"/>; null when <paramref name="ct"/> ended the wait.
+    /// </summary>
+    public async Task<LeaveJob?> RunAsync(CancellationToken ct)
     {
-        try { await _ranks.WatchAsync(ct).ConfigureAwait(false); }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+        try
+        {
+            await _ranks.WatchAsync(ct).ConfigureAwait(false);
+            return _released.IsCompleted ? await _released.ConfigureAwait(false) : new LeaveJob("the ranks stopped");
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { return null; }
     }
 
     /// <summary>Leaves the cluster gracefully (the supervisor sees the ranks go) and stops the actor system.</summary>

@@ -53,7 +53,7 @@ public sealed class RankActor : ReceiveActor, IWithTimers
 
     private void Registering()
     {
-        Receive<RegisterNow>(_ => Context.ActorSelection(_supervisorPath).Tell(new RegisterRank(_services.Node, _services.Device)));
+        Receive<RegisterNow>(_ => Context.ActorSelection(_supervisorPath).Tell(new RegisterRank(_services.Node, _services.Device, _services.JobId, _services.ModelConfigHash)));
         Receive<RankRegistered>(registered =>
         {
             Timers.Cancel(RegisterTimer);
@@ -65,7 +65,7 @@ public sealed class RankActor : ReceiveActor, IWithTimers
         Receive<JoinCrashed>(_ => { });
         Receive<LeaveJob>(leave =>
         {
-            Context.Parent.Tell(new RankLeaving(leave.MayRejoin));
+            Context.Parent.Tell(new RankLeaving(leave));
             Context.Stop(Self);
         });
     }
@@ -132,7 +132,7 @@ public sealed class RankActor : ReceiveActor, IWithTimers
         Receive<LeaveJob>(leave =>
         {
             _log.Info("rank on {0} device {1} leaves the job: {2}", _services.Node, _services.Device, leave.Reason);
-            Context.Parent.Tell(new RankLeaving(leave.MayRejoin));
+            Context.Parent.Tell(new RankLeaving(leave));
             Context.Stop(Self);
         });
         Receive<Terminated>(t => t.ActorRef.Equals(_supervisor), _ =>

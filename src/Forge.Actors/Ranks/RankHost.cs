@@ -22,18 +22,26 @@ public sealed class RankHost : ReceiveActor, IWithTimers
     private readonly HashSet<IActorRef> _mayRejoin = new();
     private readonly HashSet<int> _pendingReplacement = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Action<LeaveJob>? _released;
+    private LeaveJob? _lastLeave;
     private int _generation;
 
     /// <param name="slots">One entry per local rank (its device and services).</param>
     /// <param name="supervisorPath">Where the job supervisor lives (see <see cref="RankActor.Props"/>).</param>
     /// <param name="replaceAfter">Pause before a dropped rank's replacement starts: the old rank's torch thread gets time to let go of the device.</param>
-    public RankHost(IReadOnlyList<RankServices> slots, string supervisorPath, TimeSpan replaceAfter)
+    /// <param name="released">Called once, with the last rank's <see cref="LeaveJob"/>, when the host stops for good.</param>
+    public RankHost(IReadOnlyList<RankServices> slots, string supervisorPath, TimeSpan replaceAfter, Action<LeaveJob>? released = null)
     {
         _slots = slots;
         _supervisorPath = supervisorPath;
         _replaceAfter = replaceAfter;
+        _released = released;
 
-        Receive<RankLeaving>(leaving => { if (leaving.MayRejoin) _mayRejoin.Add(Sender); });
+        Receive<RankLeaving>(leaving =>
+        {
+            _lastLeave = leaving.Leave;
+            if (leaving.Leave.MayRejoin) _mayRejoin.Add(Sender);
+        });
         Receive<Terminated>(t =>
         {
             if (!_running.Remove(t.ActorRef, out var slot)) return;
@@ -45,6 +53,7 @@ public sealed class RankHost : ReceiveActor, IWithTimers
             }
             else if (_running.Count == 0 && _pendingReplacement.Count == 0)
             {
+                _released?.Invoke(_lastLeave ?? new LeaveJob("the ranks stopped"));
                 Context.Stop(Self);
             }
         });
@@ -64,8 +73,8 @@ public sealed class RankHost : ReceiveActor, IWithTimers
         public static GetRanks Instance { get; } = new();
     }
 
-    public static Props Props(IReadOnlyList<RankServices> slots, string supervisorPath, TimeSpan? replaceAfter = null) =>
-        Akka.Actor.Props.Create(() => new RankHost(slots, supervisorPath, replaceAfter ?? TimeSpan.FromSeconds(1)));
+    public static Props Props(IReadOnlyList<RankServices> slots, string supervisorPath, TimeSpan? replaceAfter = null, Action<LeaveJob>? released = null) =>
+        Akka.Actor.Props.Create(() => new RankHost(slots, supervisorPath, replaceAfter ?? TimeSpan.FromSeconds(1), released));
 
     protected override void PreStart()
     {

@@ -29,11 +29,12 @@ public sealed record AbortStep(long WorldEpoch, string Reason) : IForgeMessage;
 /// The job is over for this rank: release the engine and stop. <paramref name="MayRejoin"/> is true when the
 /// supervisor dropped the rank (a failed step, silence, a failed join) while the job goes on: the node's
 /// <see cref="RankHost"/> then starts a fresh rank in its place, which registers again.
+/// <paramref name="Refused"/> is true when the rank was never admitted (its config or machine does not fit the job).
 /// </summary>
-public sealed record LeaveJob(string Reason, bool MayRejoin = false) : IForgeMessage;
+public sealed record LeaveJob(string Reason, bool MayRejoin = false, bool Refused = false) : IForgeMessage;
 
 /// <summary>Local only: a rank tells its <see cref="RankHost"/> why it is about to stop.</summary>
-public sealed record RankLeaving(bool MayRejoin);
+public sealed record RankLeaving(LeaveJob Leave);
 
 /// <summary>
 /// A rank's place in one formed world. The epoch increases with every (re-)formation; the group id

@@ -11,8 +11,12 @@ public sealed record RankServices
     public required ICheckpointStore Store { get; init; }
     /// <summary>GPU index on this node, or -1 for a CPU rank.</summary>
     public int Device { get; init; } = -1;
-    /// <summary>Names the node in logs and registrations.</summary>
+    /// <summary>Names the node in logs and registrations (the machine name: the supervisor compares it with its own).</summary>
     public string Node { get; init; } = Environment.MachineName;
+    /// <summary>The job this rank's config trains (run_name), sent with its registration; empty when unknown.</summary>
+    public string JobId { get; init; } = "";
+    /// <summary>The model-config hash of this rank's config, sent with its registration; empty when unknown.</summary>
+    public string ModelConfigHash { get; init; } = "";
     /// <summary>
     /// How long joining a collective group may take before the rank reports failure. Shorter than the
     /// supervisor's form timeout, so a join whose peer died fails before the supervisor gives up on this rank.

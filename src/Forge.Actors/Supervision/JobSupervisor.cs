@@ -468,6 +468,13 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
 
     private void Register(RegisterRank registration)
     {
+        if (Refusal(registration) is { } refusal)
+        {
+            // Told once per attempt; the rank stops and its process reports why.
+            _observer.OnMessage($"rank on {registration.Node} device {registration.Device} refused: {refusal}");
+            Sender.Tell(new LeaveJob(refusal, Refused: true));
+            return;
+        }
         if (!_pool.Contains(Sender))
         {
             _pool.Add(Sender);
@@ -475,6 +482,19 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
             _observer.OnMessage($"rank registered: {registration.Node} device {registration.Device} ({_pool.Count} available)");
         }
         Sender.Tell(new RankRegistered(_settings.JobId));
+    }
+
+    /// <summary>Why a rank may not join this job, or null. Each would break checkpoints or training silently.</summary>
+    private string? Refusal(RegisterRank r)
+    {
+        if (r.JobId.Length > 0 && r.JobId != _settings.JobId)
+            return $"its config trains job '{r.JobId}' but this job is '{_settings.JobId}': start `forge node` with the config the seed trains with (same run_name)";
+        if (r.ModelConfigHash.Length > 0 && _settings.ModelConfigHash.Length > 0 && r.ModelConfigHash != _settings.ModelConfigHash)
+            return "its [model]/[vision_encoder]/[adapter]/[vlm] config differs from this job's: start `forge node` with the config the seed trains with";
+        if (_settings.StoreIsMachineLocal && !string.Equals(r.Node, _settings.Machine, StringComparison.OrdinalIgnoreCase))
+            return $"checkpoint.store = \"sqlite\" keeps checkpoints in a file on {_settings.Machine}, where ranks on {r.Node} cannot write their shards: " +
+                   "use checkpoint.store = \"postgresql\" with a connection string every machine can reach";
+        return null;
     }
 
     private void DropAll(IEnumerable<IActorRef> ranks, string reason)

@@ -8,7 +8,11 @@ namespace Forge.Actors.Supervision;
 // to; the supervisor drops any whose epoch is not the current world's.
 
 /// <summary>A rank actor offers itself to the job. `Device` is its GPU index on `Node`, or -1 for a CPU rank.</summary>
-public sealed record RegisterRank(string Node, int Device) : IForgeMessage;
+/// <summary>
+/// A rank offers itself. <paramref name="JobId"/> and <paramref name="ModelConfigHash"/> are what the rank's own
+/// config says (empty when unknown); the supervisor turns away a rank configured for another job or model.
+/// </summary>
+public sealed record RegisterRank(string Node, int Device, string JobId = "", string ModelConfigHash = "") : IForgeMessage;
 
 /// <summary>Rank 0 created the world's collective group id.</summary>
 public sealed record GroupCreated(long WorldEpoch, byte[] GroupId) : IForgeMessage;

@@ -34,6 +34,13 @@ public sealed record JobSupervisorSettings
     /// in a collective join that has to time out first, so it is generous.
     /// </summary>
     public TimeSpan AbortTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>
+    /// True when the checkpoint store lives on this machine only (a SQLite file): ranks on other machines
+    /// would write their shards where no other rank can read them, so their registrations are refused.
+    /// </summary>
+    public bool StoreIsMachineLocal { get; init; }
+    /// <summary>This machine's name, compared with each registration's node.</summary>
+    public string Machine { get; init; } = Environment.MachineName;
     /// <summary>How long Done waits for the ranks to stop before reporting anyway.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>The committed checkpoint to resume from (forge resume), or null to start fresh.</summary>
@@ -62,6 +69,8 @@ public sealed record JobSupervisorSettings
         AbortTimeout = TimeSpan.FromSeconds(config.Distributed.FormTimeoutSec),
         RngSeed = config.Train.Seed,
         ModelConfigHash = ModelHash(config),
+        StoreIsMachineLocal = !string.Equals(config.Checkpoint.Store, "postgresql", StringComparison.OrdinalIgnoreCase)
+                              && !string.Equals(config.Checkpoint.Store, "postgres", StringComparison.OrdinalIgnoreCase),
     };
 
     /// <summary>The hash of the sections that decide the flat layout: a checkpoint only fits a model with the same hash.</summary>

@@ -35,7 +35,13 @@ public sealed record TrainingServices : IAsyncDisposable
         Backend = BackendForDevice?.Invoke(device) ?? Backend,
         Store = Store,
         Device = device,
+        JobId = JobId,
+        ModelConfigHash = ModelConfigHash,
     };
+
+    /// <summary>The job the config trains and its model-config hash, which each rank registers with.</summary>
+    public string JobId { get; init; } = "";
+    public string ModelConfigHash { get; init; } = "";
 
     /// <summary>Things the services own and must release when the job ends (data loaders, the store).</summary>
     public IReadOnlyList<object> Owned { get; init; } = [];
@@ -66,6 +72,8 @@ public sealed record TrainingServices : IAsyncDisposable
                 Store = store,
                 DataCursorAfter = data.CursorAfter,
                 Owned = [store, data],
+                JobId = config.RunName,
+                ModelConfigHash = Supervision.JobSupervisorSettings.ModelHash(config),
             };
         }
         catch

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using Forge.Actors.Ranks;
 using Forge.Host.Configuration;
 using Forge.Host.Hosting;
 using Forge.Host.Output;
@@ -72,15 +73,20 @@ public static class NodeCommand
         console.MarkupLine($"node {Markup.Escape(address.Host)}:{address.Port}: lending {Markup.Escape(ranks)} to job {Markup.Escape(config.RunName)} at {Markup.Escape(address.Seeds[0])}");
 
         using var signals = new StopSignals(message => console.MarkupLine($"[yellow]{Markup.Escape(message)}[/]")).Register();
+        LeaveJob? last;
         try
         {
-            await JobBackend.RunNodeAsync(launch, signals.Token);
+            last = await JobBackend.RunNodeAsync(launch, signals.Token);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             return CommandReport.Error(console, e.Message, CommandReport.Failed);
         }
-        console.MarkupLine(signals.StoppedBy is null ? "node: the job released this node's ranks" : "node: left the job");
+        if (last is { Refused: true })
+            return CommandReport.Error(console, $"the job at {address.Seeds[0]} refused this node's ranks: {last.Reason}", CommandReport.Failed);
+        console.MarkupLine(signals.StoppedBy is not null || last is null
+            ? "node: left the job"
+            : $"node: the job released this node's ranks ({Markup.Escape(last.Reason)})");
         return 0;
     }
 

@@ -1,6 +1,7 @@
 using Forge.Actors.Checkpointing;
 using Forge.Actors.Checkpointing.Export;
 using Forge.Actors.Cluster;
+using Forge.Actors.Ranks;
 using Forge.Actors.Supervision;
 using Forge.Actors.Training;
 using Forge.Host.Output;
@@ -29,8 +30,11 @@ internal static class JobBackend
         return await LocalTrainingJob.RunAsync(options, observer, job, ct);
     }
 
-    /// <summary>`forge node`: lends ranks to the job at the first seed until the job ends, drops them, or <paramref name="ct"/> fires.</summary>
-    public static async Task RunNodeAsync(NodeLaunch launch, CancellationToken ct)
+    /// <summary>
+    /// `forge node`: lends ranks to the job at the first seed until the job ends or refuses them, or <paramref name="ct"/>
+    /// fires; returns the job's last word to the ranks (null when <paramref name="ct"/> ended it).
+    /// </summary>
+    public static async Task<LeaveJob?> RunNodeAsync(NodeLaunch launch, CancellationToken ct)
     {
         var job = new TrainingJobOptions { Config = launch.Config, RunDirectory = RunDirectory.For("runs", launch.Config.RunName).Path };
         await using var services = await TrainingServices.ForJobAsync(job, ct);
@@ -39,7 +43,7 @@ internal static class JobBackend
             Seed = launch.Seeds[0], Host = launch.Host, Port = launch.Port, Gpus = launch.Gpus, CpuRanks = launch.CpuRanks,
         };
         await using var node = NodeHost.Start(options, services.ForRank);
-        await node.RunAsync(ct);
+        return await node.RunAsync(ct);
     }
 
     /// <summary>The run's checkpoint store: runs/&lt;run&gt;/checkpoints.db, or PostgreSQL per [checkpoint]. Release it with <see cref="CloseAsync"/>.</summary>

@@ -32,7 +32,8 @@ public sealed class TwoNodeRecoveryTests(ITestOutputHelper output)
             {
                 RunName = "two-nodes",
                 Train = new TrainConfig { MaxSteps = 40 },
-                Checkpoint = new CheckpointConfig { Interval = 2 },
+                // A store every machine reaches (the fake stands in for it): a SQLite job refuses remote ranks.
+                Checkpoint = new CheckpointConfig { Interval = 2, Store = "postgresql" },
                 // min 1: the seed may start alone; the second node then joins at a checkpoint.
                 Elastic = new ElasticConfig { MinRanks = 1, MaxRanks = 2 },
                 Distributed = new DistributedConfig { StepTimeoutSec = 20, FormTimeoutSec = 20 },

@@ -12,13 +12,15 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
     private readonly FakeEngineFactory _engines = new(numel: 10);
 
+    private LeaveJob? _released;
+
     private IActorRef StartHost(TestProbe supervisor, params int[] devices)
     {
         var slots = devices.Select(d => new RankServices
         {
             Engines = _engines, Backend = new FakeCollectiveBackend(), Store = new FakeCheckpointStore(), Device = d, Node = "test",
         }).ToList();
-        return Sys.ActorOf(RankHost.Props(slots, supervisor.Ref.Path.ToStringWithoutAddress(), TimeSpan.FromMilliseconds(100)));
+        return Sys.ActorOf(RankHost.Props(slots, supervisor.Ref.Path.ToStringWithoutAddress(), TimeSpan.FromMilliseconds(100), leave => _released = leave));
     }
 
     private static IActorRef Registered(TestProbe supervisor, int device)
@@ -75,5 +77,21 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
         supervisor.Send(second, new LeaveJob("the job has finished"));
 
         ExpectTerminated(host, Wait);
+    }
+
+    [Fact]
+    public void A_refused_rank_is_not_replaced_and_the_host_reports_the_refusal()
+    {
+        var supervisor = CreateTestProbe();
+        var host = StartHost(supervisor, 0);
+        var rank = Registered(supervisor, 0);
+        Watch(host);
+
+        supervisor.Send(rank, new LeaveJob("its config trains job 'a' but this job is 'b'", Refused: true));
+
+        ExpectTerminated(host, Wait);
+        Assert.NotNull(_released);
+        Assert.True(_released.Refused);
+        Assert.Contains("job 'a'", _released.Reason);
     }
 }

@@ -35,6 +35,46 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
         return (supervisor, new ProbeRanks(this, supervisor));
     }
 
+    [Theory]
+    [InlineData("other-job", "", "trains job 'other-job' but this job is 'job'")]
+    [InlineData("job", "sha256:different", "config differs from this job's")]
+    public void A_rank_configured_for_another_job_or_model_is_refused_with_the_reason(string jobId, string hash, string expected)
+    {
+        var (_, ranks) = Start(Settings() with { ModelConfigHash = "sha256:this" });
+        var stranger = CreateTestProbe();
+
+        ranks.Say(stranger, new RegisterRank("node-b", 0, jobId, hash));
+
+        var leave = stranger.ExpectMsg<LeaveJob>();
+        Assert.Contains(expected, leave.Reason);
+        Assert.False(leave.MayRejoin);
+        Assert.Contains(_observer.Messages, m => m.Contains("refused") && m.Contains(expected));
+        // A rank with the right config still forms the job.
+        var good = ranks.Register();
+        ranks.Form(good);
+    }
+
+    [Fact]
+    public void A_sqlite_job_refuses_ranks_from_other_machines_and_takes_its_own()
+    {
+        var (_, ranks) = Start(Settings() with { StoreIsMachineLocal = true, Machine = "gpu-a" });
+        var remote = CreateTestProbe();
+
+        ranks.Say(remote, new RegisterRank("gpu-b", 0, "job"));
+
+        Assert.Contains("postgresql", remote.ExpectMsg<LeaveJob>().Reason);
+        var local = ranks.Register(node: "GPU-A");   // machine names compare without case
+        ranks.Form(local);
+    }
+
+    [Fact]
+    public void A_shared_store_takes_ranks_from_any_machine()
+    {
+        var (_, ranks) = Start(Settings() with { StoreIsMachineLocal = false, Machine = "gpu-a" });
+        var remote = ranks.Register(node: "gpu-b");
+        ranks.Form(remote);
+    }
+
     [Fact]
     public void Forming_waits_for_the_minimum_number_of_ranks()
     {
