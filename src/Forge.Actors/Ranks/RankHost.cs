@@ -11,7 +11,9 @@ namespace Forge.Actors.Ranks;
 /// single-machine job survives a transient rank failure instead of waiting for ranks that
 /// will never come. elastic.max_restarts on the supervisor bounds the loop: once it gives up,
 /// its answer to a registration is a final <see cref="LeaveJob"/>.
-/// A rank told that the job has finished is not replaced; the host stops after its last rank.
+/// A rank whose actor crashed is replaced the same way (the host stops, never restarts, a crashed
+/// rank: a restart would keep a half-torn-down engine and torch thread).
+/// A rank told that the job has finished, or refused, is not replaced; the host stops after its last rank.
 /// </summary>
 public sealed class RankHost : ReceiveActor, IWithTimers
 {
@@ -19,7 +21,7 @@ public sealed class RankHost : ReceiveActor, IWithTimers
     private readonly string _supervisorPath;
     private readonly TimeSpan _replaceAfter;
     private readonly Dictionary<IActorRef, int> _running = new();
-    private readonly HashSet<IActorRef> _mayRejoin = new();
+    private readonly HashSet<IActorRef> _leftForGood = new();
     private readonly HashSet<int> _pendingReplacement = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Action<LeaveJob>? _released;
@@ -40,14 +42,14 @@ public sealed class RankHost : ReceiveActor, IWithTimers
         Receive<RankLeaving>(leaving =>
         {
             _lastLeave = leaving.Leave;
-            if (leaving.Leave.MayRejoin) _mayRejoin.Add(Sender);
+            if (!leaving.Leave.MayRejoin) _leftForGood.Add(Sender);
         });
         Receive<Terminated>(t =>
         {
             if (!_running.Remove(t.ActorRef, out var slot)) return;
-            if (_mayRejoin.Remove(t.ActorRef))
+            if (!_leftForGood.Remove(t.ActorRef))
             {
-                _log.Info("rank slot {0} (device {1}) was dropped from the job; a fresh rank starts in {2} s", slot, _slots[slot].Device, _replaceAfter.TotalSeconds);
+                _log.Info("rank slot {0} (device {1}) was dropped from the job or crashed; a fresh rank starts in {2} s", slot, _slots[slot].Device, _replaceAfter.TotalSeconds);
                 _pendingReplacement.Add(slot);
                 Timers.StartSingleTimer(("replace", slot), new Replace(slot), _replaceAfter);
             }
@@ -66,6 +68,8 @@ public sealed class RankHost : ReceiveActor, IWithTimers
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override SupervisorStrategy SupervisorStrategy() => new StoppingSupervisorStrategy().Create();
 
     /// <summary>The rank actors running now (for tests and diagnostics).</summary>
     public sealed record GetRanks

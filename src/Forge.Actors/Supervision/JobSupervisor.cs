@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Remote;
 using Akka.Event;
 using Forge.Actors.Checkpointing;
 using Forge.Actors.Ranks;
@@ -78,13 +79,18 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
     {
         // In a cluster, an unreachable node is reported long before remote DeathWatch gives up on it.
         if (IsClusterMember)
+        {
             Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.UnreachableMember));
+            Context.System.EventStream.Subscribe(Self, typeof(AssociationErrorEvent));
+        }
         EnterForming();
     }
 
     protected override void PostStop()
     {
-        if (IsClusterMember) Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+        if (!IsClusterMember) return;
+        Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+        Context.System.EventStream.Unsubscribe(Self);
     }
 
     private bool IsClusterMember => ((ExtendedActorSystem)Context.System).Provider is Akka.Cluster.ClusterActorRefProvider;
@@ -107,6 +113,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
             : $"only {_pool.Count} of elastic.min_ranks={_settings.MinRanks} ranks registered within distributed.form_timeout_sec={_settings.FormTimeout.TotalSeconds}"));
         Receive<Terminated>(t => _pool.Remove(t.ActorRef));
         Receive<ClusterEvent.UnreachableMember>(u => DropAll(RanksAt(u.Member.Address), $"node {u.Member.Address} is unreachable"));
+        Receive<AssociationErrorEvent>(RefusesConnections, e => DropAll(RanksAt(e.RemoteAddress), GoneReason(e)));
         Receive<StopJob>(s => { _stopReason = s.Reason; Finish(false, null); });
         Common();
     }
@@ -118,6 +125,9 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
             if (_pool.Count >= _settings.ExpectedRanks) StartFormation();
         }
         else if (_settings.MaxRanks > 0 && _pool.Count >= _settings.MaxRanks) StartFormation();
+        // Re-forming after a loss: the survivors are all there, and every second waited is a second of
+        // recovery. Ranks that register later join at the next checkpoint (see CheckpointCommitted).
+        else if (_epoch > 0 && _pool.Count >= _settings.MinRanks) StartFormation();
         else if (_pool.Count >= _settings.MinRanks)
             // Restarted by every registration: ranks of one launch arrive in a burst, form after it.
             Timers.StartSingleTimer(SettleTimer, FormationSettled.Instance, _settings.FormationSettle);
@@ -379,13 +389,8 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
         });
         Receive<RegisterRank>(Register);
         Receive<Terminated>(t => { _pool.Remove(t.ActorRef); _awaitingAbort.Remove(t.ActorRef); ReformWhenSettled(); });
-        Receive<ClusterEvent.UnreachableMember>(u =>
-        {
-            var lost = RanksAt(u.Member.Address);
-            DropAll(lost, $"node {u.Member.Address} is unreachable");
-            foreach (var rank in lost) _awaitingAbort.Remove(rank);
-            ReformWhenSettled();
-        });
+        Receive<ClusterEvent.UnreachableMember>(u => LoseNodeWhileRecovering(u.Member.Address, $"node {u.Member.Address} is unreachable"));
+        Receive<AssociationErrorEvent>(RefusesConnections, e => LoseNodeWhileRecovering(e.RemoteAddress, GoneReason(e)));
         Receive<StopJob>(s => { _stopReason = s.Reason; Finish(false, null); });
         Common();
     }
@@ -451,13 +456,42 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
             if (_world.Contains(t.ActorRef)) Recover($"rank {Array.IndexOf(_world, t.ActorRef)} ({t.ActorRef.Path}) stopped", [t.ActorRef]);
             else _pool.Remove(t.ActorRef);
         });
-        Receive<ClusterEvent.UnreachableMember>(u =>
-        {
-            var lost = RanksAt(u.Member.Address);
-            if (lost.Any(_world.Contains)) Recover($"node {u.Member.Address} is unreachable", lost);
-            else DropAll(lost, $"node {u.Member.Address} is unreachable");
-        });
+        Receive<ClusterEvent.UnreachableMember>(u => LoseNode(u.Member.Address, $"node {u.Member.Address} is unreachable"));
+        Receive<AssociationErrorEvent>(RefusesConnections, e => LoseNode(e.RemoteAddress, GoneReason(e)));
     }
+
+    private void LoseNode(Address address, string reason)
+    {
+        var lost = RanksAt(address);
+        if (lost.Any(_world.Contains)) Recover(reason, lost);
+        else DropAll(lost, reason);
+    }
+
+    private void LoseNodeWhileRecovering(Address address, string reason)
+    {
+        var lost = RanksAt(address);
+        DropAll(lost, reason);
+        foreach (var rank in lost) _awaitingAbort.Remove(rank);
+        ReformWhenSettled();
+    }
+
+    /// <summary>
+    /// True when remoting could not reach a node because nothing listens on its port any more: its process
+    /// is gone (killed, crashed), so its ranks are lost now. This is seconds sooner than the failure
+    /// detector, whose 10 s heartbeat pause exists because a training step may keep every core busy.
+    /// A slow or partitioned node times out instead, and is left to the failure detector.
+    /// </summary>
+    private static bool RefusesConnections(AssociationErrorEvent e)
+    {
+        for (var cause = e.Cause; cause is not null; cause = cause.InnerException)
+        {
+            if (cause is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused }) return true;
+            if (cause.Message.Contains("Connection refused", StringComparison.OrdinalIgnoreCase)) return true;
+        }
+        return false;
+    }
+
+    private static string GoneReason(AssociationErrorEvent e) => $"node {e.RemoteAddress} refuses connections (its process is gone)";
 
     private void Common()
     {

@@ -94,4 +94,17 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
         Assert.True(_released.Refused);
         Assert.Contains("job 'a'", _released.Reason);
     }
+
+    [Fact]
+    public void A_rank_that_stops_without_being_told_to_leave_is_replaced()
+    {
+        var supervisor = CreateTestProbe();
+        StartHost(supervisor, 1);
+        var first = Registered(supervisor, 1);
+
+        Sys.Stop(first);   // as a crash would: no LeaveJob, no RankLeaving
+
+        var replacement = Registered(supervisor, 1);
+        Assert.NotEqual(first, replacement);
+    }
 }
