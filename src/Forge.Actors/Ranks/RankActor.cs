@@ -96,7 +96,8 @@ public sealed class RankActor : ReceiveActor, IWithTimers
         Receive<JoinCrashed>(crashed =>
         {
             if (crashed.Assignment.WorldEpoch == _epoch)
-                _supervisor.Tell(new JoinFailed(crashed.Assignment.WorldEpoch, crashed.Assignment.Rank, Describe(crashed.Error)));
+                _supervisor.Tell(new JoinFailed(crashed.Assignment.WorldEpoch, crashed.Assignment.Rank, Describe(crashed.Error),
+                    Unwrap(crashed.Error) is CheckpointCorruptException corrupt ? corrupt.Step : null));
         });
         Receive<RunStep>(run =>
         {

@@ -42,6 +42,8 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
     private long _step;                               // completed steps = the next step to run
     private long _samplesConsumed;
     private CheckpointManifest? _committed;
+    private readonly HashSet<long> _corruptCheckpoints = [];   // found damaged by a restore in this job
+    private bool _fallbackLookup;                              // listing the store for an older checkpoint
     private FlatLayoutInfo? _layout;
     private int _restarts;
     private bool _started;
@@ -166,6 +168,16 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
             _joined.Add(j.Rank);
             _layout = j.Layout;
             if (_joined.Count == _world.Length) WorldFormed();
+        });
+        Receive<JoinFailed>(f => f.WorldEpoch == _epoch && f.CorruptCheckpointStep is { } s && s == _committed?.Step, f =>
+        {
+            // The checkpoint is damaged, not the rank: keep every rank, and restore an older checkpoint.
+            _corruptCheckpoints.Add(f.CorruptCheckpointStep!.Value);
+            _fallbackLookup = true;
+            _store.ListAsync(_settings.JobId).PipeTo(Self,
+                success: committed => new FallbackFound(f.CorruptCheckpointStep!.Value, committed.Where(m => !_corruptCheckpoints.Contains(m.Step) && m.Step < f.CorruptCheckpointStep!.Value).MaxBy(m => m.Step)),
+                failure: e => new FallbackFound(f.CorruptCheckpointStep!.Value, null, e.Message));
+            Recover($"rank {f.Rank} could not restore the checkpoint at step {f.CorruptCheckpointStep} for world {_epoch}: {f.Error}", []);
         });
         Receive<JoinFailed>(f => f.WorldEpoch == _epoch, f => Recover($"rank {f.Rank} could not join world {_epoch}: {f.Error}", [Sender]));
         Receive<JoinTimedOut>(t => t.Epoch == _epoch, _ =>
@@ -388,6 +400,19 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
             ReformWhenSettled();
         });
         Receive<RegisterRank>(Register);
+        Receive<FallbackFound>(found =>
+        {
+            _fallbackLookup = false;
+            if (found.Older is null)
+            {
+                Finish(false, $"the checkpoint at step {found.CorruptStep} is damaged and no older committed checkpoint could be used" +
+                              (found.Error is null ? "" : $" ({found.Error})"));
+                return;
+            }
+            _observer.OnMessage($"checkpoint at step {found.CorruptStep} is damaged: falling back to the checkpoint at step {found.Older.Step}");
+            _committed = found.Older;
+            ReformWhenSettled();
+        });
         Receive<Terminated>(t => { _pool.Remove(t.ActorRef); _awaitingAbort.Remove(t.ActorRef); ReformWhenSettled(); });
         Receive<ClusterEvent.UnreachableMember>(u => LoseNodeWhileRecovering(u.Member.Address, $"node {u.Member.Address} is unreachable"));
         Receive<AssociationErrorEvent>(RefusesConnections, e => LoseNodeWhileRecovering(e.RemoteAddress, GoneReason(e)));
@@ -397,8 +422,8 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
 
     private void ReformWhenSettled()
     {
-        // A commit in flight decides which checkpoint the new world restores: wait for it.
-        if (_awaitingAbort.Count > 0 || _checkpoint is { Committing: true }) return;
+        // A commit in flight, or the search for an older checkpoint, decides which checkpoint the new world restores: wait for it.
+        if (_awaitingAbort.Count > 0 || _checkpoint is { Committing: true } || _fallbackLookup) return;
         Timers.Cancel(AbortTimer);
         _step = _committed?.Step ?? 0;
         _samplesConsumed = _committed?.SamplesConsumed ?? 0;
@@ -550,6 +575,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
     private sealed record AbortTimedOut(long Epoch);
     private sealed record CheckpointCommitted(CheckpointInFlight Checkpoint, CheckpointManifest Manifest);
     private sealed record CheckpointCommitFailed(CheckpointInFlight Checkpoint, Exception Error);
+    private sealed record FallbackFound(long CorruptStep, CheckpointManifest? Older, string? Error = null);
 
     private sealed record FormationSettled
     {

@@ -20,8 +20,12 @@ public sealed record GroupCreated(long WorldEpoch, byte[] GroupId) : IForgeMessa
 /// <summary>A rank joined the collective group and built its engine (restored when asked).</summary>
 public sealed record WorldJoined(long WorldEpoch, int Rank, FlatLayoutInfo Layout) : IForgeMessage;
 
-/// <summary>A rank could not create or join the group, or could not build or restore its engine.</summary>
-public sealed record JoinFailed(long WorldEpoch, int Rank, string Error) : IForgeMessage;
+/// <summary>
+/// A rank could not create or join the group, or could not build or restore its engine.
+/// <paramref name="CorruptCheckpointStep"/> is set when the restore found the checkpoint of that step damaged
+/// (a chunk missing or failing its checksum): the checkpoint is to blame, not the rank.
+/// </summary>
+public sealed record JoinFailed(long WorldEpoch, int Rank, string Error, long? CorruptCheckpointStep = null) : IForgeMessage;
 
 /// <summary>A rank finished step `Result.Step`: one arrival at the step barrier.</summary>
 public sealed record StepDone(long WorldEpoch, int Rank, StepResult Result) : IForgeMessage;

@@ -167,10 +167,26 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
         supervisor.Send(rank, new JoinWorld(new RankAssignment("job", 1, 0, 1, [9]), manifest));
         var failed = supervisor.ExpectMsg<JoinFailed>(Wait);
         Assert.Equal(1, failed.WorldEpoch);
+        Assert.Null(failed.CorruptCheckpointStep);   // a missing job is not a damaged checkpoint
 
         Join(supervisor, rank, 0, 1, epoch: 2);
         supervisor.Send(rank, new RunStep(2, 0));
         supervisor.ExpectMsg<StepDone>(Wait);
+    }
+
+    [Fact]
+    public void A_damaged_checkpoint_is_named_in_the_join_failure_so_the_supervisor_blames_it_not_the_rank()
+    {
+        var manifest = Manifest(step: 3, worldSize: 1, ranks: [0]);
+        _store.LoadFault = m => new CheckpointCorruptException(m.JobId, m.Step, 0, 1, "rank 0 chunk 1 fails its checksum");
+        var supervisor = CreateTestProbe();
+        var rank = StartRank(supervisor);
+
+        supervisor.Send(rank, new JoinWorld(new RankAssignment("job", 1, 0, 1, [9]), manifest));
+
+        var failed = supervisor.ExpectMsg<JoinFailed>(Wait);
+        Assert.Equal(3, failed.CorruptCheckpointStep);
+        Assert.Contains("checksum", failed.Error);
     }
 
     [Fact]

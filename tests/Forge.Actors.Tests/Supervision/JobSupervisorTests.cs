@@ -268,6 +268,52 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
+    public void A_checkpoint_found_damaged_while_rejoining_is_replaced_by_the_previous_one_and_no_rank_is_dropped()
+    {
+        var (_, ranks) = Start(Settings(max: 2, interval: 1));
+        var world = new[] { ranks.Register(), ranks.Register() };
+        var (epoch, _) = ranks.Form(world);
+        for (var step = 0; step < 2; step++)
+        {
+            ranks.RunStep(epoch, step, world);
+            for (var r = 0; r < 2; r++)
+            {
+                world[r].ExpectMsg<SaveShard>();
+                ranks.Say(world[r], ProbeRanks.Saved(epoch, step + 1, r));
+            }
+        }
+        AwaitAssert(() => Assert.Equal([1L, 2], _store.Committed.Select(m => m.Step)));
+        ProbeRanks.ExpectRunStep(world[0], 2);
+        ProbeRanks.ExpectRunStep(world[1], 2);
+        ranks.Say(world[1], new StepFailed(epoch, 1, 2, "connection reset", PeerFailure: true));
+        foreach (var rank in world)
+        {
+            rank.ExpectMsg<AbortStep>();
+            ranks.Say(rank, new StepAborted(epoch, Array.IndexOf(world, rank)));
+        }
+
+        // The re-formed world restores step 2; rank 1 finds a chunk of it damaged.
+        var create = world[0].ExpectMsg<CreateGroup>();
+        ranks.Say(world[0], new GroupCreated(create.WorldEpoch, [7]));
+        var joins = world.Select(p => p.ExpectMsg<JoinWorld>()).ToArray();
+        Assert.All(joins, j => Assert.Equal(2, j.RestoreFrom!.Step));
+        ranks.Say(world[0], new WorldJoined(create.WorldEpoch, 0, ProbeRanks.Layout));
+        ranks.Say(world[1], new JoinFailed(create.WorldEpoch, 1, "CheckpointCorruptException: rank 0 chunk 0 fails its checksum", CorruptCheckpointStep: 2));
+        foreach (var rank in world)
+        {
+            rank.ExpectMsg<AbortStep>();
+            ranks.Say(rank, new StepAborted(create.WorldEpoch, Array.IndexOf(world, rank)));
+        }
+
+        // Both ranks stay; the next world restores step 1 and runs step 1 again.
+        var (_, rejoins) = ranks.Form(world);
+        Assert.All(rejoins, j => Assert.Equal(1, j.RestoreFrom!.Step));
+        Assert.Equal(2, rejoins[0].Assignment.WorldSize);
+        ProbeRanks.ExpectRunStep(world[0], 1);
+        Assert.Contains(_observer.Messages, m => m.Contains("step 2 is damaged: falling back to the checkpoint at step 1"));
+    }
+
+    [Fact]
     public void The_manifest_is_committed_only_after_every_shard_receipt()
     {
         var (_, ranks) = Start(Settings(max: 2, interval: 1));

@@ -19,6 +19,8 @@ public sealed class FakeCheckpointStore : ICheckpointStore
     /// <summary>When set, shard writes wait for it: lets a test hold a save "in the background".</summary>
     public TaskCompletionSource? SaveGate { get; set; }
     public ConcurrentQueue<(long Start, long Length)> Loads { get; } = new();
+    /// <summary>When set and it returns an exception for a manifest, loading from that manifest throws it (a damaged checkpoint).</summary>
+    public Func<CheckpointManifest, Exception?>? LoadFault { get; set; }
     public ConcurrentQueue<(long Step, int Rank)> Saves { get; } = new();
     public int SaveThreadCount => SaveThreads.Count;
     public ConcurrentBag<int> SaveThreads { get; } = [];
@@ -59,6 +61,7 @@ public sealed class FakeCheckpointStore : ICheckpointStore
     public Task<OptimizerShard> LoadRangeAsync(CheckpointManifest manifest, long start, long length, CancellationToken ct = default)
     {
         Loads.Enqueue((start, length));
+        if (LoadFault?.Invoke(manifest) is { } fault) return Task.FromException<OptimizerShard>(fault);
         var master = new float[length];
         var avg = new float[length];
         var sq = new float[length];
