@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using Forge.Model.Runtime;
 
 namespace Forge.Model.Data;
 
@@ -31,7 +32,7 @@ public sealed class ImageTextBatch : IDisposable
     public long TargetTokens()
     {
         using var _ = NewDisposeScope();
-        return Labels[TensorIndex.Colon, TensorIndex.Slice(1)].ne(IgnoreIndex).sum().item<long>();
+        return Labels[TensorIndex.Colon, TensorIndex.Slice(1)].NotEqualTo(IgnoreIndex).sum().item<long>();
     }
 
     public ImageTextBatch To(Device device) => new()

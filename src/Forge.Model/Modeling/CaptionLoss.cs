@@ -1,6 +1,7 @@
 using Forge.Model.Data;
 using TorchSharp;
 using static TorchSharp.torch;
+using Forge.Model.Runtime;
 
 namespace Forge.Model.Modeling;
 
@@ -29,7 +30,7 @@ public static class CaptionLoss
         var loss = nn.functional.cross_entropy(
             predicting.reshape(-1, vocab).to(ScalarType.Float32), targets,
             ignore_index: ImageTextBatch.IgnoreIndex, reduction: nn.Reduction.Sum);
-        var tokens = targets.ne(ImageTextBatch.IgnoreIndex).sum().item<long>();
+        var tokens = targets.NotEqualTo(ImageTextBatch.IgnoreIndex).sum().item<long>();
         return (loss.MoveToOuterDisposeScope(), tokens);
     }
 }

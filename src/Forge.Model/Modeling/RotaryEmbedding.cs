@@ -26,7 +26,7 @@ public sealed class RotaryEmbedding : IDisposable
         MaxSeqLen = maxSeqLen;
         using var scope = NewDisposeScope();
         var half = headDim / 2;
-        var inv = pow(theta, arange(0, half, ScalarType.Float64).mul(-2.0 / headDim));
+        var inv = pow(theta, arange(0, half, ScalarType.Float64).Times(-2.0 / headDim));
         var angles = outer(arange(0, maxSeqLen, ScalarType.Float64), inv); // (T, half)
         var cos = angles.cos();
         var sin = angles.sin();

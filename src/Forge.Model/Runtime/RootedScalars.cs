@@ -41,6 +41,13 @@ public static class RootedScalars
         return t.add_(s, One);
     }
 
+    /// <summary>t != value, elementwise.</summary>
+    public static Tensor NotEqualTo(this Tensor t, long value)
+    {
+        using var s = value.ToScalar();
+        return t.ne(s);
+    }
+
     /// <summary>t * value.</summary>
     public static Tensor Times(this Tensor t, double value)
     {
