@@ -28,18 +28,10 @@ public static class RootedScalars
     public static Tensor PlusInPlace(this Tensor a, Tensor b) => a.add_(b, One);
 
     /// <summary>t + value.</summary>
-    public static Tensor PlusScalar(this Tensor t, double value)
-    {
-        using var s = value.ToScalar();
-        return t.add(s, One);
-    }
+    public static Tensor PlusScalar(this Tensor t, double value) => With(value, s => t.add(s, One));
 
     /// <summary>t += value (in place).</summary>
-    public static Tensor PlusScalarInPlace(this Tensor t, double value)
-    {
-        using var s = value.ToScalar();
-        return t.add_(s, One);
-    }
+    public static Tensor PlusScalarInPlace(this Tensor t, double value) => With(value, s => t.add_(s, One));
 
     /// <summary>t != value, elementwise.</summary>
     public static Tensor NotEqualTo(this Tensor t, long value)
@@ -49,46 +41,28 @@ public static class RootedScalars
     }
 
     /// <summary>t * value.</summary>
-    public static Tensor Times(this Tensor t, double value)
-    {
-        using var s = value.ToScalar();
-        return t.mul(s);
-    }
+    public static Tensor Times(this Tensor t, double value) => With(value, s => t.mul(s));
 
     /// <summary>t *= value (in place).</summary>
-    public static Tensor TimesInPlace(this Tensor t, double value)
-    {
-        using var s = value.ToScalar();
-        return t.mul_(s);
-    }
+    public static Tensor TimesInPlace(this Tensor t, double value) => With(value, s => t.mul_(s));
 
     /// <summary>t / value.</summary>
-    public static Tensor Over(this Tensor t, double value)
-    {
-        using var s = value.ToScalar();
-        return t.div(s);
-    }
+    public static Tensor Over(this Tensor t, double value) => With(value, s => t.div(s));
 
     /// <summary>t /= value (in place).</summary>
-    public static Tensor OverInPlace(this Tensor t, double value)
-    {
-        using var s = value.ToScalar();
-        return t.div_(s);
-    }
+    public static Tensor OverInPlace(this Tensor t, double value) => With(value, s => t.div_(s));
 
     /// <summary>max(t, value), in place.</summary>
-    public static Tensor AtLeastInPlace(this Tensor t, double value)
-    {
-        using var s = value.ToScalar();
-        return t.clamp_min_(s);
-    }
+    public static Tensor AtLeastInPlace(this Tensor t, double value) => With(value, s => t.clamp_min_(s));
 
     /// <summary>Every element set to value, in place.</summary>
-    public static Tensor FillInPlace(this Tensor t, double value)
-    {
-        using var s = value.ToScalar();
-        return t.fill_(s);
-    }
+    public static Tensor FillInPlace(this Tensor t, double value) => With(value, s => t.fill_(s));
+
+    /// <summary>t += value * a * b, in place.</summary>
+    public static Tensor AddProductInPlace(this Tensor t, Tensor a, Tensor b, double value) => With(value, s => t.addcmul_(a, b, s));
+
+    /// <summary>t += value * a / b, in place.</summary>
+    public static Tensor AddQuotientInPlace(this Tensor t, Tensor a, Tensor b, double value) => With(value, s => t.addcdiv_(a, b, s));
 
     /// <summary>t += weight * (end - t), in place. TorchSharp's lerp_ takes the weight as a tensor, so a 0-dim one is kept for the call.</summary>
     public static Tensor LerpInPlace(this Tensor t, Tensor end, double weight)
@@ -97,17 +71,10 @@ public static class RootedScalars
         return t.lerp_(end, w);
     }
 
-    /// <summary>t += value * a * b, in place.</summary>
-    public static Tensor AddProductInPlace(this Tensor t, Tensor a, Tensor b, double value)
+    /// <summary>Runs <paramref name="op"/> with <paramref name="value"/> as a Scalar that the using scope keeps alive until it returns.</summary>
+    private static Tensor With(double value, Func<Scalar, Tensor> op)
     {
         using var s = value.ToScalar();
-        return t.addcmul_(a, b, s);
-    }
-
-    /// <summary>t += value * a / b, in place.</summary>
-    public static Tensor AddQuotientInPlace(this Tensor t, Tensor a, Tensor b, double value)
-    {
-        using var s = value.ToScalar();
-        return t.addcdiv_(a, b, s);
+        return op(s);
     }
 }
