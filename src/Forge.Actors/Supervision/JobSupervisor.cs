@@ -153,6 +153,10 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
     {
         Receive<GroupCreated>(g => g.WorldEpoch == _epoch, g =>
         {
+            // Restoring a large checkpoint takes seconds to minutes (reading and verifying every chunk): say so first.
+            if (_committed is { } restore)
+                _observer.OnMessage($"world {_epoch}: {_world.Length} rank(s) restoring the checkpoint at step {restore.Step} " +
+                                    $"({restore.Shards.Sum(sh => sh.Chunks.Sum(c => c.Bytes)) / (1024.0 * 1024.0):F1} MiB)");
             for (var rank = 0; rank < _world.Length; rank++)
                 _world[rank].Tell(new JoinWorld(new RankAssignment(_settings.JobId, _epoch, rank, _world.Length, g.GroupId), _committed));
         });

@@ -311,6 +311,9 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
         Assert.Equal(2, rejoins[0].Assignment.WorldSize);
         ProbeRanks.ExpectRunStep(world[0], 1);
         Assert.Contains(_observer.Messages, m => m.Contains("step 2 is damaged: falling back to the checkpoint at step 1"));
+        // Each formation that restores says so before the (possibly long) read.
+        Assert.Contains(_observer.Messages, m => m.Contains("2 rank(s) restoring the checkpoint at step 2"));
+        Assert.Contains(_observer.Messages, m => m.Contains("2 rank(s) restoring the checkpoint at step 1"));
     }
 
     [Fact]
