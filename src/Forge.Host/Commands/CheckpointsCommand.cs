@@ -67,7 +67,16 @@ public static class CheckpointsCommand
                     : $"no committed checkpoint at step {wanted}; committed: {string.Join(", ", manifests.Select(m => m.Step))}");
             var path = parse.GetValue(output) ?? Path.Combine(parse.GetValue(runDir)!, $"step-{manifest.Step}.safetensors");
             var exportDtype = parse.GetValue(dtype) ?? config.Checkpoint.ExportDtype;
-            await JobBackend.ExportSafetensorsAsync(store, manifest, path, exportDtype, ct);
+            // A plain line per tenth read: large models take tens of seconds, and the lines suit logs too.
+            var reported = 0;
+            var progress = new SynchronousProgress(fraction =>
+            {
+                var tenth = (int)Math.Floor(fraction * 10);
+                if (tenth <= reported || tenth >= 10) return;
+                reported = tenth;
+                console.MarkupLine($"export: {tenth * 10}% of the weights read");
+            });
+            await JobBackend.ExportSafetensorsAsync(store, manifest, path, exportDtype, ct, progress);
             console.MarkupLine($"wrote {Markup.Escape(path)}: {manifest.Layout.Parameters.Count} tensors ({exportDtype}) from step {manifest.Step}");
             return 0;
         }));
@@ -122,5 +131,11 @@ public static class CheckpointsCommand
             // A missing or damaged store, a file for another model: the store and importer say which.
             return CommandReport.Error(console, e.Message, CommandReport.Failed);
         }
+    }
+
+    /// <summary>Reports on the caller's thread (Progress&lt;T&gt; would post to the thread pool and could print after the result line).</summary>
+    private sealed class SynchronousProgress(Action<double> report) : IProgress<double>
+    {
+        public void Report(double value) => report(value);
     }
 }

@@ -51,8 +51,9 @@ internal static class JobBackend
         await SqlCheckpointStore.OpenAsync(CheckpointStoreSettings.FromConfig(config.Checkpoint, run.Path), ct);
 
     /// <summary>Consolidates a committed checkpoint's shards into one safetensors file of model weights.</summary>
-    public static Task ExportSafetensorsAsync(ICheckpointStore store, CheckpointManifest manifest, string path, string dtype, CancellationToken ct) =>
-        SafetensorsCheckpointExport.ExportAsync(store, manifest, path, ExportDType.Parse(dtype), ct);
+    public static Task ExportSafetensorsAsync(ICheckpointStore store, CheckpointManifest manifest, string path, string dtype, CancellationToken ct,
+        IProgress<double>? progress = null) =>
+        SafetensorsCheckpointExport.ExportAsync(store, manifest, path, ExportDType.Parse(dtype), ct, progress);
 
     /// <summary>
     /// Commits a safetensors file's weights as the run's step-0 checkpoint of a one-rank world

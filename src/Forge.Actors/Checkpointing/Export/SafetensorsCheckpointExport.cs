@@ -15,12 +15,16 @@ public static class SafetensorsCheckpointExport
     // per parameter, so a chunk holding many small parameters is read once.
     private const long BandElements = 16L * 1024 * 1024;
 
-    public static async Task ExportAsync(ICheckpointStore store, CheckpointManifest manifest, string path, ScalarType dtype, CancellationToken ct = default)
+    /// <param name="progress">Told the fraction of the weights read so far, after each band (a 1 B model reads for tens of seconds).</param>
+    public static async Task ExportAsync(ICheckpointStore store, CheckpointManifest manifest, string path, ScalarType dtype, CancellationToken ct = default,
+        IProgress<double>? progress = null)
     {
         if (dtype is not (ScalarType.BFloat16 or ScalarType.Float32))
             throw new ArgumentException($"safetensors export dtype {dtype}: expected BFloat16 or Float32");
         using var scope = NewDisposeScope();
         var tensors = new List<(string Name, Tensor Tensor)>(manifest.Layout.Parameters.Count);
+        var total = Math.Max(1, manifest.Layout.Parameters.Sum(p => p.Numel));
+        long done = 0;
         foreach (var band in Bands(manifest.Layout.Parameters))
         {
             var first = band[0].Offset;
@@ -30,7 +34,9 @@ public static class SafetensorsCheckpointExport
             {
                 var values = state.Master.AsSpan(checked((int)(parameter.Offset - first)), checked((int)parameter.Numel)).ToArray();
                 tensors.Add((parameter.Name, tensor(values, parameter.Shape)));
+                done += parameter.Numel;
             }
+            progress?.Report((double)done / total);
         }
         var metadata = new Dictionary<string, string>
         {

@@ -19,11 +19,15 @@ public sealed class SafetensorsCheckpointExportTests : IDisposable
         var manifest = await state.SaveAndCommitAsync(db.Store, TestStores.NewJobId("export"), step: 9, worldSize: 3);
         var path = Path.Combine(_directory, "model.safetensors");
 
-        await SafetensorsCheckpointExport.ExportAsync(db.Store, manifest, path, ExportDType.Parse("float32"));
+        var fractions = new List<double>();
+        await SafetensorsCheckpointExport.ExportAsync(db.Store, manifest, path, ExportDType.Parse("float32"), progress: new Recorder(fractions));
 
         using var reader = new SafetensorsReader(path);
         Assert.Equal(state.Layout.Parameters.Select(p => p.Name).Order(), reader.Entries.Select(e => e.Name).Order());
         Assert.Equal("9", reader.Metadata["forge.step"]);
+        Assert.NotEmpty(fractions);
+        Assert.Equal(fractions.Order(), fractions);          // progress only moves forward
+        Assert.Equal(1.0, fractions[^1], precision: 12);      // and ends with everything read
         Assert.Equal(manifest.JobId, reader.Metadata["forge.job"]);
         foreach (var p in state.Layout.Parameters)
         {
@@ -97,4 +101,9 @@ public sealed class SafetensorsCheckpointExportTests : IDisposable
     }
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private sealed class Recorder(List<double> into) : IProgress<double>
+    {
+        public void Report(double value) => into.Add(value);
+    }
 }
