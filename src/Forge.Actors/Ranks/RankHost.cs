@@ -59,7 +59,6 @@ public sealed class RankHost : ReceiveActor, IWithTimers
                 Context.Stop(Self);
             }
         });
-        Receive<GetRanks>(_ => Sender.Tell(_running.Keys.ToArray()));
         Receive<Replace>(r =>
         {
             _pendingReplacement.Remove(r.Slot);
@@ -70,12 +69,6 @@ public sealed class RankHost : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     protected override SupervisorStrategy SupervisorStrategy() => new StoppingSupervisorStrategy().Create();
-
-    /// <summary>The rank actors running now (for tests and diagnostics).</summary>
-    public sealed record GetRanks
-    {
-        public static GetRanks Instance { get; } = new();
-    }
 
     public static Props Props(IReadOnlyList<RankServices> slots, string supervisorPath, TimeSpan? replaceAfter = null, Action<LeaveJob>? released = null) =>
         Akka.Actor.Props.Create(() => new RankHost(slots, supervisorPath, replaceAfter ?? TimeSpan.FromSeconds(1), released));
