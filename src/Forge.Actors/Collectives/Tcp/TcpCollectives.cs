@@ -186,9 +186,11 @@ internal sealed class TcpCollectives : ICollectives
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or IOException or ObjectDisposedException)
         {
+            // In a world of two both neighbours are the same rank.
+            var neighbours = PreviousRank == NextRank ? $"{PreviousRank}" : $"{PreviousRank} or {NextRank}";
             var reason = _failure ?? (e is OperationCanceledException
-                ? $"{operation} made no progress within {_timeout.TotalSeconds:0.#} s (rank {PreviousRank} or {NextRank} is stalled or gone)"
-                : $"{operation} lost its link to rank {(e is TcpWire.PeerClosedException ? PreviousRank : $"{PreviousRank} or {NextRank}")}: {e.Message}");
+                ? $"{operation} made no progress within {_timeout.TotalSeconds:0.#} s (rank {neighbours} is stalled or gone)"
+                : $"{operation} lost its link to rank {(e is TcpWire.PeerClosedException ? $"{PreviousRank}" : neighbours)}: {e.Message}");
             Fail(reason);
             throw new CollectiveException($"rank {Rank} of {WorldSize}: {reason}", e);
         }
