@@ -1,6 +1,6 @@
 using Akka.Actor;
-using Akka.Remote;
 using Akka.Event;
+using Akka.Remote;
 using Forge.Actors.Checkpointing;
 using Forge.Actors.Ranks;
 using Forge.Actors.Training;
@@ -176,12 +176,13 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
         Receive<JoinFailed>(f => f.WorldEpoch == _epoch && f.CorruptCheckpointStep is { } s && s == _committed?.Step, f =>
         {
             // The checkpoint is damaged, not the rank: keep every rank, and restore an older checkpoint.
-            _corruptCheckpoints.Add(f.CorruptCheckpointStep!.Value);
+            var damaged = f.CorruptCheckpointStep!.Value;
+            _corruptCheckpoints.Add(damaged);
             _fallbackLookup = true;
             _store.ListAsync(_settings.JobId).PipeTo(Self,
-                success: committed => new FallbackFound(f.CorruptCheckpointStep!.Value, committed.Where(m => !_corruptCheckpoints.Contains(m.Step) && m.Step < f.CorruptCheckpointStep!.Value).MaxBy(m => m.Step)),
-                failure: e => new FallbackFound(f.CorruptCheckpointStep!.Value, null, e.Message));
-            Recover($"rank {f.Rank} could not restore the checkpoint at step {f.CorruptCheckpointStep} for world {_epoch}: {f.Error}", []);
+                success: committed => new CommittedListed(damaged, committed),
+                failure: e => new CommittedListed(damaged, [], e.Message));
+            Recover($"rank {f.Rank} could not restore the checkpoint at step {damaged} for world {_epoch}: {f.Error}", []);
         });
         Receive<JoinFailed>(f => f.WorldEpoch == _epoch, f => Recover($"rank {f.Rank} could not join world {_epoch}: {f.Error}", [Sender]));
         Receive<JoinTimedOut>(t => t.Epoch == _epoch, _ =>
@@ -404,17 +405,18 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
             ReformWhenSettled();
         });
         Receive<RegisterRank>(Register);
-        Receive<FallbackFound>(found =>
+        Receive<CommittedListed>(listed =>
         {
             _fallbackLookup = false;
-            if (found.Older is null)
+            var older = listed.Committed.Where(m => m.Step < listed.DamagedStep && !_corruptCheckpoints.Contains(m.Step)).MaxBy(m => m.Step);
+            if (older is null)
             {
-                Finish(false, $"the checkpoint at step {found.CorruptStep} is damaged and no older committed checkpoint could be used" +
-                              (found.Error is null ? "" : $" ({found.Error})"));
+                Finish(false, $"the checkpoint at step {listed.DamagedStep} is damaged and no older committed checkpoint could be used" +
+                              (listed.Error is null ? "" : $" ({listed.Error})"));
                 return;
             }
-            _observer.OnMessage($"checkpoint at step {found.CorruptStep} is damaged: falling back to the checkpoint at step {found.Older.Step}");
-            _committed = found.Older;
+            _observer.OnMessage($"checkpoint at step {listed.DamagedStep} is damaged: falling back to the checkpoint at step {older.Step}");
+            _committed = older;
             ReformWhenSettled();
         });
         Receive<Terminated>(t => { _pool.Remove(t.ActorRef); _awaitingAbort.Remove(t.ActorRef); ReformWhenSettled(); });
@@ -579,7 +581,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
     private sealed record AbortTimedOut(long Epoch);
     private sealed record CheckpointCommitted(CheckpointInFlight Checkpoint, CheckpointManifest Manifest);
     private sealed record CheckpointCommitFailed(CheckpointInFlight Checkpoint, Exception Error);
-    private sealed record FallbackFound(long CorruptStep, CheckpointManifest? Older, string? Error = null);
+    private sealed record CommittedListed(long DamagedStep, IReadOnlyList<CheckpointManifest> Committed, string? Error = null);
 
     private sealed record FormationSettled
     {

@@ -7,9 +7,9 @@ namespace Forge.Actors.Supervision;
 // What the job supervisor receives. Rank-originated messages carry the world epoch they belong
 // to; the supervisor drops any whose epoch is not the current world's.
 
-/// <summary>A rank actor offers itself to the job. `Device` is its GPU index on `Node`, or -1 for a CPU rank.</summary>
 /// <summary>
-/// A rank offers itself. <paramref name="JobId"/> and <paramref name="ModelConfigHash"/> are what the rank's own
+/// A rank actor offers itself to the job. `Device` is its GPU index on `Node`, or -1 for a CPU rank.
+/// <paramref name="JobId"/> and <paramref name="ModelConfigHash"/> are what the rank's own
 /// config says (empty when unknown); the supervisor turns away a rank configured for another job or model.
 /// </summary>
 public sealed record RegisterRank(string Node, int Device, string JobId = "", string ModelConfigHash = "") : IForgeMessage;
