@@ -22,40 +22,38 @@ public sealed class CheckpointRestorer(ICheckpointStore store, TextWriter? log =
         CancellationToken ct = default)
     {
         var (committed, unreadable) = await store.ListWithUnreadableAsync(jobId, ct);
+        // Every committed checkpoint, newest first. One whose manifest is damaged has failed already,
+        // and is passed over exactly like one whose chunk fails its checksum below.
+        var candidates = committed.Select(m => (m.Step, Manifest: (CheckpointManifest?)m, Damage: (CheckpointCorruptException?)null))
+            .Concat(unreadable.Select(e => (e.Step, Manifest: (CheckpointManifest?)null, Damage: (CheckpointCorruptException?)e)))
+            .OrderByDescending(c => c.Step)
+            .ToList();
         var skipped = new List<SkippedCheckpoint>();
         CheckpointCorruptException? newestFailure = null;
-        for (var i = committed.Count - 1; i >= 0; i--)
+        for (var i = 0; i < candidates.Count; i++)
         {
-            var manifest = committed[i];
-            // A damaged manifest newer than this checkpoint is passed over like a damaged chunk.
-            foreach (var damaged in unreadable.Where(u => u.Step > manifest.Step && skipped.All(s => s.Step != u.Step)).OrderByDescending(u => u.Step))
+            var (step, manifest, damage) = candidates[i];
+            if (manifest is not null)
             {
-                skipped.Add(damaged);
-                newestFailure ??= new CheckpointCorruptException(jobId, damaged.Step, null, null, damaged.Reason);
-                log?.WriteLine($"checkpoint: {damaged.Reason}; falling back to step {manifest.Step}");
+                CheckpointCompatibility.Verify(manifest, expectedConfigHash, expectedLayout);
+                try
+                {
+                    var shards = new List<OptimizerShard>(ranges.Count);
+                    foreach (var range in ranges)
+                        shards.Add(await store.LoadRangeAsync(manifest, range.Start, range.Length, ct));
+                    if (skipped.Count > 0)
+                        log?.WriteLine($"checkpoint: resuming job '{jobId}' from step {manifest.Step}, the newest checkpoint that verifies (skipped steps {string.Join(", ", skipped.Select(s => s.Step))})");
+                    return new RestoredCheckpoint(manifest, shards, skipped);
+                }
+                catch (CheckpointCorruptException e)
+                {
+                    damage = e;
+                }
             }
-            CheckpointCompatibility.Verify(manifest, expectedConfigHash, expectedLayout);
-            try
-            {
-                var shards = new List<OptimizerShard>(ranges.Count);
-                foreach (var range in ranges)
-                    shards.Add(await store.LoadRangeAsync(manifest, range.Start, range.Length, ct));
-                if (skipped.Count > 0)
-                    log?.WriteLine($"checkpoint: resuming job '{jobId}' from step {manifest.Step}, the newest checkpoint that verifies (skipped steps {string.Join(", ", skipped.Select(s => s.Step))})");
-                return new RestoredCheckpoint(manifest, shards, skipped);
-            }
-            catch (CheckpointCorruptException e)
-            {
-                newestFailure ??= e;
-                skipped.Add(new SkippedCheckpoint(manifest.Step, e.Message));
-                var previous = i > 0 ? $"falling back to step {committed[i - 1].Step}" : "no older committed checkpoint is left";
-                log?.WriteLine($"checkpoint: {e.Message}; {previous}");
-            }
-        }
-        foreach (var damaged in unreadable.Where(u => skipped.All(s => s.Step != u.Step)).OrderByDescending(u => u.Step))
-        {
-            skipped.Add(damaged);
-            newestFailure ??= new CheckpointCorruptException(jobId, damaged.Step, null, null, damaged.Reason);
+            newestFailure ??= damage!;
+            skipped.Add(new SkippedCheckpoint(step, damage!.Message));
+            var previous = i + 1 < candidates.Count ? $"falling back to step {candidates[i + 1].Step}" : "no older committed checkpoint is left";
+            log?.WriteLine($"checkpoint: {damage.Message}; {previous}");
         }
         if (newestFailure is not null)
             throw new CheckpointCorruptException(jobId, newestFailure.Step, newestFailure.Rank, newestFailure.ChunkIndex,

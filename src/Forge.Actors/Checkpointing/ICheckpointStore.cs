@@ -34,8 +34,8 @@ public interface ICheckpointStore
     Task<OptimizerShard> LoadRangeAsync(CheckpointManifest manifest, long start, long length, CancellationToken ct = default);
 }
 
-/// <summary>A job's committed checkpoints: those that can be read, and those whose manifest cannot.</summary>
-public sealed record CheckpointListing(IReadOnlyList<CheckpointManifest> Committed, IReadOnlyList<SkippedCheckpoint> Unreadable);
+/// <summary>A job's committed checkpoints: those that can be read, and, oldest first, why each of the others cannot.</summary>
+public sealed record CheckpointListing(IReadOnlyList<CheckpointManifest> Committed, IReadOnlyList<CheckpointCorruptException> Unreadable);
 
 /// <summary>Which chunks a shard save wrote, with their checksums.</summary>
 public sealed record ShardReceipt(int Rank, long Start, long Length, IReadOnlyList<ChunkInfo> Chunks);

@@ -123,7 +123,7 @@ public sealed class SqlCheckpointStore : ICheckpointStore, IAsyncDisposable
         // The snapshot protocol loads one snapshot per query (the newest at or below a sequence
         // number), so walk down from the newest; keep_last_n keeps this walk short.
         var newestFirst = new List<CheckpointManifest>();
-        var unreadable = new List<SkippedCheckpoint>();
+        var unreadable = new List<CheckpointCorruptException>();
         var bound = long.MaxValue;
         while (bound >= 0)
         {
@@ -135,7 +135,7 @@ public sealed class SqlCheckpointStore : ICheckpointStore, IAsyncDisposable
             }
             catch (CheckpointCorruptException e)
             {
-                unreadable.Add(new SkippedCheckpoint(e.Step, e.Message));
+                unreadable.Add(e);
                 bound = e.Step - 1;
             }
         }

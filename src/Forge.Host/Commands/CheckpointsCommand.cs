@@ -39,7 +39,7 @@ public static class CheckpointsCommand
             console.Write(table);
             // Damaged manifests are listed, not hidden: resume passes over them to the newest readable one.
             foreach (var damaged in unreadable)
-                console.MarkupLine($"[red]step {damaged.Step}: unreadable[/] ({Markup.Escape(damaged.Reason)})");
+                console.MarkupLine($"[red]step {damaged.Step}: unreadable[/] ({Markup.Escape(damaged.Message)})");
             return unreadable.Count > 0 ? 1 : 0;
         }));
         return command;

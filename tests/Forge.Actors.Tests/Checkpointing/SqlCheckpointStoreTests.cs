@@ -179,16 +179,8 @@ public sealed class SqlCheckpointStoreTests
         // Ranges that avoid the bad chunk still load: the damage is local, and named precisely.
         bad.AssertBitExact(await db.Store.LoadRangeAsync(corrupted, 0, 33));
 
-        var log = new StringWriter();
-        var ranges = Enumerable.Range(0, 3).Select(r => FlatRange.ForRank(66, 3, r)).ToList();
-        var restored = await new CheckpointRestorer(db.Store, log).RestoreAsync(jobId, "config-a", ranges);
-
-        Assert.NotNull(restored);
-        Assert.Equal(50, restored.Manifest.Step);
-        Assert.Equal(60, Assert.Single(restored.Skipped).Step);
-        Assert.Contains("falling back to step 50", log.ToString());
-        Assert.Contains("rank 1 chunk 2", log.ToString());
-        foreach (var shard in restored.Shards) good.AssertBitExact(shard);
+        var log = await AssertRestoreFallsBackAsync(db.Store, jobId, worldSize: 3, restoredStep: 50, skippedStep: 60, good);
+        Assert.Contains("rank 1 chunk 2", log);
     }
 
     [Theory, SqliteStore]
@@ -223,19 +215,31 @@ public sealed class SqlCheckpointStoreTests
         Assert.Equal([70L], listing.Committed.Select(m => m.Step));
         var damaged = Assert.Single(listing.Unreadable);
         Assert.Equal(80, damaged.Step);
-        Assert.Contains("manifest", damaged.Reason);
+        Assert.Contains("manifest", damaged.Message);
         Assert.Equal(70, (await db.Store.LatestAsync(jobId))!.Step);
 
+        var log = await AssertRestoreFallsBackAsync(db.Store, jobId, worldSize: 2, restoredStep: 70, skippedStep: 80, good);
+        Assert.Contains("step 80", log);
+    }
+
+    /// <summary>
+    /// Resumes the job on <paramref name="worldSize"/> ranks and checks that the restorer passed over the damaged
+    /// checkpoint at <paramref name="skippedStep"/>, said so, and restored <paramref name="expected"/> bit for bit.
+    /// Returns the restorer's log.
+    /// </summary>
+    private static async Task<string> AssertRestoreFallsBackAsync(
+        ICheckpointStore store, string jobId, int worldSize, long restoredStep, long skippedStep, TrainingState expected)
+    {
         var log = new StringWriter();
-        var ranges = Enumerable.Range(0, 2).Select(r => FlatRange.ForRank(66, 2, r)).ToList();
-        var restored = await new CheckpointRestorer(db.Store, log).RestoreAsync(jobId, "config-a", ranges);
+        var ranges = Enumerable.Range(0, worldSize).Select(r => FlatRange.ForRank(66, worldSize, r)).ToList();
+        var restored = await new CheckpointRestorer(store, log).RestoreAsync(jobId, "config-a", ranges);
 
         Assert.NotNull(restored);
-        Assert.Equal(70, restored.Manifest.Step);
-        Assert.Equal(80, Assert.Single(restored.Skipped).Step);
-        Assert.Contains("step 80", log.ToString());
-        Assert.Contains("falling back to step 70", log.ToString());
-        foreach (var shard in restored.Shards) good.AssertBitExact(shard);
+        Assert.Equal(restoredStep, restored.Manifest.Step);
+        Assert.Equal(skippedStep, Assert.Single(restored.Skipped).Step);
+        Assert.Contains($"falling back to step {restoredStep}", log.ToString());
+        foreach (var shard in restored.Shards) expected.AssertBitExact(shard);
+        return log.ToString();
     }
 
     [Theory, SqliteStore]
