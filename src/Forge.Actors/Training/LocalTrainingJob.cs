@@ -27,7 +27,7 @@ public static class LocalTrainingJob
     public static async Task<JobFinished> RunAsync(TrainingJobOptions options, ITrainingObserver observer, TrainingServices services, CancellationToken ct)
     {
         var devices = LocalDevices(options.Ranks, services.CudaDeviceCount);
-        var settings = await SupervisorSettings(options, services, devices.Count, ct).ConfigureAwait(false);
+        var settings = await SupervisorSettings(options, services, devices.Count, observer, ct).ConfigureAwait(false);
         var akka = services.Cluster is { } seed
             ? ForgeAkkaConfig.Node(seed.Host, seed.Port, [$"{seed.Host}:{seed.Port}"])
             : ForgeAkkaConfig.SingleProcess();
@@ -66,7 +66,7 @@ public static class LocalTrainingJob
         return Enumerable.Range(0, requestedRanks == 0 ? gpus : requestedRanks).ToArray();
     }
 
-    private static async Task<JobSupervisorSettings> SupervisorSettings(TrainingJobOptions options, TrainingServices services, int localRanks, CancellationToken ct)
+    private static async Task<JobSupervisorSettings> SupervisorSettings(TrainingJobOptions options, TrainingServices services, int localRanks, ITrainingObserver observer, CancellationToken ct)
     {
         var config = options.Config;
         var settings = JobSupervisorSettings.FromConfig(config) with
@@ -89,8 +89,15 @@ public static class LocalTrainingJob
         }
         if (!options.Resume) return settings;
 
-        var latest = await services.Store.LatestAsync(settings.JobId, ct).ConfigureAwait(false)
-                     ?? throw new InvalidOperationException($"run '{settings.JobId}' in {options.RunDirectory} has no committed checkpoint to resume from");
+        var (committed, unreadable) = await services.Store.ListWithUnreadableAsync(settings.JobId, ct).ConfigureAwait(false);
+        var latest = committed.LastOrDefault();
+        // A newer checkpoint whose manifest is damaged is passed over, and said so: nothing is skipped silently.
+        foreach (var damaged in unreadable.Where(u => latest is null || u.Step > latest.Step))
+            observer.OnMessage($"{damaged.Message}; " + (latest is null ? "no readable checkpoint is left" : $"resuming from step {latest.Step}"));
+        if (latest is null)
+            throw new InvalidOperationException(unreadable.Count == 0
+                ? $"run '{settings.JobId}' in {options.RunDirectory} has no committed checkpoint to resume from"
+                : $"run '{settings.JobId}' in {options.RunDirectory} has no readable committed checkpoint (damaged: steps {string.Join(", ", unreadable.Select(u => u.Step))})");
         if (latest.ModelConfigHash.Length > 0 && latest.ModelConfigHash != settings.ModelConfigHash)
             throw new InvalidOperationException(
                 $"the checkpoint at step {latest.Step} of run '{settings.JobId}' was written for a different model ([model], [vision_encoder], [adapter] or [vlm] changed)");
