@@ -1,3 +1,4 @@
+using Forge.Model.Optim;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Forge.Model.Training;

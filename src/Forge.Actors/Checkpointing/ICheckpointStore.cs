@@ -59,5 +59,7 @@ public sealed record CheckpointManifest
     public required long SchedulerStep { get; init; }
     public required IReadOnlyList<string> FrozenParameters { get; init; }
     public required string ModelConfigHash { get; init; }
+    /// <summary>Samples per optimizer step of the job; a resume keeps it (0 in manifests written before it was recorded).</summary>
+    public int GlobalBatchSize { get; init; }
     public DateTimeOffset CommittedAt { get; init; }
 }

@@ -148,7 +148,7 @@ public sealed class SqlCheckpointStore : ICheckpointStore, IAsyncDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(start);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        var target = new FlatRange(start, length);
+        var target = new ShardRange(start, length);
         var pieces = PlanRead(manifest, target);
         var n = checked((int)length);
         var result = new OptimizerShard(start, length, new float[n], new float[n], new float[n], Step: 0);
@@ -176,19 +176,6 @@ public sealed class SqlCheckpointStore : ICheckpointStore, IAsyncDisposable
         return result with { Step = optimizerStep };
     }
 
-    /// <summary>Reads and checks every chunk of a committed checkpoint; throws <see cref="CheckpointCorruptException"/> on the first bad one.</summary>
-    public async Task VerifyAsync(CheckpointManifest manifest, CancellationToken ct = default)
-    {
-        var all = manifest.Shards.SelectMany(shard => ChunkStarts(shard).Select(c => (shard, c.Chunk, c.First))).ToList();
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Settings.MaxParallelReads), CancellationToken = ct };
-        await Parallel.ForEachAsync(all, parallel, async (item, token) =>
-        {
-            await _readSlots.WaitAsync(token);
-            try { await LoadVerifiedChunkAsync(manifest, item.shard, item.Chunk, item.First, token); }
-            finally { _readSlots.Release(); }
-        });
-    }
-
     /// <summary>Deletes every committed checkpoint of the job and the chunk slots they used (benchmarks, tests, retired jobs).</summary>
     public async Task DeleteJobAsync(string jobId, CancellationToken ct = default)
     {
@@ -209,20 +196,20 @@ public sealed class SqlCheckpointStore : ICheckpointStore, IAsyncDisposable
     private readonly record struct ReadPiece(ShardReceipt Shard, ChunkInfo Chunk, long ChunkFirst, long FromInChunk, long Count, long Destination);
 
     /// <summary>Which chunk slices fill <paramref name="target"/>; elements no shard covers must be layout padding.</summary>
-    private static List<ReadPiece> PlanRead(CheckpointManifest manifest, FlatRange target)
+    private static List<ReadPiece> PlanRead(CheckpointManifest manifest, ShardRange target)
     {
         var pieces = new List<ReadPiece>();
-        var covered = new List<FlatRange>();
+        var covered = new List<ShardRange>();
         foreach (var shard in manifest.Shards)
         {
             foreach (var (chunk, first) in ChunkStarts(shard))
             {
-                var chunkRange = new FlatRange(shard.Start + first, ShardChunkFormat.ElementsIn(chunk));
+                var chunkRange = new ShardRange(shard.Start + first, ShardChunkFormat.ElementsIn(chunk));
                 var from = Math.Max(chunkRange.Start, target.Start);
                 var to = Math.Min(chunkRange.End, target.End);
                 if (from >= to) continue;
                 pieces.Add(new ReadPiece(shard, chunk, first, from - chunkRange.Start, to - from, from - target.Start));
-                covered.Add(new FlatRange(from, to - from));
+                covered.Add(new ShardRange(from, to - from));
             }
         }
 

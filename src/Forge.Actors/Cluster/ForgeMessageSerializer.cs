@@ -3,6 +3,7 @@ using System.Runtime.Serialization;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Serialization;
+using Forge.Actors.Protocol;
 
 namespace Forge.Actors.Cluster;
 

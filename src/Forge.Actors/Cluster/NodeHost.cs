@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
 
 namespace Forge.Actors.Cluster;

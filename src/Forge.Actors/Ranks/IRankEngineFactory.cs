@@ -1,3 +1,4 @@
+using Forge.Actors.Protocol;
 using Forge.Model.Distributed;
 using Forge.Model.Optim;
 using Forge.Model.Training;

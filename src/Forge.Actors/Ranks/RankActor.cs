@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Forge.Actors.Checkpointing;
+using Forge.Actors.Protocol;
 using Forge.Actors.Supervision;
 using Forge.Model.Distributed;
 
@@ -204,8 +205,8 @@ public sealed class RankActor : ReceiveActor, IWithTimers
     {
         _stopped = true;
         ReleaseWorld("rank stopped");
-        if (!_thread.Stop(TimeSpan.FromSeconds(30)))
-            _log.Warning("rank thread on {0} device {1} did not stop within 30 s (torch work still running)", _services.Node, _services.Device);
+        if (!_thread.Stop(ElasticTimings.RankThreadStop))
+            _log.Warning("rank thread on {0} device {1} did not stop within {2} (torch work still running)", _services.Node, _services.Device, ElasticTimings.RankThreadStop);
     }
 
     private static Exception Unwrap(Exception e) => e is AggregateException { InnerExceptions.Count: 1 } a ? Unwrap(a.InnerExceptions[0]) : e;

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Forge.Actors.Protocol;
 
 namespace Forge.Actors.Ranks;
 
@@ -71,7 +72,7 @@ public sealed class RankHost : ReceiveActor, IWithTimers
     protected override SupervisorStrategy SupervisorStrategy() => new StoppingSupervisorStrategy().Create();
 
     public static Props Props(IReadOnlyList<RankServices> slots, string supervisorPath, TimeSpan? replaceAfter = null, Action<LeaveJob>? released = null) =>
-        Akka.Actor.Props.Create(() => new RankHost(slots, supervisorPath, replaceAfter ?? TimeSpan.FromSeconds(1), released));
+        Akka.Actor.Props.Create(() => new RankHost(slots, supervisorPath, replaceAfter ?? ElasticTimings.ReplacementDelay, released));
 
     protected override void PreStart()
     {

@@ -1,4 +1,5 @@
 using Forge.Actors.Checkpointing;
+using Forge.Actors.Protocol;
 using Forge.Model.Distributed;
 
 namespace Forge.Actors.Ranks;
@@ -18,10 +19,10 @@ public sealed record RankServices
     /// <summary>The model-config hash of this rank's config, sent with its registration; empty when unknown.</summary>
     public string ModelConfigHash { get; init; } = "";
     /// <summary>
-    /// How long joining a collective group may take before the rank reports failure. Shorter than the
-    /// supervisor's form timeout, so a join whose peer died fails before the supervisor gives up on this rank.
+    /// How long joining a collective group may take before the rank reports failure: half of
+    /// distributed.form_timeout_sec, so a join whose peer died fails before the supervisor gives up on this rank.
     /// </summary>
-    public TimeSpan JoinTimeout { get; init; } = TimeSpan.FromMinutes(1);
-    /// <summary>How often an unregistered rank repeats its registration (the supervisor may not exist yet).</summary>
-    public TimeSpan RegisterRetry { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan JoinTimeout { get; init; } = TimeSpan.FromSeconds(new Forge.Model.Config.DistributedConfig().FormTimeoutSec / 2.0);
+    /// <summary>How often an unregistered rank repeats its registration (see <see cref="ElasticTimings.RegisterRetry"/>).</summary>
+    public TimeSpan RegisterRetry { get; init; } = ElasticTimings.RegisterRetry;
 }

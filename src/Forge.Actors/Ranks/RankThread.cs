@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Forge.Actors.Protocol;
 
 namespace Forge.Actors.Ranks;
 

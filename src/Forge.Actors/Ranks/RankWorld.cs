@@ -1,3 +1,4 @@
+using Forge.Actors.Protocol;
 using Forge.Model.Distributed;
 using Forge.Model.Optim;
 using Forge.Model.Training;
@@ -33,7 +34,6 @@ internal sealed class RankWorld : IDisposable
         try
         {
             engine = services.Engines.Create(assignment, collectives, restored);
-            CheckShardRange(engine, assignment, restored);
             return new RankWorld(assignment, collectives, engine);
         }
         catch
@@ -62,19 +62,5 @@ internal sealed class RankWorld : IDisposable
     {
         Engine.Dispose();
         _collectives.Dispose();
-    }
-
-    // The supervisor computes restore ranges with ShardRange; an engine that pads differently would
-    // silently train on shifted weights, so the convention is checked where both meet.
-    private static void CheckShardRange(IRankEngine engine, RankAssignment assignment, OptimizerShard? restored)
-    {
-        var expected = ShardRange.For(engine.Layout.Numel, assignment.Rank, assignment.WorldSize);
-        if (engine.Layout.PaddedNumel != expected.Length * assignment.WorldSize)
-            throw new InvalidOperationException(
-                $"engine pads {engine.Layout.Numel} parameters to {engine.Layout.PaddedNumel}, expected {expected.Length * assignment.WorldSize} " +
-                $"(a multiple of world size {assignment.WorldSize} with equal shards)");
-        if (restored is not null && (restored.Start != expected.Start || restored.Length != expected.Length))
-            throw new InvalidOperationException(
-                $"restored shard covers [{restored.Start}, {restored.Start + restored.Length}), rank {assignment.Rank} of {assignment.WorldSize} owns [{expected.Start}, {expected.Start + expected.Length})");
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Forge.Actors.Checkpointing;
+using Forge.Actors.Protocol;
 
 namespace Forge.Actors.Supervision;
 
@@ -19,7 +20,6 @@ internal sealed class CheckpointInFlight(long worldEpoch, long step, int worldSi
     public bool Final { get; } = final;
     /// <summary>The longest time a rank's step path stalled copying its shard off the device.</summary>
     public double StallSeconds { get; private set; }
-    public bool Committing { get; set; }
     public bool AllShardsSaved => _arrived == _receipts.Length;
     public double ElapsedSeconds => _clock.Elapsed.TotalSeconds;
 

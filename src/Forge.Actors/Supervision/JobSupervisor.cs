@@ -2,22 +2,21 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.Remote;
 using Forge.Actors.Checkpointing;
-using Forge.Actors.Ranks;
-using Forge.Actors.Training;
-using Forge.Model.Training;
+using Forge.Actors.Protocol;
 using ClusterEvent = Akka.Cluster.ClusterEvent;
 
 namespace Forge.Actors.Supervision;
 
 /// <summary>
-/// Drives one training job over the rank actors that register with it. A state machine:
+/// Drives one training job over the rank actors that register with it. A state machine whose states
+/// carry their own data; the decisions are <see cref="JobPolicy"/>'s, and what the job has achieved is
+/// <see cref="JobProgress"/>, the one record every state shares:
 /// <list type="bullet">
-/// <item>Forming: waits for elastic.min_ranks registrations (up to max_ranks), then forms a world.</item>
-/// <item>Joining: rank 0 creates the collective group id, every rank joins it and restores its shard.</item>
-/// <item>Running: the step barrier; the next RunStep goes out only when every rank reported.</item>
-/// <item>Checkpointing: Running, plus shard receipts arriving; the manifest commits only after all of them.</item>
-/// <item>Recovering: a rank failed, went silent or died; abort everywhere, drop the lost, re-form.</item>
-/// <item>Done: ranks are told to leave; JobFinished is reported once they stopped.</item>
+/// <item>Forming: waits for ranks (<see cref="JobPolicy.Forming"/>), then forms a world.</item>
+/// <item>Joining (<see cref="JoiningData"/>): rank 0 creates the collective group id, every rank joins it and restores its shard.</item>
+/// <item>Running (<see cref="RunningData"/>): the step barrier, and at most one checkpoint writing in the background.</item>
+/// <item>Recovering (<see cref="RecoveringData"/>): a rank failed, went silent or died; every survivor aborts, then the job re-forms.</item>
+/// <item>Done (<see cref="DoneData"/>): ranks are told to leave; JobFinished is reported once they stopped.</item>
 /// </list>
 /// Every world carries an epoch; rank messages of older epochs are ignored, which is what makes
 /// aborts and re-formations safe against late arrivals.
@@ -31,31 +30,15 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
         AbortTimer = "abort", ShutdownTimer = "shutdown";
 
     private readonly JobSupervisorSettings _settings;
+    private readonly JobPolicy _policy;
     private readonly ICheckpointStore _store;
     private readonly ITrainingObserver _observer;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
-    private readonly List<IActorRef> _pool = [];     // registered, live ranks in registration order
+    // Job-wide, in every state: the registered live ranks (registration order), who waits for the end, and the progress.
+    private readonly List<IActorRef> _pool = [];
     private readonly List<IActorRef> _awaiters = [];
-    private IActorRef[] _world = [];
-    private long _epoch;
-    private long _step;                               // completed steps = the next step to run
-    private long _samplesConsumed;
-    private CheckpointManifest? _committed;
-    private readonly HashSet<long> _corruptCheckpoints = [];   // found damaged by a restore in this job
-    private bool _fallbackLookup;                              // listing the store for an older checkpoint
-    private FlatLayoutInfo? _layout;
-    private int _restarts;
-    private bool _started;
-    private string? _stopReason;
-
-    private readonly HashSet<int> _joined = [];
-    private StepBarrier? _barrier;
-    private CheckpointInFlight? _checkpoint;
-    private bool _stepHeld;                           // a checkpoint is due but the previous one still writes
-    private readonly HashSet<IActorRef> _awaitingAbort = [];
-    private readonly HashSet<IActorRef> _stopping = [];
-    private JobFinished? _finished;
+    private JobProgress _job;
 
     public JobSupervisor(JobSupervisorSettings settings, ICheckpointStore store, ITrainingObserver observer)
     {
@@ -64,12 +47,10 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
         if (settings.MaxRanks != 0 && settings.MaxRanks < settings.MinRanks)
             throw new ArgumentException($"elastic.max_ranks={settings.MaxRanks}: expected 0 (unbounded) or at least min_ranks={settings.MinRanks}", nameof(settings));
         _settings = settings;
+        _policy = new JobPolicy(settings);
         _store = store;
         _observer = observer;
-        _committed = settings.ResumeFrom;
-        _step = _committed?.Step ?? 0;
-        _samplesConsumed = _committed?.SamplesConsumed ?? 0;
-        _layout = _committed?.Layout;
+        _job = JobProgress.ResumingFrom(settings.ResumeFrom);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -101,7 +82,8 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
 
     private void EnterForming()
     {
-        Timers.StartSingleTimer(FormTimer, new FormTimedOut(_epoch), _settings.FormTimeout);
+        Timers.CancelAll();
+        Timers.StartSingleTimer(FormTimer, new FormTimedOut(_job.Epoch), _settings.FormTimeout);
         Become(Forming);
         FormWhenReady();
     }
@@ -110,222 +92,249 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
     {
         Receive<RegisterRank>(r => { Register(r); FormWhenReady(); });
         Receive<FormationSettled>(_ => { if (_pool.Count >= _settings.MinRanks) StartFormation(); });
-        Receive<FormTimedOut>(t => t.Epoch == _epoch, _ => Finish(false, _epoch == 0 && _settings.ExpectedRanks > 0
+        Receive<FormTimedOut>(t => t.Epoch == _job.Epoch, _ => Finish(false, _job.Epoch == 0 && _settings.ExpectedRanks > 0
             ? $"only {_pool.Count} of the {_settings.ExpectedRanks} launched ranks registered within distributed.form_timeout_sec={_settings.FormTimeout.TotalSeconds}"
             : $"only {_pool.Count} of elastic.min_ranks={_settings.MinRanks} ranks registered within distributed.form_timeout_sec={_settings.FormTimeout.TotalSeconds}"));
         Receive<Terminated>(t => _pool.Remove(t.ActorRef));
         Receive<ClusterEvent.UnreachableMember>(u => DropAll(RanksAt(u.Member.Address), $"node {u.Member.Address} is unreachable"));
         Receive<AssociationErrorEvent>(RefusesConnections, e => DropAll(RanksAt(e.RemoteAddress), GoneReason(e)));
-        Receive<StopJob>(s => { _stopReason = s.Reason; Finish(false, null); });
-        Common();
+        Receive<StopJob>(s => { _job = _job with { StopReason = s.Reason }; Finish(false, null); });
+        Common(nameof(Forming));
     }
 
     private void FormWhenReady()
     {
-        if (_epoch == 0 && _settings.ExpectedRanks > 0)
+        switch (_policy.Forming(_pool.Count, firstWorld: _job.Epoch == 0))
         {
-            if (_pool.Count >= _settings.ExpectedRanks) StartFormation();
-        }
-        else if (_settings.MaxRanks > 0 && _pool.Count >= _settings.MaxRanks) StartFormation();
-        // Re-forming after a loss: the survivors are all there, and every second waited is a second of
-        // recovery. Ranks that register later join at the next checkpoint (see CheckpointCommitted).
-        else if (_epoch > 0 && _pool.Count >= _settings.MinRanks) StartFormation();
-        else if (_pool.Count >= _settings.MinRanks)
+            case FormingMove.Form: StartFormation(); break;
             // Restarted by every registration: ranks of one launch arrive in a burst, form after it.
-            Timers.StartSingleTimer(SettleTimer, FormationSettled.Instance, _settings.FormationSettle);
+            case FormingMove.Settle: Timers.StartSingleTimer(SettleTimer, FormationSettled.Instance, _settings.FormationSettle); break;
+        }
     }
 
     // ---------------------------------------------------------------- Joining
 
     private void StartFormation()
     {
-        Timers.Cancel(FormTimer);
-        Timers.Cancel(SettleTimer);
-        _epoch++;
-        _world = _pool.Take(_settings.MaxRanks > 0 ? _settings.MaxRanks : int.MaxValue).ToArray();
-        _joined.Clear();
-        _world[0].Tell(new CreateGroup(_epoch));
-        Timers.StartSingleTimer(JoinTimer, new JoinTimedOut(_epoch), _settings.FormTimeout);
-        Become(Joining);
+        Timers.CancelAll();
+        var ranks = _pool.Take(_policy.WorldSize(_pool.Count)).ToArray();
+        _job = _job with
+        {
+            Epoch = _job.Epoch + 1,
+            GlobalBatchSize = _job.GlobalBatchSize > 0 ? _job.GlobalBatchSize : _policy.GlobalBatchSize(_job.Committed, ranks.Length),
+        };
+        var data = new JoiningData(new World(_job.Epoch, ranks));
+        ranks[0].Tell(new CreateGroup(_job.Epoch));
+        Timers.StartSingleTimer(JoinTimer, new JoinTimedOut(_job.Epoch), _settings.FormTimeout);
+        Become(() => Joining(data));
     }
 
-    private void Joining()
+    private void Joining(JoiningData data)
     {
-        Receive<GroupCreated>(g => g.WorldEpoch == _epoch, g =>
+        var world = data.World;
+        Receive<GroupCreated>(g => g.WorldEpoch == world.Epoch, g =>
         {
             // Restoring a large checkpoint takes seconds to minutes (reading and verifying every chunk): say so first.
-            if (_committed is { } restore)
-                _observer.OnMessage($"world {_epoch}: {_world.Length} rank(s) restoring the checkpoint at step {restore.Step} " +
+            if (_job.Committed is { } restore)
+                _observer.OnMessage($"world {world.Epoch}: {world.Size} rank(s) restoring the checkpoint at step {restore.Step} " +
                                     $"({restore.Shards.Sum(sh => sh.Chunks.Sum(c => c.Bytes)) / (1024.0 * 1024.0):F1} MiB)");
-            for (var rank = 0; rank < _world.Length; rank++)
-                _world[rank].Tell(new JoinWorld(new RankAssignment(_settings.JobId, _epoch, rank, _world.Length, g.GroupId), _committed));
+            for (var rank = 0; rank < world.Size; rank++)
+                world.Ranks[rank].Tell(new JoinWorld(
+                    new RankAssignment(_settings.JobId, world.Epoch, rank, world.Size, g.GroupId, _job.GlobalBatchSize), _job.Committed));
         });
-        Receive<WorldJoined>(j => j.WorldEpoch == _epoch, j =>
+        Receive<WorldJoined>(j => j.WorldEpoch == world.Epoch, j =>
         {
             // Ranks built from different model configs would average unrelated gradients.
-            if (_layout is not null && (_layout.Numel != j.Layout.Numel || _layout.Parameters.Count != j.Layout.Parameters.Count))
+            if (_job.Layout is { } layout && (layout.Numel != j.Layout.Numel || layout.Parameters.Count != j.Layout.Parameters.Count))
             {
                 Recover($"rank {j.Rank} built a model of {j.Layout.Numel} parameters in {j.Layout.Parameters.Count} tensors, " +
-                        $"the job's has {_layout.Numel} in {_layout.Parameters.Count}: its node runs a different model config", [Sender]);
+                        $"the job's has {layout.Numel} in {layout.Parameters.Count}: its node runs a different model config", world, [Sender]);
                 return;
             }
-            _joined.Add(j.Rank);
-            _layout = j.Layout;
-            if (_joined.Count == _world.Length) WorldFormed();
+            _job = _job with { Layout = j.Layout };
+            data.Joined.Add(j.Rank);
+            if (data.Joined.Count == world.Size) WorldFormed(world);
         });
-        Receive<JoinFailed>(f => f.WorldEpoch == _epoch && f.CorruptCheckpointStep is { } s && s == _committed?.Step, f =>
+        Receive<JoinFailed>(f => f.WorldEpoch == world.Epoch && f.CorruptCheckpointStep is { } s && s == _job.Committed?.Step, f =>
         {
             // The checkpoint is damaged, not the rank: keep every rank, and restore an older checkpoint.
             var damaged = f.CorruptCheckpointStep!.Value;
-            _corruptCheckpoints.Add(damaged);
-            _fallbackLookup = true;
+            _job = _job with { Damaged = _job.Damaged.Add(damaged) };
             _store.ListAsync(_settings.JobId).PipeTo(Self,
                 success: committed => new CommittedListed(damaged, committed),
                 failure: e => new CommittedListed(damaged, [], e.Message));
-            Recover($"rank {f.Rank} could not restore the checkpoint at step {damaged} for world {_epoch}: {f.Error}", []);
+            Recover($"rank {f.Rank} could not restore the checkpoint at step {damaged} for world {world.Epoch}: {f.Error}", world, [], listingFallback: true);
         });
-        Receive<JoinFailed>(f => f.WorldEpoch == _epoch, f => Recover($"rank {f.Rank} could not join world {_epoch}: {f.Error}", [Sender]));
-        Receive<JoinTimedOut>(t => t.Epoch == _epoch, _ =>
+        Receive<JoinFailed>(f => f.WorldEpoch == world.Epoch, f => Recover($"rank {f.Rank} could not join world {world.Epoch}: {f.Error}", world, [Sender]));
+        Receive<JoinTimedOut>(t => t.Epoch == world.Epoch, _ =>
         {
-            var missing = Enumerable.Range(0, _world.Length).Where(r => !_joined.Contains(r)).ToArray();
-            Recover($"ranks {string.Join(", ", missing)} did not join world {_epoch} within distributed.form_timeout_sec={_settings.FormTimeout.TotalSeconds}",
-                missing.Select(r => _world[r]));
+            var missing = Enumerable.Range(0, world.Size).Where(r => !data.Joined.Contains(r)).ToArray();
+            Recover($"ranks {string.Join(", ", missing)} did not join world {world.Epoch} within distributed.form_timeout_sec={_settings.FormTimeout.TotalSeconds}",
+                world, missing.Select(r => world.Ranks[r]));
         });
-        Receive<StopJob>(s => { _stopReason = s.Reason; Finish(false, null); });
-        MembershipHandlers();
-        Common();
+        Receive<StopJob>(s => { _job = _job with { StopReason = s.Reason }; Finish(false, null); });
+        MembershipHandlers(world, running: null);
+        Common(nameof(Joining));
     }
 
-    private void WorldFormed()
+    private void WorldFormed(World world)
     {
         Timers.Cancel(JoinTimer);
-        if (!_started)
+        if (!_job.Started)
         {
-            _started = true;
-            _observer.OnJobStarted(new JobStarted(_settings.JobId, _world.Length, _step, _settings.MaxSteps, _layout!.Numel));
+            _job = _job with { Started = true };
+            _observer.OnJobStarted(new JobStarted(_settings.JobId, world.Size, _job.Step, _settings.MaxSteps, _job.Layout!.Numel));
         }
         else
         {
-            _observer.OnMessage($"world {_epoch} formed with {_world.Length} ranks; continuing from step {_step}");
+            _observer.OnMessage($"world {world.Epoch} formed with {world.Size} ranks; continuing from step {_job.Step}");
         }
-        Become(Running);
-        Continue();
+        var data = new RunningData(world);
+        Become(() => Running(data));
+        Continue(data);
     }
 
-    // ---------------------------------------------------------------- Running and Checkpointing
+    // ---------------------------------------------------------------- Running
 
-    private void Running()
+    private void Running(RunningData data)
     {
-        StepHandlers();
-        MembershipHandlers();
-        Common();
-    }
-
-    private void Checkpointing()
-    {
-        Receive<ShardSaved>(s =>
+        var world = data.World;
+        Receive<StepDone>(d => d.WorldEpoch == world.Epoch && data.Barrier is not null, d =>
         {
-            if (_checkpoint is null || !_checkpoint.Accept(s)) return;
-            if (_checkpoint.AllShardsSaved) Commit(_checkpoint);
+            if (data.Barrier!.Arrive(d.Rank, d.Result) && data.Barrier.Complete) BarrierPassed(data);
         });
-        Receive<ShardSaveFailed>(f => _checkpoint is not null && f.WorldEpoch == _checkpoint.WorldEpoch && f.Step == _checkpoint.Step,
-            f => AbandonCheckpoint($"rank {f.Rank} could not save its shard: {f.Error}"));
-        Receive<CheckpointCommitted>(c =>
-        {
-            Committed(c);
-            if (c.Checkpoint.Final) { Finish(_step >= _settings.MaxSteps, null); return; }
-            if (CanScaleUp)
-            {
-                Recover($"{_pool.Count - _world.Length} more ranks are available: re-forming at the checkpoint of step {c.Manifest.Step}", [], countsAsRestart: false);
-                return;
-            }
-            Become(Running);
-            if (_stepHeld) { _stepHeld = false; Continue(); }
-        });
-        Receive<CheckpointCommitFailed>(f => AbandonCheckpoint($"committing the manifest failed: {f.Error.Message}"));
-        StepHandlers();
-        MembershipHandlers();
-        Common();
-    }
-
-    private void StepHandlers()
-    {
-        Receive<StepDone>(d => d.WorldEpoch == _epoch && _barrier is not null, d =>
-        {
-            if (!_barrier!.Arrive(d.Rank, d.Result)) return;
-            if (_barrier.Complete) BarrierPassed();
-        });
-        Receive<StepFailed>(f => f.WorldEpoch == _epoch, f =>
+        Receive<StepFailed>(f => f.WorldEpoch == world.Epoch, f =>
             // A collective error usually means a PEER died: blame nobody yet, the abort probe finds the dead.
-            Recover($"rank {f.Rank} failed step {f.Step}: {f.Error}", f.PeerFailure ? [] : [Sender]));
-        Receive<StepTimedOut>(t => t.Epoch == _epoch && _barrier?.Step == t.Step, _ =>
+            Recover($"rank {f.Rank} failed step {f.Step}: {f.Error}", world, f.PeerFailure ? [] : [Sender], running: data));
+        Receive<StepTimedOut>(t => t.Epoch == world.Epoch && data.Barrier?.Step == t.Step, _ =>
         {
-            var silent = _barrier!.Missing.ToArray();
-            Recover($"ranks {string.Join(", ", silent)} did not report step {_barrier.Step} within distributed.step_timeout_sec={_settings.StepTimeout.TotalSeconds}",
-                silent.Select(r => _world[r]));
+            var silent = data.Barrier!.Missing.ToArray();
+            Recover($"ranks {string.Join(", ", silent)} did not report step {data.Barrier.Step} within distributed.step_timeout_sec={_settings.StepTimeout.TotalSeconds}",
+                world, silent.Select(r => world.Ranks[r]), running: data);
         });
         // Acted on at the next barrier: the step in flight finishes, then the final checkpoint.
-        Receive<StopJob>(s => _stopReason ??= s.Reason);
+        Receive<StopJob>(s => _job = _job with { StopReason = _job.StopReason ?? s.Reason });
+
+        Receive<ShardSaved>(s => data.Checkpoint is { } checkpoint && checkpoint.Accept(s), _ =>
+        {
+            if (data.Checkpoint!.AllShardsSaved) Commit(data);
+        });
+        Receive<ShardSaveFailed>(f => data.Checkpoint is { } c && f.WorldEpoch == c.WorldEpoch && f.Step == c.Step,
+            f => AbandonCheckpoint(data, $"rank {f.Rank} could not save its shard: {f.Error}"));
+        Receive<CheckpointCommitted>(c =>
+        {
+            data.Checkpoint = null;
+            data.Committing = false;
+            Committed(c);
+            if (c.Checkpoint.Final) { Finish(_job.Step >= _settings.MaxSteps, null); return; }
+            if (_policy.ScalesUp(_pool.Count, world.Size, _job.StopReason is not null))
+            {
+                Recover($"{_pool.Count - world.Size} more ranks are available: re-forming at the checkpoint of step {c.Manifest.Step}",
+                    world, [], running: data, countsAsRestart: false);
+                return;
+            }
+            // The end of the job waited for this commit; steps that ran on during it need nothing.
+            if (data.Barrier is null) Continue(data);
+        });
+        Receive<CheckpointCommitFailed>(f => AbandonCheckpoint(data, $"committing the manifest failed: {f.Error.Message}"));
+        MembershipHandlers(world, data);
+        Common(nameof(Running));
     }
 
-    private void StartStep()
+    private void StartStep(RunningData data)
     {
-        _barrier = new StepBarrier(_step, _world.Length);
-        foreach (var rank in _world) rank.Tell(new RunStep(_epoch, _step));
-        Timers.StartSingleTimer(StepTimer, new StepTimedOut(_epoch, _step), _settings.StepTimeout);
+        data.Barrier = new StepBarrier(_job.Step, data.World.Size);
+        foreach (var rank in data.World.Ranks) rank.Tell(new RunStep(data.World.Epoch, _job.Step));
+        Timers.StartSingleTimer(StepTimer, new StepTimedOut(data.World.Epoch, _job.Step), _settings.StepTimeout);
     }
 
-    private void BarrierPassed()
+    private void BarrierPassed(RunningData data)
     {
         Timers.Cancel(StepTimer);
-        var report = _barrier!.Aggregate();
-        var evalLoss = _barrier.EvalLoss;
-        _samplesConsumed += _barrier.Samples;
-        _barrier = null;
-        _step++;
-        _observer.OnStep(report);
-        // Numbered like checkpoints, in steps done: the eval scored the weights after this step's update.
-        if (evalLoss is { } loss) _observer.OnEval(_step, loss);
-        Continue();
-    }
-
-    /// <summary>After a barrier (or a commit that released a held step): checkpoint, finish or run the next step.</summary>
-    private void Continue()
-    {
-        var final = _step >= _settings.MaxSteps || _stopReason is not null;
-        // Nothing to save where the world started: the last commit, or the seeded init at step 0.
-        var progressed = _step > (_committed?.Step ?? 0);
-        if (final && !progressed) { Finish(_step >= _settings.MaxSteps, null); return; }
-        var due = progressed && (final || (_settings.CheckpointInterval > 0 && _step % _settings.CheckpointInterval == 0));
-        if (due)
+        var outcome = data.Barrier!.Aggregate();
+        data.Barrier = null;
+        var report = outcome.Report;
+        _job = _job with
         {
-            if (_checkpoint is not null) { _stepHeld = true; return; }   // one checkpoint writes at a time
-            _checkpoint = new CheckpointInFlight(_epoch, _step, _world.Length, final);
-            foreach (var rank in _world) rank.Tell(new SaveShard(_epoch, _step));
-            Become(Checkpointing);
-            if (final) return;
+            Step = _job.Step + 1,
+            SamplesConsumed = _job.SamplesConsumed + outcome.Samples,
+            BadStepsInARow = report.Skipped ? _job.BadStepsInARow + 1 : 0,
+            SkippedSteps = _job.SkippedSteps + (report.Skipped ? 1 : 0),
+        };
+        _observer.OnStep(report);
+        if (report.Skipped)
+            _observer.OnMessage($"step {_job.Step} skipped: loss {report.Loss}, gradient norm {report.GradNorm}; no rank applied its update " +
+                                $"({_job.BadStepsInARow} in a row of train.max_bad_steps={_settings.MaxBadSteps}, {_job.SkippedSteps} in all)");
+        // Numbered like checkpoints, in steps done: the eval scored the weights after this step's update.
+        if (outcome.EvalLoss is { } loss) _observer.OnEval(_job.Step, loss);
+        if (_policy.TooManyBadSteps(_job.BadStepsInARow))
+        {
+            Finish(false, $"{_job.BadStepsInARow} steps in a row diverged (loss or gradient norm not finite), train.max_bad_steps={_settings.MaxBadSteps}; " +
+                          (_job.Committed is { } c ? $"the last committed checkpoint (step {c.Step}) is intact" : "no checkpoint was committed"));
+            return;
         }
-        StartStep();   // the shard writes overlap this step: ranks snapshot before running it
+        Continue(data);
     }
 
-    private void Commit(CheckpointInFlight checkpoint)
+    /// <summary>After a barrier, or a commit the end of the job waited for: checkpoint, finish or run the next step.</summary>
+    private void Continue(RunningData data)
     {
-        checkpoint.Committing = true;
-        var cursor = _settings.DataCursorAfter?.Invoke(checkpoint.Step);
+        switch (_policy.AfterStep(_job.Step, _job.CommittedStep, _job.StopReason is not null, data.Checkpoint is not null, data.CheckpointDeferred))
+        {
+            case NextMove.Finish:
+                Finish(_job.Step >= _settings.MaxSteps, null);
+                break;
+            case NextMove.AwaitCheckpoint:
+                break;   // the commit (or its failure) continues
+            case NextMove.FinalCheckpoint:
+                StartCheckpoint(data, final: true);
+                break;
+            case NextMove.Checkpoint:
+                StartCheckpoint(data, final: false);
+                StartStep(data);   // the shard writes overlap this step: ranks snapshot before running it
+                break;
+            case NextMove.DeferCheckpoint:
+                if (!data.CheckpointDeferred)
+                    _observer.OnMessage($"checkpoint at step {_job.Step} deferred: the checkpoint of step {data.Checkpoint!.Step} is not durable yet; " +
+                                        "it is taken at the first step after that one commits");
+                data.CheckpointDeferred = true;
+                StartStep(data);
+                break;
+            default:
+                StartStep(data);
+                break;
+        }
+    }
+
+    private void StartCheckpoint(RunningData data, bool final)
+    {
+        data.Checkpoint = new CheckpointInFlight(data.World.Epoch, _job.Step, data.World.Size, final);
+        data.CheckpointDeferred = false;
+        foreach (var rank in data.World.Ranks) rank.Tell(new SaveShard(data.World.Epoch, _job.Step));
+    }
+
+    private void Commit(RunningData data)
+    {
+        var checkpoint = data.Checkpoint!;
+        data.Committing = true;
+        var cursor = _settings.DataCursorAfter?.Invoke(checkpoint.Step, _job.GlobalBatchSize);
+        // Steps may have run on while the shards were written: the manifest counts the samples up to its own step.
+        var samples = checkpoint.Step * (long)_job.GlobalBatchSize;
         var manifest = new CheckpointManifest
         {
             JobId = _settings.JobId,
             Step = checkpoint.Step,
-            WorldSize = _world.Length,
-            Layout = _layout!,
+            WorldSize = data.World.Size,
+            Layout = _job.Layout!,
             Shards = checkpoint.Receipts,
             DataEpoch = cursor?.Epoch ?? 0,
-            DataPosition = cursor?.Position ?? _samplesConsumed,
-            SamplesConsumed = cursor?.SamplesConsumed ?? _samplesConsumed,
+            DataPosition = cursor?.Position ?? samples,
+            SamplesConsumed = cursor?.SamplesConsumed ?? samples,
             RngSeed = _settings.RngSeed,
             SchedulerStep = checkpoint.Step,
             FrozenParameters = _settings.FrozenParameters,
             ModelConfigHash = _settings.ModelConfigHash,
+            GlobalBatchSize = _job.GlobalBatchSize,
             CommittedAt = DateTimeOffset.UtcNow,
         };
         _store.CommitAsync(manifest).PipeTo(Self,
@@ -335,80 +344,79 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
 
     private void Committed(CheckpointCommitted c)
     {
-        _checkpoint = null;
-        if (_committed is null || c.Manifest.Step >= _committed.Step) _committed = c.Manifest;
+        if (_job.Committed is null || c.Manifest.Step >= _job.Committed.Step) _job = _job with { Committed = c.Manifest };
         _observer.OnCheckpoint(c.Manifest.Step, c.Checkpoint.StallSeconds, c.Checkpoint.ElapsedSeconds);
     }
 
-    private void AbandonCheckpoint(string reason)
+    private void AbandonCheckpoint(RunningData data, string reason)
     {
-        var checkpoint = _checkpoint!;
-        _checkpoint = null;
+        var checkpoint = data.Checkpoint!;
+        data.Checkpoint = null;
+        data.Committing = false;
         _observer.OnMessage($"checkpoint at step {checkpoint.Step} abandoned: {reason}");
         if (checkpoint.Final) { Finish(false, $"the final checkpoint at step {checkpoint.Step} failed: {reason}"); return; }
-        Become(Running);
-        if (_stepHeld) { _stepHeld = false; Continue(); }
+        if (data.Barrier is null) Continue(data);
     }
-
-    private bool CanScaleUp =>
-        _stopReason is null && _pool.Count > _world.Length && (_settings.MaxRanks == 0 || _world.Length < _settings.MaxRanks);
 
     // ---------------------------------------------------------------- Recovering
 
-    private void Recover(string reason, IEnumerable<IActorRef> lost, bool countsAsRestart = true)
+    private void Recover(string reason, World world, IEnumerable<IActorRef> lost, RunningData? running = null,
+        bool countsAsRestart = true, bool listingFallback = false)
     {
-        Timers.Cancel(StepTimer);
-        Timers.Cancel(JoinTimer);
-        _barrier = null;
-        _stepHeld = false;
-        if (_checkpoint is { Committing: false })
+        Timers.CancelAll();
+        var data = new RecoveringData(world) { ListingFallback = listingFallback };
+        if (running?.Checkpoint is { } checkpoint)
         {
-            _observer.OnMessage($"checkpoint at step {_checkpoint.Step} abandoned: world {_epoch} is being re-formed");
-            _checkpoint = null;
+            // A commit in flight decides which checkpoint the new world restores: wait for it. Anything earlier is lost.
+            if (running.Committing) data.CommitPending = true;
+            else _observer.OnMessage($"checkpoint at step {checkpoint.Step} abandoned: world {world.Epoch} is being re-formed");
         }
         DropAll(lost, reason);
-        if (countsAsRestart && ++_restarts > _settings.MaxRestarts)
+        if (countsAsRestart)
         {
-            Finish(false, $"gave up after elastic.max_restarts={_settings.MaxRestarts}: {reason}");
-            return;
+            _job = _job with { Restarts = _job.Restarts + 1 };
+            if (_policy.GivesUpAfter(_job.Restarts))
+            {
+                Finish(false, $"gave up after elastic.max_restarts={_settings.MaxRestarts}: {reason}");
+                return;
+            }
         }
         _observer.OnMessage(countsAsRestart
-            ? $"world {_epoch} lost: {reason}; recovering (restart {_restarts} of {_settings.MaxRestarts})"
+            ? $"world {world.Epoch} lost: {reason}; recovering (restart {_job.Restarts} of {_settings.MaxRestarts})"
             : reason);
         // Every survivor aborts its collective group (freeing ranks blocked on a dead peer) and
         // acknowledges; a rank that cannot acknowledge in time is as good as dead.
-        _awaitingAbort.Clear();
-        foreach (var rank in _world.Where(_pool.Contains))
+        foreach (var rank in world.Ranks.Where(_pool.Contains))
         {
-            _awaitingAbort.Add(rank);
-            rank.Tell(new AbortStep(_epoch, reason));
+            data.AwaitingAbort.Add(rank);
+            rank.Tell(new AbortStep(world.Epoch, reason));
         }
-        Timers.StartSingleTimer(AbortTimer, new AbortTimedOut(_epoch), _settings.AbortTimeout);
-        Become(Recovering);
-        ReformWhenSettled();
+        Timers.StartSingleTimer(AbortTimer, new AbortTimedOut(world.Epoch), _settings.AbortTimeout);
+        Become(() => Recovering(data));
+        ReformWhenSettled(data);
     }
 
-    private void Recovering()
+    private void Recovering(RecoveringData data)
     {
-        Receive<StepAborted>(a => a.WorldEpoch == _epoch, _ => { _awaitingAbort.Remove(Sender); ReformWhenSettled(); });
-        Receive<AbortTimedOut>(t => t.Epoch == _epoch, _ =>
+        var epoch = data.World.Epoch;
+        Receive<StepAborted>(a => a.WorldEpoch == epoch, _ => { data.AwaitingAbort.Remove(Sender); ReformWhenSettled(data); });
+        Receive<AbortTimedOut>(t => t.Epoch == epoch, _ =>
         {
-            DropAll(_awaitingAbort.ToArray(), $"no answer to the abort within {_settings.AbortTimeout.TotalSeconds} s");
-            _awaitingAbort.Clear();
-            ReformWhenSettled();
+            DropAll(data.AwaitingAbort.ToArray(), $"no answer to the abort within distributed.abort_timeout_sec={_settings.AbortTimeout.TotalSeconds}");
+            data.AwaitingAbort.Clear();
+            ReformWhenSettled(data);
         });
-        Receive<CheckpointCommitted>(c => { Committed(c); ReformWhenSettled(); });
+        Receive<CheckpointCommitted>(c => { Committed(c); data.CommitPending = false; ReformWhenSettled(data); });
         Receive<CheckpointCommitFailed>(f =>
         {
             _observer.OnMessage($"checkpoint at step {f.Checkpoint.Step} abandoned: committing the manifest failed: {f.Error.Message}");
-            _checkpoint = null;
-            ReformWhenSettled();
+            data.CommitPending = false;
+            ReformWhenSettled(data);
         });
-        Receive<RegisterRank>(Register);
         Receive<CommittedListed>(listed =>
         {
-            _fallbackLookup = false;
-            var older = listed.Committed.Where(m => m.Step < listed.DamagedStep && !_corruptCheckpoints.Contains(m.Step)).MaxBy(m => m.Step);
+            data.ListingFallback = false;
+            var older = listed.Committed.Where(m => m.Step < listed.DamagedStep && !_job.Damaged.Contains(m.Step)).MaxBy(m => m.Step);
             if (older is null)
             {
                 Finish(false, $"the checkpoint at step {listed.DamagedStep} is damaged and no older committed checkpoint could be used" +
@@ -416,94 +424,93 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
                 return;
             }
             _observer.OnMessage($"checkpoint at step {listed.DamagedStep} is damaged: falling back to the checkpoint at step {older.Step}");
-            _committed = older;
-            ReformWhenSettled();
+            _job = _job with { Committed = older };
+            ReformWhenSettled(data);
         });
-        Receive<Terminated>(t => { _pool.Remove(t.ActorRef); _awaitingAbort.Remove(t.ActorRef); ReformWhenSettled(); });
-        Receive<ClusterEvent.UnreachableMember>(u => LoseNodeWhileRecovering(u.Member.Address, $"node {u.Member.Address} is unreachable"));
-        Receive<AssociationErrorEvent>(RefusesConnections, e => LoseNodeWhileRecovering(e.RemoteAddress, GoneReason(e)));
-        Receive<StopJob>(s => { _stopReason = s.Reason; Finish(false, null); });
-        Common();
+        Receive<RegisterRank>(Register);
+        Receive<Terminated>(t => { _pool.Remove(t.ActorRef); data.AwaitingAbort.Remove(t.ActorRef); ReformWhenSettled(data); });
+        Receive<ClusterEvent.UnreachableMember>(u => LoseNodeWhileRecovering(data, u.Member.Address, $"node {u.Member.Address} is unreachable"));
+        Receive<AssociationErrorEvent>(RefusesConnections, e => LoseNodeWhileRecovering(data, e.RemoteAddress, GoneReason(e)));
+        Receive<StopJob>(s => { _job = _job with { StopReason = s.Reason }; Finish(false, null); });
+        Common(nameof(Recovering));
     }
 
-    private void ReformWhenSettled()
+    private void ReformWhenSettled(RecoveringData data)
     {
-        // A commit in flight, or the search for an older checkpoint, decides which checkpoint the new world restores: wait for it.
-        if (_awaitingAbort.Count > 0 || _checkpoint is { Committing: true } || _fallbackLookup) return;
-        Timers.Cancel(AbortTimer);
-        _step = _committed?.Step ?? 0;
-        _samplesConsumed = _committed?.SamplesConsumed ?? 0;
+        if (!data.Settled) return;
+        _job = _job.RolledBack();
         EnterForming();
+    }
+
+    private void LoseNodeWhileRecovering(RecoveringData data, Address address, string reason)
+    {
+        var lost = RanksAt(address);
+        DropAll(lost, reason);
+        foreach (var rank in lost) data.AwaitingAbort.Remove(rank);
+        ReformWhenSettled(data);
     }
 
     // ---------------------------------------------------------------- Done
 
     private void Finish(bool completed, string? error)
     {
-        foreach (var timer in new[] { FormTimer, SettleTimer, JoinTimer, StepTimer, AbortTimer }) Timers.Cancel(timer);
-        var hint = completed || _committed is null ? null : _settings.ResumeHint(_committed.Step);
-        _finished = new JobFinished(_step, completed, hint, error);
-        var reason = error ?? (completed ? "the job completed" : $"the job stopped: {_stopReason}");
-        _stopping.Clear();
+        Timers.CancelAll();
+        var hint = completed || _job.Committed is null ? null : _settings.ResumeHint(_job.Committed.Step);
+        var data = new DoneData(new JobFinished(_job.Step, completed, hint, error));
+        var reason = error ?? (completed ? "the job completed" : $"the job stopped: {_job.StopReason}");
         foreach (var rank in _pool)
         {
-            _stopping.Add(rank);
+            data.Stopping.Add(rank);
             rank.Tell(new LeaveJob(reason));
         }
         Timers.StartSingleTimer(ShutdownTimer, ShutdownTimedOut.Instance, _settings.ShutdownTimeout);
-        Become(Done);
-        if (_stopping.Count == 0) Report();
+        Become(() => Done(data));
+        if (data.Stopping.Count == 0) Report(data);
     }
 
-    private void Done()
+    private void Done(DoneData data)
     {
-        Receive<Terminated>(t => { if (_stopping.Remove(t.ActorRef) && _stopping.Count == 0) Report(); });
+        Receive<Terminated>(t => { if (data.Stopping.Remove(t.ActorRef) && data.Stopping.Count == 0) Report(data); });
         Receive<ShutdownTimedOut>(_ =>
         {
-            _log.Warning("{0} ranks did not stop within {1}; reporting the job's end anyway", _stopping.Count, _settings.ShutdownTimeout);
-            Report();
+            _log.Warning("{0} ranks did not stop within {1}; reporting the job's end anyway", data.Stopping.Count, _settings.ShutdownTimeout);
+            Report(data);
         });
         Receive<AwaitJobFinished>(_ => _awaiters.Add(Sender));
         Receive<RegisterRank>(_ => Sender.Tell(new LeaveJob("the job has finished")));
-        ReceiveAny(_ => { });   // late step and shard reports of the last world
+        // Late step and shard reports of the last world, and commits that finished after the end.
+        ReceiveAny(message => _log.Debug("after the job's end: ignored {0} from {1}", message.GetType().Name, Sender));
     }
 
-    private void Report()
+    private void Report(DoneData data)
     {
         Timers.Cancel(ShutdownTimer);
-        _observer.OnJobFinished(_finished!);
-        foreach (var awaiter in _awaiters) awaiter.Tell(_finished);
+        _observer.OnJobFinished(data.Finished);
+        foreach (var awaiter in _awaiters) awaiter.Tell(data.Finished);
         _awaiters.Clear();
         Context.Stop(Self);
     }
 
     // ---------------------------------------------------------------- shared handlers
 
-    private void MembershipHandlers()
+    /// <summary>Joining and Running: newcomers wait in the pool; losing a member of the world re-forms it.</summary>
+    private void MembershipHandlers(World world, RunningData? running)
     {
-        Receive<RegisterRank>(Register);   // newcomers wait in the pool for the next formation
+        Receive<RegisterRank>(Register);
         Receive<Terminated>(t =>
         {
-            if (_world.Contains(t.ActorRef)) Recover($"rank {Array.IndexOf(_world, t.ActorRef)} ({t.ActorRef.Path}) stopped", [t.ActorRef]);
+            if (world.Contains(t.ActorRef)) Recover($"rank {world.RankOf(t.ActorRef)} ({t.ActorRef.Path}) stopped", world, [t.ActorRef], running);
             else _pool.Remove(t.ActorRef);
         });
-        Receive<ClusterEvent.UnreachableMember>(u => LoseNode(u.Member.Address, $"node {u.Member.Address} is unreachable"));
-        Receive<AssociationErrorEvent>(RefusesConnections, e => LoseNode(e.RemoteAddress, GoneReason(e)));
+        Receive<ClusterEvent.UnreachableMember>(u => LoseNode(world, running, u.Member.Address, $"node {u.Member.Address} is unreachable"));
+        Receive<AssociationErrorEvent>(RefusesConnections, e => LoseNode(world, running, e.RemoteAddress, GoneReason(e)));
     }
 
-    private void LoseNode(Address address, string reason)
+    private void LoseNode(World world, RunningData? running, Address address, string reason)
     {
         var lost = RanksAt(address);
-        if (lost.Any(_world.Contains)) Recover(reason, lost);
+        if (lost.Any(world.Contains)) Recover(reason, world, lost, running);
         else DropAll(lost, reason);
-    }
-
-    private void LoseNodeWhileRecovering(Address address, string reason)
-    {
-        var lost = RanksAt(address);
-        DropAll(lost, reason);
-        foreach (var rank in lost) _awaitingAbort.Remove(rank);
-        ReformWhenSettled();
     }
 
     /// <summary>
@@ -524,12 +531,35 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
 
     private static string GoneReason(AssociationErrorEvent e) => $"node {e.RemoteAddress} refuses connections (its process is gone)";
 
-    private void Common()
+    private void Common(string state)
     {
         Receive<AwaitJobFinished>(_ => _awaiters.Add(Sender));
-        // Reports of an older world arrive after every abort; they are expected and carry nothing.
-        ReceiveAny(message => _log.Debug("ignored {0} from {1}", message, Sender));
+        ReceiveAny(message =>
+        {
+            // Reports of an aborted world arrive after every abort: expected, and they carry nothing.
+            if (EpochOf(message) is { } epoch && epoch <= _job.Epoch)
+                _log.Debug("in {0}: ignored {1} of world {2} from {3}", state, message.GetType().Name, epoch, Sender);
+            else
+                _log.Warning("in {0}: unexpected {1} from {2}: {3}", state, message.GetType().Name, Sender, message);
+        });
     }
+
+    private static long? EpochOf(object message) => message switch
+    {
+        StepDone m => m.WorldEpoch,
+        StepFailed m => m.WorldEpoch,
+        StepAborted m => m.WorldEpoch,
+        ShardSaved m => m.WorldEpoch,
+        ShardSaveFailed m => m.WorldEpoch,
+        GroupCreated m => m.WorldEpoch,
+        WorldJoined m => m.WorldEpoch,
+        JoinFailed m => m.WorldEpoch,
+        FormTimedOut m => m.Epoch,
+        JoinTimedOut m => m.Epoch,
+        StepTimedOut m => m.Epoch,
+        AbortTimedOut m => m.Epoch,
+        _ => null,
+    };
 
     private void Register(RegisterRank registration)
     {
@@ -573,6 +603,53 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
     }
 
     private IActorRef[] RanksAt(Address address) => _pool.Where(r => r.Path.Address.Equals(address)).ToArray();
+
+    // ---------------------------------------------------------------- state data
+
+    /// <summary>A formed world: its epoch and its ranks, indexed by rank.</summary>
+    private sealed record World(long Epoch, IActorRef[] Ranks)
+    {
+        public int Size => Ranks.Length;
+        public bool Contains(IActorRef rank) => Array.IndexOf(Ranks, rank) >= 0;
+        public int RankOf(IActorRef rank) => Array.IndexOf(Ranks, rank);
+    }
+
+    private sealed class JoiningData(World world)
+    {
+        public World World { get; } = world;
+        public HashSet<int> Joined { get; } = [];
+    }
+
+    private sealed class RunningData(World world)
+    {
+        public World World { get; } = world;
+        /// <summary>The step in flight, or null between a barrier and the next step.</summary>
+        public StepBarrier? Barrier { get; set; }
+        /// <summary>The checkpoint writing in the background (one at a time), or null.</summary>
+        public CheckpointInFlight? Checkpoint { get; set; }
+        /// <summary>Every shard of <see cref="Checkpoint"/> is durable and its manifest is being committed.</summary>
+        public bool Committing { get; set; }
+        /// <summary>A checkpoint fell due while <see cref="Checkpoint"/> was still writing: take it at the next barrier after the commit.</summary>
+        public bool CheckpointDeferred { get; set; }
+    }
+
+    private sealed class RecoveringData(World world)
+    {
+        public World World { get; } = world;
+        /// <summary>Survivors that have not acknowledged the abort yet.</summary>
+        public HashSet<IActorRef> AwaitingAbort { get; } = [];
+        /// <summary>A manifest commit was in flight at the failure: its outcome decides what the next world restores.</summary>
+        public bool CommitPending { get; set; }
+        /// <summary>The store is being listed for a checkpoint older than a damaged one.</summary>
+        public bool ListingFallback { get; set; }
+        public bool Settled => AwaitingAbort.Count == 0 && !CommitPending && !ListingFallback;
+    }
+
+    private sealed class DoneData(JobFinished finished)
+    {
+        public JobFinished Finished { get; } = finished;
+        public HashSet<IActorRef> Stopping { get; } = [];
+    }
 
     // Timer and completion messages: local to this actor, never serialised.
     private sealed record FormTimedOut(long Epoch);

@@ -1,14 +1,15 @@
 using System.Diagnostics;
+using Forge.Actors.Protocol;
 using Forge.Actors.Training;
 using Forge.Model.Training;
 
 namespace Forge.Actors.Supervision;
 
 /// <summary>
-/// One step's barrier: which ranks have reported, and the aggregate once all have. Every rank
-/// reports its own slice, so tokens add up and the loss is their token-weighted mean (which is
-/// also exact when engines already report the globally reduced loss); the grad norm, learning
-/// rate and held-out loss are global by construction, so rank 0's are taken.
+/// One step's barrier: which ranks have reported, and the aggregate once all have. A
+/// <see cref="StepResult"/> names whose each value is: <c>World*</c> values (loss, target tokens,
+/// gradient norm, eval loss, the skip) are the same on every rank and are taken once, from rank 0;
+/// <c>Rank*</c> values are shares: samples add up, and the slowest rank's timings are reported.
 /// </summary>
 internal sealed class StepBarrier(long step, int worldSize)
 {
@@ -19,7 +20,7 @@ internal sealed class StepBarrier(long step, int worldSize)
     public long Step { get; } = step;
     public bool Complete => _arrived == _results.Length;
 
-    /// <summary>Records rank `rank`'s result; false when it is out of range or a duplicate.</summary>
+    /// <summary>Records rank `rank`'s result; false when it is out of range, a duplicate or of another step.</summary>
     public bool Arrive(int rank, StepResult result)
     {
         if (rank < 0 || rank >= _results.Length || _results[rank] is not null || result.Step != Step) return false;
@@ -28,25 +29,25 @@ internal sealed class StepBarrier(long step, int worldSize)
         return true;
     }
 
-    /// <summary>Samples of the global batch, summed over the ranks that reported.</summary>
-    public long Samples => _results.Sum(r => r?.Samples ?? 0);
-
-    /// <summary>The held-out loss of an eval step (rank 0's; every rank reports the same global value), else null.</summary>
-    public double? EvalLoss => _results[0]?.EvalLoss;
-
     public IEnumerable<int> Missing => Enumerable.Range(0, _results.Length).Where(r => _results[r] is null);
 
-    public StepReport Aggregate()
+    public StepOutcome Aggregate()
     {
         if (!Complete) throw new InvalidOperationException($"step {Step}: ranks {string.Join(", ", Missing)} have not reported");
-        var results = _results.Select(r => r!).ToArray();
+        var world = _results[0]!;
         var wall = _clock.Elapsed.TotalSeconds;
-        var tokens = results.Sum(r => r.Tokens);
-        var loss = tokens > 0
-            ? results.Sum(r => r.Loss * r.Tokens) / tokens
-            : results.Average(r => r.Loss);
-        var slowest = results.MaxBy(r => r.Timings.Total)!.Timings;
-        return new StepReport(Step, loss, results[0].LearningRate, results[0].GradNorm, tokens,
-            wall > 0 ? tokens / wall : 0, results.Length, wall, slowest);
+        long samples = 0;
+        var slowest = world.RankTimings;
+        foreach (var result in _results)
+        {
+            samples += result!.RankSamples;
+            if (result.RankTimings.Total > slowest.Total) slowest = result.RankTimings;
+        }
+        var report = new StepReport(Step, world.WorldLoss, world.LearningRate, world.WorldGradNorm, world.WorldTokens,
+            wall > 0 ? world.WorldTokens / wall : 0, _results.Length, wall, slowest, world.Skipped);
+        return new StepOutcome(report, samples, world.WorldEvalLoss);
     }
 }
+
+/// <summary>A passed barrier: the step's report, the samples the world consumed, and the eval loss of an eval step.</summary>
+internal sealed record StepOutcome(StepReport Report, long Samples, double? EvalLoss);

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Forge.Actors.Checkpointing;
 using Forge.Actors.Cluster;
+using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
 using Forge.Actors.Supervision;
 
@@ -13,13 +14,6 @@ namespace Forge.Actors.Training;
 /// </summary>
 public static class LocalTrainingJob
 {
-    /// <summary>Runs the job with the production services (<see cref="TrainingServices.ForJobAsync"/>).</summary>
-    public static async Task<JobFinished> RunAsync(TrainingJobOptions options, ITrainingObserver observer, CancellationToken ct)
-    {
-        await using var services = await TrainingServices.ForJobAsync(options, ct).ConfigureAwait(false);
-        return await RunAsync(options, observer, services, ct).ConfigureAwait(false);
-    }
-
     /// <summary>
     /// Runs the job to its end. Cancelling `ct` finishes the current step, commits a checkpoint and
     /// returns a <see cref="JobFinished"/> with a resume hint.
@@ -44,7 +38,7 @@ public static class LocalTrainingJob
             if (await Task.WhenAny(finished, supervisorStopped).ConfigureAwait(false) != finished)
                 // The supervisor stops right after replying, so the reply may still be on its way;
                 // without one, the supervisor crashed (the guardian stops, never restarts, it).
-                await Task.WhenAny(finished, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None)).ConfigureAwait(false);
+                await Task.WhenAny(finished, Task.Delay(ElasticTimings.FinalReplyGrace, CancellationToken.None)).ConfigureAwait(false);
             return finished.IsCompletedSuccessfully
                 ? finished.Result
                 : new JobFinished(settings.ResumeFrom?.Step ?? 0, false, null, "the job supervisor stopped unexpectedly (see the log for its exception)");
@@ -89,18 +83,7 @@ public static class LocalTrainingJob
         }
         if (!options.Resume) return settings;
 
-        var (committed, unreadable) = await services.Store.ListWithUnreadableAsync(settings.JobId, ct).ConfigureAwait(false);
-        var latest = committed.LastOrDefault();
-        // A newer checkpoint whose manifest is damaged is passed over, and said so: nothing is skipped silently.
-        foreach (var damaged in unreadable.Where(u => latest is null || u.Step > latest.Step))
-            observer.OnMessage($"{damaged.Message}; " + (latest is null ? "no readable checkpoint is left" : $"resuming from step {latest.Step}"));
-        if (latest is null)
-            throw new InvalidOperationException(unreadable.Count == 0
-                ? $"run '{settings.JobId}' in {options.RunDirectory} has no committed checkpoint to resume from"
-                : $"run '{settings.JobId}' in {options.RunDirectory} has no readable committed checkpoint (damaged: steps {string.Join(", ", unreadable.Select(u => u.Step))})");
-        if (latest.ModelConfigHash.Length > 0 && latest.ModelConfigHash != settings.ModelConfigHash)
-            throw new InvalidOperationException(
-                $"the checkpoint at step {latest.Step} of run '{settings.JobId}' was written for a different model ([model], [vision_encoder], [adapter] or [vlm] changed)");
+        var latest = await ResumePoint.FindAsync(services.Store, settings.JobId, settings.ModelConfigHash, observer.OnMessage, ct).ConfigureAwait(false);
         return settings with { ResumeFrom = latest };
     }
 }

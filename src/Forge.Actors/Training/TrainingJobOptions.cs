@@ -1,3 +1,4 @@
+using Forge.Actors.Protocol;
 using Forge.Model.Config;
 
 namespace Forge.Actors.Training;

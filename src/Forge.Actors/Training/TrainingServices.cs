@@ -22,8 +22,8 @@ public sealed record TrainingServices : IAsyncDisposable
     /// <summary>Per-device backends: NCCL binds a communicator to one GPU, so each GPU rank needs its own.</summary>
     public Func<int, ICollectiveBackend>? BackendForDevice { get; init; }
     public required ICheckpointStore Store { get; init; }
-    /// <summary>The data cursor after N completed steps (IBatchSource.CursorAfter), recorded in manifests.</summary>
-    public Func<long, DataCursor>? DataCursorAfter { get; init; }
+    /// <summary>The data cursor after N completed steps at a global batch size, recorded in manifests.</summary>
+    public Func<long, int, DataCursor>? DataCursorAfter { get; init; }
     /// <summary>Visible CUDA devices; `ranks = 0` runs one rank per device.</summary>
     public Func<int> CudaDeviceCount { get; init; } = () => TorchRuntime.Probe().CudaDevices.Count;
     /// <summary>When set, the job's process is also the seed of a cluster that `forge node` processes join.</summary>
@@ -57,7 +57,8 @@ public sealed record TrainingServices : IAsyncDisposable
     {
         var config = options.Config;
         var heldOut = OpenHeldOut(config);
-        var data = PrefetchingBatchSource.Open(config, ResolveGlobalBatchSize(options));
+        // The global batch size is the supervisor's to fix (with the first world): sources are made per size.
+        var data = BatchSources.Open(config);
         try
         {
             var store = await SqlCheckpointStore.OpenAsync(CheckpointStoreSettings.FromConfig(config.Checkpoint, options.RunDirectory), ct)
@@ -88,18 +89,6 @@ public sealed record TrainingServices : IAsyncDisposable
         string.IsNullOrWhiteSpace(config.Data.EvalManifest)
             ? null
             : new HeldOutEvaluator(ImageTextDataset.Open(config.Data.EvalManifest, config.Data, config.Vlm.MaxTextLen), config.Data.Seed);
-
-    /// <summary>
-    /// train.global_batch_size, or when it is 0, batch_size per rank of the first world. It is fixed
-    /// from then on: an elastic run keeps the samples per optimizer step whatever the world size.
-    /// </summary>
-    public static int ResolveGlobalBatchSize(TrainingJobOptions options)
-    {
-        var train = options.Config.Train;
-        if (train.GlobalBatchSize > 0) return train.GlobalBatchSize;
-        var ranks = options.Ranks > 0 ? options.Ranks : Math.Max(1, TorchRuntime.Probe().CudaDevices.Count);
-        return train.BatchSize * ranks;
-    }
 
     public async ValueTask DisposeAsync()
     {

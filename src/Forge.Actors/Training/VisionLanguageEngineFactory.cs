@@ -1,3 +1,4 @@
+using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
 using Forge.Model.Config;
 using Forge.Model.Data;
@@ -13,10 +14,11 @@ namespace Forge.Actors.Training;
 
 /// <summary>
 /// The production engine factory: every rank trains the configured vision-language model with
-/// <see cref="ShardedRankEngine"/> on the job's shared batch source, and scores the shared held-out
-/// set on eval steps when one is given.
+/// <see cref="ShardedRankEngine"/> on the process's shared batch source for the job's global batch size
+/// (fixed by the supervisor, sent with the world), and scores the shared held-out set on eval steps when
+/// one is given.
 /// </summary>
-public sealed class VisionLanguageEngineFactory(JobConfig config, IBatchSource data, HeldOutEvaluator? heldOut = null) : IRankEngineFactory
+public sealed class VisionLanguageEngineFactory(JobConfig config, BatchSources data, HeldOutEvaluator? heldOut = null) : IRankEngineFactory
 {
     // One factory serves every rank of the process, each on its own torch thread; the device a
     // thread was prepared for is therefore per-thread state, like torch's own current device.
@@ -31,6 +33,6 @@ public sealed class VisionLanguageEngineFactory(JobConfig config, IBatchSource d
     public IRankEngine Create(RankAssignment assignment, ICollectives collectives, OptimizerShard? restored)
     {
         var device = _device >= 0 ? torch.device(DeviceType.CUDA, _device) : CPU;
-        return ShardedRankEngine.ForVisionLanguageModel(config, data, collectives, device, restored, heldOut);
+        return ShardedRankEngine.ForVisionLanguageModel(config, data.For(assignment.GlobalBatchSize), collectives, device, restored, heldOut);
     }
 }

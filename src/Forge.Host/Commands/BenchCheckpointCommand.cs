@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Forge.Actors.Checkpointing;
+using Forge.Host.Benchmarks;
 
 namespace Forge.Host.Commands;
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
 using Forge.Host.Configuration;
 using Forge.Host.Hosting;

@@ -72,6 +72,7 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
         AtLeast("train.eval_interval", t.EvalInterval, 0, "0 (no eval) or a positive step interval");
         AtLeast("train.eval_batches", t.EvalBatches, 0, "a count of at least 0");
         AtLeast("train.generate_samples", t.GenerateSamples, 0, "a count of at least 0");
+        AtLeast("train.max_bad_steps", t.MaxBadSteps, 1, "a count of at least 1");
         if (t.GlobalBatchSize > 0 && elastic.MinRanks > t.GlobalBatchSize)
             Require(false, "elastic.min_ranks", elastic.MinRanks,
                 $"at most train.global_batch_size ({t.GlobalBatchSize}): every rank needs at least one sample per step");
@@ -131,6 +132,7 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
         OneOf("distributed.backend", d.Backend, KnownNames.Backends);
         Positive("distributed.step_timeout_sec", d.StepTimeoutSec);
         Positive("distributed.form_timeout_sec", d.FormTimeoutSec);
+        Positive("distributed.abort_timeout_sec", d.AbortTimeoutSec);
     }
 
     private void VisionEncoder(VisionEncoderConfig v)

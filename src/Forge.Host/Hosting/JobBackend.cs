@@ -1,6 +1,7 @@
 using Forge.Actors.Checkpointing;
 using Forge.Actors.Checkpointing.Export;
 using Forge.Actors.Cluster;
+using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
 using Forge.Actors.Supervision;
 using Forge.Actors.Training;
@@ -71,7 +72,7 @@ internal static class JobBackend
             layout = FlatParameterLayout.For(model.Module, worldSize: 1, stages.LayoutNames).Info;
             frozen = model.Module.named_parameters().Where(p => !p.parameter.requires_grad).Select(p => p.name).ToList();
         }
-        var shard = SafetensorsShardImport.LoadShard(path, layout, FlatRange.ForRank(layout.PaddedNumel, 1, 0));
+        var shard = SafetensorsShardImport.LoadShard(path, layout, ShardRange.For(layout.PaddedNumel, 0, 1));
         var receipt = await store.SaveShardAsync(config.RunName, 0, 0, shard, ct);
         var manifest = new CheckpointManifest
         {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Forge.Actors.Protocol;
 using Forge.Actors.Training;
 
 namespace Forge.Host.Output;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Forge.Actors.Protocol;
 using Forge.Actors.Training;
 
 namespace Forge.Host.Output;

@@ -1,3 +1,4 @@
+using Forge.Actors.Protocol;
 using Forge.Actors.Training;
 
 namespace Forge.Host.Output;

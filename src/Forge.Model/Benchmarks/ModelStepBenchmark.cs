@@ -1,3 +1,4 @@
+using Forge.Model.Optim;
 using System.Diagnostics;
 using Forge.Model.Config;
 using Forge.Model.Data;

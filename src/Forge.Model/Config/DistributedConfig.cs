@@ -8,4 +8,9 @@ public sealed record DistributedConfig
     public double StepTimeoutSec { get; init; } = 600;
     /// <summary>Seconds to wait for the minimum ranks to join.</summary>
     public double FormTimeoutSec { get; init; } = 120;
+    /// <summary>
+    /// Seconds a live rank may take to acknowledge an abort before it counts as lost. Dead ranks are known
+    /// sooner (DeathWatch); this bounds a rank whose torch thread is still busy, e.g. in a join that must time out first.
+    /// </summary>
+    public double AbortTimeoutSec { get; init; } = 120;
 }

@@ -20,4 +20,9 @@ public sealed record TrainConfig
     public int EvalBatches { get; init; } = 4;
     /// <summary>Held-out images whose greedy captions are printed at the end of a run.</summary>
     public int GenerateSamples { get; init; } = 6;
+    /// <summary>
+    /// A step whose loss or gradient norm is not finite is skipped on every rank (no update). After this
+    /// many skipped steps in a row the job stops, and its last committed checkpoint is left as it was.
+    /// </summary>
+    public int MaxBadSteps { get; init; } = 5;
 }

@@ -24,8 +24,8 @@ public static class AtenKernels
         def rms_norm(x: Tensor, weight: Tensor, eps: float):
             return torch.rms_norm(x, [x.size(-1)], weight, eps)
 
-        def fused_adamw(params: List[Tensor], grads: List[Tensor], exp_avgs: List[Tensor], exp_avg_sqs: List[Tensor], steps: List[Tensor], lr: float, beta1: float, beta2: float, weight_decay: float, eps: float, grad_scale: Tensor):
-            torch._fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=eps, amsgrad=False, maximize=False, grad_scale=grad_scale, found_inf=None)
+        def fused_adamw(params: List[Tensor], grads: List[Tensor], exp_avgs: List[Tensor], exp_avg_sqs: List[Tensor], steps: List[Tensor], lr: float, beta1: float, beta2: float, weight_decay: float, eps: float, grad_scale: Tensor, found_inf: Tensor):
+            torch._fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=eps, amsgrad=False, maximize=False, grad_scale=grad_scale, found_inf=found_inf)
         """;
 
     // Compiled once per process; a CompilationUnit's functions may run on several threads.
@@ -41,7 +41,7 @@ public static class AtenKernels
     /// <paramref name="gradScale"/> inside the kernel, which is how clipping is applied for free.
     /// </summary>
     public static void FusedAdamW(Tensor[] param, Tensor[] grad, Tensor[] expAvg, Tensor[] expAvgSq, Tensor[] step,
-        double lr, double beta1, double beta2, double weightDecay, double eps, Tensor gradScale) =>
+        double lr, double beta1, double beta2, double weightDecay, double eps, Tensor gradScale, Tensor foundInf) =>
         Unit.Value.invoke("fused_adamw", param, grad, expAvg, expAvgSq, step,
-            lr, beta1, beta2, weightDecay, eps, gradScale);
+            lr, beta1, beta2, weightDecay, eps, gradScale, foundInf);
 }

@@ -1,4 +1,3 @@
-using Forge.Model.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -19,8 +18,8 @@ public sealed class FlatParameterLayout
         Parameters = parameters;
         Numel = numel;
         WorldSize = worldSize;
-        ShardLength = (numel + worldSize - 1) / worldSize;
-        PaddedNumel = ShardLength * worldSize;
+        ShardLength = ShardRange.For(numel, 0, worldSize).Length;
+        PaddedNumel = ShardRange.PaddedNumel(numel, worldSize);
     }
 
     public IReadOnlyList<FlatParameter> Parameters { get; }
@@ -59,11 +58,7 @@ public sealed class FlatParameterLayout
     }
 
     /// <summary>The element range [Start, Start + Length) of the padded flat vector that <paramref name="rank"/> owns.</summary>
-    public (long Start, long Length) ShardRange(int rank)
-    {
-        if (rank < 0 || rank >= WorldSize) throw new ArgumentOutOfRangeException(nameof(rank), rank, $"rank must be in [0, {WorldSize})");
-        return (rank * ShardLength, ShardLength);
-    }
+    public ShardRange ShardOf(int rank) => ShardRange.For(Numel, rank, WorldSize);
 
     /// <summary>A new flat tensor holding the module's current trainable values (padding zero).</summary>
     public Tensor Gather(nn.Module module, ScalarType dtype, Device device)

@@ -28,6 +28,7 @@ public sealed class ShardedAdamW : IDisposable
     private readonly double _weightDecay;
     private readonly Tensor _deviceStep;  // the fused kernel reads the bias-correction step from the device
     private readonly Tensor _unitScale;   // grad_scale when the caller does not clip
+    private readonly Tensor _noInf;       // found_inf when the caller does not guard against divergence
 
     /// <summary>Takes ownership of <paramref name="master"/> (fp32, 1-D) as the shard's master weights; moments start at zero.</summary>
     /// <param name="fusedKernel">torch's fused AdamW (default unless FORGE_ATEN_KERNELS=off), or composed ops.</param>
@@ -48,6 +49,7 @@ public sealed class ShardedAdamW : IDisposable
         ExpAvgSq = zeros_like(master);
         _deviceStep = zeros(1, ScalarType.Float32, master.device);
         _unitScale = ones(1, ScalarType.Float32, master.device);
+        _noInf = zeros(1, ScalarType.Float32, master.device);
     }
 
     public Tensor Master { get; }
@@ -81,7 +83,9 @@ public sealed class ShardedAdamW : IDisposable
     /// freeze stage, each with its own bias-correction step; the rest (weights and moments) is left
     /// untouched. Null updates the whole shard at step <see cref="Step"/>.
     /// </summary>
-    public void Update(Tensor gradient, double lr, Tensor? gradScale = null, IReadOnlyList<OptimizerSegment>? segments = null)
+    /// <paramref name="foundInf"/>, a one-element fp32 device tensor, skips the update when it holds a non-zero
+    /// value (torch's found_inf: read on the device, no host wait); the caller then calls <see cref="Unstep"/>.
+    public void Update(Tensor gradient, double lr, Tensor? gradScale = null, IReadOnlyList<OptimizerSegment>? segments = null, Tensor? foundInf = null)
     {
         if (gradient.dtype != ScalarType.Float32 || gradient.numel() != Length)
             throw new ArgumentException($"gradient must be {Length} float32 elements, got {gradient.numel()} {gradient.dtype}");
@@ -90,7 +94,7 @@ public sealed class ShardedAdamW : IDisposable
         Step++;
         if (segments is null)
         {
-            UpdateRuns([Master], [gradient], [ExpAvg], [ExpAvgSq], [Step], lr, gradScale);
+            UpdateRuns([Master], [gradient], [ExpAvg], [ExpAvgSq], [Step], lr, gradScale, foundInf);
             return;
         }
         foreach (var segment in segments)
@@ -98,11 +102,23 @@ public sealed class ShardedAdamW : IDisposable
                 throw new ArgumentException($"optimizer segment {segment} does not fit a shard of {Length} elements");
         if (segments.Count == 0) return;   // nothing of this shard trains in this stage
         Tensor[] Views(Tensor t) => segments.Select(g => t.narrow(0, g.Offset, g.Length)).ToArray();
-        UpdateRuns(Views(Master), Views(gradient), Views(ExpAvg), Views(ExpAvgSq), segments.Select(g => g.Step).ToArray(), lr, gradScale);
+        UpdateRuns(Views(Master), Views(gradient), Views(ExpAvg), Views(ExpAvgSq), segments.Select(g => g.Step).ToArray(), lr, gradScale, foundInf);
     }
 
-    private void UpdateRuns(Tensor[] masters, Tensor[] gradients, Tensor[] expAvgs, Tensor[] expAvgSqs, long[] steps, double lr, Tensor? gradScale)
+    /// <summary>
+    /// Takes back the step count of an update that <c>foundInf</c> skipped, as torch.optim does for a step
+    /// skipped on a non-finite gradient: the next applied update uses the same bias correction.
+    /// </summary>
+    public void Unstep()
     {
+        if (Step == 0) throw new InvalidOperationException("no optimizer step to take back");
+        Step--;
+    }
+
+    private void UpdateRuns(Tensor[] masters, Tensor[] gradients, Tensor[] expAvgs, Tensor[] expAvgSqs, long[] steps, double lr, Tensor? gradScale, Tensor? foundInf)
+    {
+        // The composed fallback has no device-side skip: it reads the flag (it is not the fast path).
+        if (!FusedKernel && foundInf is not null && foundInf.item<float>() != 0) return;
         if (FusedKernel)
         {
             // The device steps are fills, not host reads: the kernel reads the bias-correction step without a sync.
@@ -110,7 +126,7 @@ public sealed class ShardedAdamW : IDisposable
             for (var i = 0; i < steps.Length; i++)
                 deviceSteps[i] = i == 0 ? _deviceStep.FillInPlace(steps[0]) : empty(1, ScalarType.Float32, _deviceStep.device).FillInPlace(steps[i]);
             AtenKernels.FusedAdamW(masters, gradients, expAvgs, expAvgSqs, deviceSteps,
-                lr, _beta1, _beta2, _weightDecay, _eps, gradScale ?? _unitScale);
+                lr, _beta1, _beta2, _weightDecay, _eps, gradScale ?? _unitScale, foundInf ?? _noInf);
             return;
         }
         for (var i = 0; i < masters.Length; i++)
@@ -153,6 +169,7 @@ public sealed class ShardedAdamW : IDisposable
         ExpAvgSq.Dispose();
         _deviceStep.Dispose();
         _unitScale.Dispose();
+        _noInf.Dispose();
     }
 
     private static float[] ToArray(Tensor t)

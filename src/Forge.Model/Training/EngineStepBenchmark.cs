@@ -113,10 +113,10 @@ public static class EngineStepBenchmark
             var result = engine.RunStep(step);
             if (step < options.Warmup)
             {
-                if (rank == 0) Console.Out.WriteLine($"  warmup step {step + 1}: {result.Timings.Total * 1000:F1} ms");
+                if (rank == 0) Console.Out.WriteLine($"  warmup step {step + 1}: {result.RankTimings.Total * 1000:F1} ms");
             }
-            else if (engine.SynchronisePhases) phased.Add(result.Timings);
-            else unsynchronised.Add(result.Timings.Total);
+            else if (engine.SynchronisePhases) phased.Add(result.RankTimings);
+            else unsynchronised.Add(result.RankTimings.Total);
         }
         return (phased, unsynchronised, engine.OptimizerKernel);
     }

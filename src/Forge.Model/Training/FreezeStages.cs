@@ -1,3 +1,4 @@
+using Forge.Model.Optim;
 using Forge.Model.Modeling;
 
 namespace Forge.Model.Training;

@@ -34,27 +34,3 @@ public interface IRankEngine : IDisposable
     /// <summary>The flat layout's total (unpadded) element count and per-parameter entries, for manifests.</summary>
     FlatLayoutInfo Layout { get; }
 }
-
-/// <summary>A parameter's place in the flat layout.</summary>
-public sealed record FlatParameter(string Name, long[] Shape, long Offset, long Numel);
-
-/// <summary>All trainable parameters in a fixed order, padded to a multiple of the world size.</summary>
-public sealed record FlatLayoutInfo(IReadOnlyList<FlatParameter> Parameters, long Numel, long PaddedNumel);
-
-/// <summary>
-/// What one step produced on one rank (loss is already the global weighted value when Reduced is true).
-/// EvalLoss is the held-out mean token loss after the step's update, on eval steps only; it is global
-/// (every rank reports the same value).
-/// </summary>
-public sealed record StepResult(
-    long Step,
-    double Loss,
-    long Tokens,
-    int Samples,
-    double GradNorm,
-    double LearningRate,
-    StepTimings Timings,
-    double? EvalLoss = null);
-
-/// <summary>Seconds spent per phase of a step on one rank.</summary>
-public sealed record StepTimings(double Data, double Compute, double ReduceScatter, double Optimizer, double AllGather, double Total);

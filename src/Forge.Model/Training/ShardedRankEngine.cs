@@ -97,7 +97,7 @@ public sealed class ShardedRankEngine : IRankEngine
             _freezeStages = FreezeStages.Of(_model, firstStep);
             module.to(_device);
             _layout = FlatParameterLayout.For(module, collectives.WorldSize, _freezeStages.LayoutNames);
-            (_shardStart, var shardLength) = _layout.ShardRange(collectives.Rank);
+            (_shardStart, var shardLength) = _layout.ShardOf(collectives.Rank);
 
             // The fp32 values become the master shard before any cast, so bf16 compute never rounds them.
             var initial = _layout.Gather(module, ScalarType.Float32, _device);
@@ -204,14 +204,17 @@ public sealed class ShardedRankEngine : IRankEngine
             // no other wait. It is charged to the all-gather phase, at the cost of one 8-byte copy.
             var host = stats.cpu().data<float>().ToArray();
             var (loss, gradNorm) = (host[1] / globalTokens, Math.Sqrt(host[0]));
+            // Every rank reads the same all-reduced statistics, so every rank agrees that the step was skipped.
+            var skipped = !double.IsFinite(loss) || !double.IsFinite(gradNorm);
+            if (skipped) _optimizer.Unstep();
             var allGatherSeconds = clock.Lap();
 
             // Evaluation time has no phase of its own: it shows in Total, the step's wall time on this rank.
             var evalLoss = IsEvalStep(step) ? EvaluateHeldOut() : null;
 
-            return new StepResult(step, loss, globalTokens, samples, gradNorm, lr,
+            return new StepResult(step, WorldLoss: loss, WorldTokens: globalTokens, RankSamples: samples, WorldGradNorm: gradNorm, LearningRate: lr,
                 new StepTimings(dataSeconds, computeSeconds, reduceScatterSeconds, optimizerSeconds, allGatherSeconds, clock.Total),
-                evalLoss);
+                evalLoss, skipped);
         }
         finally
         {
@@ -368,7 +371,10 @@ public sealed class ShardedRankEngine : IRankEngine
         if (WorldSize > 1) _collectives.AllReduceSum(stats);
         // Frozen parts of the shard have zero gradient, so the norm is the trained parameters' norm.
         var segments = _stageSegments?.Select(p => new OptimizerSegment(p.Offset, p.Length, step + 1 - p.Lag)).ToList();
-        _optimizer.Update(_gradientShard, lr, ShardedAdamW.ClipGradScale(stats[0].sqrt(), _config.Train.GradClipNorm), segments);
+        // A diverged step (non-finite loss or norm) must not touch the weights or moments. The flag stays on the
+        // device, where the fused kernel reads it, so the healthy path still needs no host read before the update.
+        var diverged = stats.isfinite().all().logical_not().to(ScalarType.Float32).reshape(1);
+        _optimizer.Update(_gradientShard, lr, ShardedAdamW.ClipGradScale(stats[0].sqrt(), _config.Train.GradClipNorm), segments, diverged);
         return stats;
     }
 

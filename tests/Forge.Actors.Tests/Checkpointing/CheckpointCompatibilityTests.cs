@@ -1,3 +1,4 @@
+using Forge.Model.Optim;
 using Forge.Actors.Checkpointing;
 using Forge.Model.Config;
 using Forge.Model.Training;

@@ -1,4 +1,6 @@
+using Forge.Actors.Ranks;
 using Forge.Actors.Checkpointing;
+using Forge.Model.Optim;
 
 namespace Forge.Actors.Tests.Checkpointing;
 
@@ -43,10 +45,10 @@ public sealed class SqlCheckpointStoreTests
             var manifest = await state.SaveAndCommitAsync(db.Store, jobId, step: savedBy, worldSize: savedBy);
             for (var loadedBy = 1; loadedBy <= 4; loadedBy++)
             {
-                var padded = FlatRange.PaddedNumel(state.Layout.Numel, loadedBy);
+                var padded = ShardRange.PaddedNumel(state.Layout.Numel, loadedBy);
                 for (var rank = 0; rank < loadedBy; rank++)
                 {
-                    var range = FlatRange.ForRank(padded, loadedBy, rank);
+                    var range = ShardRange.For(padded, rank, loadedBy);
                     var shard = await db.Store.LoadRangeAsync(manifest, range.Start, range.Length);
                     Assert.Equal((range.Start, range.Length), (shard.Start, shard.Length));
                     state.AssertBitExact(shard);
@@ -160,7 +162,7 @@ public sealed class SqlCheckpointStoreTests
     }
 
     [Theory, SqliteStore, PostgresStore]
-    public async Task ACorruptChunkIsNamedAndTheResumeFallsBackToThePreviousCheckpoint(CheckpointStoreKind kind)
+    public async Task ACorruptChunkIsNamedByRankAndIndexAndRangesThatAvoidItStillLoad(CheckpointStoreKind kind)
     {
         await using var db = await TestStores.OpenAsync(kind, FourElementChunks);
         var jobId = TestStores.NewJobId("corrupt");
@@ -178,9 +180,10 @@ public sealed class SqlCheckpointStoreTests
         Assert.Contains("checksum", error.Message);
         // Ranges that avoid the bad chunk still load: the damage is local, and named precisely.
         bad.AssertBitExact(await db.Store.LoadRangeAsync(corrupted, 0, 33));
-
-        var log = await AssertRestoreFallsBackAsync(db.Store, jobId, worldSize: 3, restoredStep: 50, skippedStep: 60, good);
-        Assert.Contains("rank 1 chunk 2", log);
+        // A rank restoring its slice of the damaged checkpoint fails with the step the supervisor then falls back from.
+        var restoring = await Assert.ThrowsAsync<CheckpointCorruptException>(() => ShardRestore.LoadAsync(db.Store, corrupted, rank: 1, worldSize: 2, CancellationToken.None));
+        Assert.Equal(60, restoring.Step);
+        good.AssertBitExact(await db.Store.LoadRangeAsync((await db.Store.ListAsync(jobId)).Single(m => m.Step == 50), 0, 65));
     }
 
     [Theory, SqliteStore]
@@ -218,28 +221,28 @@ public sealed class SqlCheckpointStoreTests
         Assert.Contains("manifest", damaged.Message);
         Assert.Equal(70, (await db.Store.LatestAsync(jobId))!.Step);
 
-        var log = await AssertRestoreFallsBackAsync(db.Store, jobId, worldSize: 2, restoredStep: 70, skippedStep: 80, good);
-        Assert.Contains("step 80", log);
+        var message = await AssertResumePassesOverAsync(db.Store, jobId, worldSize: 2, restoredStep: 70, skippedStep: 80, good);
+        Assert.Contains("manifest", message);
     }
 
     /// <summary>
-    /// Resumes the job on <paramref name="worldSize"/> ranks and checks that the restorer passed over the damaged
-    /// checkpoint at <paramref name="skippedStep"/>, said so, and restored <paramref name="expected"/> bit for bit.
-    /// Returns the restorer's log.
+    /// Finds the resume point on <paramref name="worldSize"/> ranks the product's way (ResumePoint, then each rank's
+    /// ShardRestore) and checks that it passed over the damaged checkpoint at <paramref name="skippedStep"/>, said so,
+    /// and restored <paramref name="expected"/> bit for bit. Returns what it reported.
     /// </summary>
-    private static async Task<string> AssertRestoreFallsBackAsync(
+    private static async Task<string> AssertResumePassesOverAsync(
         ICheckpointStore store, string jobId, int worldSize, long restoredStep, long skippedStep, TrainingState expected)
     {
-        var log = new StringWriter();
-        var ranges = Enumerable.Range(0, worldSize).Select(r => FlatRange.ForRank(66, worldSize, r)).ToList();
-        var restored = await new CheckpointRestorer(store, log).RestoreAsync(jobId, "config-a", ranges);
+        var messages = new List<string>();
+        var resumeFrom = await ResumePoint.FindAsync(store, jobId, "config-a", messages.Add);
 
-        Assert.NotNull(restored);
-        Assert.Equal(restoredStep, restored.Manifest.Step);
-        Assert.Equal(skippedStep, Assert.Single(restored.Skipped).Step);
-        Assert.Contains($"falling back to step {restoredStep}", log.ToString());
-        foreach (var shard in restored.Shards) expected.AssertBitExact(shard);
-        return log.ToString();
+        Assert.Equal(restoredStep, resumeFrom.Step);
+        var message = Assert.Single(messages);
+        Assert.Contains($"step {skippedStep}", message);
+        Assert.Contains($"resuming from step {restoredStep}", message);
+        for (var rank = 0; rank < worldSize; rank++)
+            expected.AssertBitExact(await ShardRestore.LoadAsync(store, resumeFrom, rank, worldSize, CancellationToken.None));
+        return message;
     }
 
     [Theory, SqliteStore]
@@ -250,10 +253,9 @@ public sealed class SqlCheckpointStoreTests
         await new TrainingState(seed: 24).SaveAndCommitAsync(db.Store, jobId, step: 5, worldSize: 1);
         await db.FlipByteAsync(CheckpointPersistenceIds.Manifest(jobId), 5, 0);
 
-        var ranges = new[] { FlatRange.ForRank(66, 1, 0) };
-        var error = await Assert.ThrowsAsync<CheckpointCorruptException>(() => new CheckpointRestorer(db.Store).RestoreAsync(jobId, "config-a", ranges));
-        Assert.Equal(5, error.Step);
-        Assert.Contains("every committed checkpoint of the job is corrupt", error.Message);
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => ResumePoint.FindAsync(db.Store, jobId, "config-a", _ => { }));
+        Assert.Contains("no readable committed checkpoint", error.Message);
+        Assert.Contains("step 5", error.Message);
         Assert.Contains("does not parse", error.Message);
     }
 
@@ -267,7 +269,7 @@ public sealed class SqlCheckpointStoreTests
         await state.SaveAndCommitAsync(db.Store, jobId, step: 2, worldSize: 1, configHash: "sha256:aaaa");
 
         var error = await Assert.ThrowsAsync<CheckpointIncompatibleException>(() =>
-            new CheckpointRestorer(db.Store).RestoreAsync(jobId, "sha256:bbbb", [new FlatRange(0, 65)]));
+            ResumePoint.FindAsync(db.Store, jobId, "sha256:bbbb", _ => { }));
 
         Assert.Contains("sha256:aaaa", error.Message);
         Assert.Contains("sha256:bbbb", error.Message);

@@ -39,7 +39,7 @@ public sealed class TrainingState
     /// <summary>Rank <paramref name="rank"/>'s shard in a world of <paramref name="worldSize"/> (padding is zeros).</summary>
     public OptimizerShard ShardFor(int worldSize, int rank)
     {
-        var range = FlatRange.ForRank(FlatRange.PaddedNumel(Layout.Numel, worldSize), worldSize, rank);
+        var range = ShardRange.For(ShardRange.PaddedNumel(Layout.Numel, worldSize), rank, worldSize);
         return new OptimizerShard(range.Start, range.Length, Slice(Master, range), Slice(ExpAvg, range), Slice(ExpAvgSq, range), OptimizerStep);
     }
 
@@ -59,7 +59,7 @@ public sealed class TrainingState
         JobId = jobId,
         Step = step,
         WorldSize = worldSize,
-        Layout = Layout with { PaddedNumel = FlatRange.PaddedNumel(Layout.Numel, worldSize) },
+        Layout = Layout with { PaddedNumel = ShardRange.PaddedNumel(Layout.Numel, worldSize) },
         Shards = receipts,
         DataEpoch = 1,
         DataPosition = 17 * step,
@@ -73,7 +73,7 @@ public sealed class TrainingState
     /// <summary>Asserts that <paramref name="shard"/> holds exactly this state's bits over its range (zeros past the layout).</summary>
     public void AssertBitExact(OptimizerShard shard)
     {
-        var range = new FlatRange(shard.Start, shard.Length);
+        var range = new ShardRange(shard.Start, shard.Length);
         Assert.Equal(OptimizerStep, shard.Step);
         AssertBits(Slice(Master, range), shard.Master, "master");
         AssertBits(Slice(ExpAvg, range), shard.ExpAvg, "exp_avg");
@@ -90,7 +90,7 @@ public sealed class TrainingState
                 Assert.Fail($"{what}[{i}]: expected bits 0x{e[i]:x8}, got 0x{a[i]:x8}");
     }
 
-    private static float[] Slice(float[] full, FlatRange range)
+    private static float[] Slice(float[] full, ShardRange range)
     {
         var slice = new float[range.Length];
         var available = Math.Max(0, Math.Min(full.LongLength, range.End) - range.Start);

@@ -1,8 +1,10 @@
+using Forge.Model.Optim;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Serialization;
 using Forge.Actors.Checkpointing;
 using Forge.Actors.Cluster;
+using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
 using Forge.Actors.Supervision;
 using Forge.Model.Training;
@@ -34,8 +36,8 @@ public sealed class ForgeMessageSerializerTests() : Akka.TestKit.Xunit2.TestKit(
     [
         new RankRegistered("job"),
         new CreateGroup(3),
-        new JoinWorld(new RankAssignment("job", 3, 1, 2, [1, 2, 3, 255]), Manifest),
-        new JoinWorld(new RankAssignment("job", 3, 1, 2, [7]), null),
+        new JoinWorld(new RankAssignment("job", 3, 1, 2, [1, 2, 3, 255], GlobalBatchSize: 8), Manifest),
+        new JoinWorld(new RankAssignment("job", 3, 1, 2, [7], GlobalBatchSize: 8), null),
         new RunStep(3, 41),
         new SaveShard(3, 42),
         new AbortStep(3, "peer lost"),

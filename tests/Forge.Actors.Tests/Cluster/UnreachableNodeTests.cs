@@ -3,6 +3,7 @@ using Akka.Configuration;
 using Akka.Remote;
 using Akka.Remote.Transport;
 using Forge.Actors.Cluster;
+using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
 using Forge.Actors.Supervision;
 using Forge.Actors.Tests.Ranks.Fakes;

@@ -1,5 +1,6 @@
 using Forge.Actors.Collectives;
 using Forge.Actors.Collectives.Nccl;
+using Forge.Actors.Protocol;
 using Forge.Model.Config;
 using Forge.Model.Distributed;
 using Forge.Model.Tests.Training;
@@ -72,7 +73,7 @@ public class NcclCollectivesTests(ITestOutputHelper output)
         using var engine = new ShardedRankEngine(() => new TinyCaptionModel(3), data, new SingleRankCollectives(), config, cuda);
         Assert.Equal(ScalarType.BFloat16, engine.ComputeDtype);
         var results = Enumerable.Range(0, 5).Select(s => engine.RunStep(s)).ToArray();
-        Assert.All(results, r => Assert.True(double.IsFinite(r.Loss) && double.IsFinite(r.GradNorm)));
+        Assert.All(results, r => Assert.True(double.IsFinite(r.WorldLoss) && double.IsFinite(r.WorldGradNorm)));
         Assert.Equal(ScalarType.Float32, engine.MasterShard.dtype);
         var replica = cat(engine.Model.Module.parameters().Where(p => p.requires_grad).Select(p => p.detach().reshape(-1)).ToArray());
         Assert.Equal(ScalarType.BFloat16, replica.dtype);

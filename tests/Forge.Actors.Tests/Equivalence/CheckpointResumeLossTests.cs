@@ -1,4 +1,5 @@
 using Forge.Actors.Checkpointing;
+using Forge.Actors.Protocol;
 using Forge.Actors.Tests.Checkpointing;
 using Forge.Actors.Tests.Collectives;
 using Forge.Model.Distributed;
@@ -58,13 +59,13 @@ public class CheckpointResumeLossTests(ITestOutputHelper output)
         Assert.Equal(SavedAt, manifest.Step);
         var resumed = LoopbackGroup.Run(resumedOn, group =>
         {
-            var padded = FlatRange.PaddedNumel(layout.Numel, resumedOn);
+            var padded = ShardRange.PaddedNumel(layout.Numel, resumedOn);
             var length = padded / resumedOn;
             var shard = store.LoadRangeAsync(manifest, group.Rank * length, length).GetAwaiter().GetResult();
             using var data = new SyntheticCaptions(GlobalBatch);
             using var engine = new ShardedRankEngine(() => new TinyCaptionModel(3), data, group, config, firstStep: SavedAt);
             engine.LoadShard([shard]);
-            return Enumerable.Range(SavedAt, Steps - SavedAt).Select(s => engine.RunStep(s).Loss).ToArray();
+            return Enumerable.Range(SavedAt, Steps - SavedAt).Select(s => engine.RunStep(s).WorldLoss).ToArray();
         });
 
         var continued = resumed[0];
@@ -83,6 +84,6 @@ public class CheckpointResumeLossTests(ITestOutputHelper output)
     {
         using var data = new SyntheticCaptions(GlobalBatch);
         using var engine = new ShardedRankEngine(() => new TinyCaptionModel(3), data, new SingleRankCollectives(), config);
-        return Enumerable.Range(0, Steps).Select(s => engine.RunStep(s).Loss).ToArray();
+        return Enumerable.Range(0, Steps).Select(s => engine.RunStep(s).WorldLoss).ToArray();
     }
 }

@@ -1,3 +1,4 @@
+using Forge.Actors.Protocol;
 using Forge.Actors.Tests.Collectives;
 using Forge.Model.Config;
 using Forge.Model.Distributed;
@@ -61,7 +62,7 @@ public class CrossAttentionModelEquivalenceTests(ITestOutputHelper output)
             lock (BuildLock) return VlmRegistry.Build(config, CPU, ScalarType.Float32);
         }, data, group, config);
         var loss = 0.0;
-        for (var s = 0; s < Steps; s++) loss = engine.RunStep(s).Loss;
+        for (var s = 0; s < Steps; s++) loss = engine.RunStep(s).WorldLoss;
         var shard = engine.SnapshotShard().Master;
         return (group.WorldSize == 1 ? shard.Take((int)engine.Layout.Numel).ToArray() : shard, loss);
     }

@@ -1,3 +1,4 @@
+using Forge.Actors.Protocol;
 using Forge.Actors.Tests.Collectives;
 using Forge.Model.Distributed;
 using Forge.Model.Optim;
@@ -51,9 +52,9 @@ public class DataParallelEquivalenceTests(ITestOutputHelper output)
         Assert.True(diff <= Tolerance, $"max |N ranks - 1 rank| = {diff}");
         // Every replica is the gathered masters, bit for bit: the all-gather copies bytes.
         Assert.All(outcomes, o => Assert.Equal(sharded, o.Replica));
-        Assert.All(outcomes, o => Assert.Equal(single.Last.Tokens, o.Last.Tokens));
-        Assert.All(outcomes, o => Assert.Equal(single.Last.Loss, o.Last.Loss, 4));
-        Assert.All(outcomes, o => Assert.Equal(single.Last.GradNorm, o.Last.GradNorm, 4));
+        Assert.All(outcomes, o => Assert.Equal(single.Last.WorldTokens, o.Last.WorldTokens));
+        Assert.All(outcomes, o => Assert.Equal(single.Last.WorldLoss, o.Last.WorldLoss, 4));
+        Assert.All(outcomes, o => Assert.Equal(single.Last.WorldGradNorm, o.Last.WorldGradNorm, 4));
     }
 
     [Fact]

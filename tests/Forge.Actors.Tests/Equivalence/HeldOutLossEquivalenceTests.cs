@@ -1,3 +1,4 @@
+using Forge.Actors.Protocol;
 using Forge.Actors.Tests.Collectives;
 using Forge.Model.Config;
 using Forge.Model.Data;
@@ -66,12 +67,12 @@ public sealed class HeldOutLossEquivalenceTests : IDisposable
                 // Scored again from outside, on the engine's replica as the step left it.
                 var expected = _heldOut.Evaluate(engine.Model, CPU, batchSize: 2, maxBatches: 3);
                 Assert.Equal(6, expected.Samples);
-                Assert.NotNull(result.EvalLoss);
-                Assert.Equal(expected.MeanLoss, result.EvalLoss!.Value, Tolerance);
+                Assert.NotNull(result.WorldEvalLoss);
+                Assert.Equal(expected.MeanLoss, result.WorldEvalLoss!.Value, Tolerance);
             }
             else
             {
-                Assert.Null(result.EvalLoss);
+                Assert.Null(result.WorldEvalLoss);
             }
         }
     }
@@ -103,14 +104,14 @@ public sealed class HeldOutLossEquivalenceTests : IDisposable
 
         Assert.All(Enumerable.Range(0, Steps), step => Assert.False(withoutSet.IsEvalStep(step)));
         Assert.All(Enumerable.Range(0, Steps), step => Assert.False(intervalZero.IsEvalStep(step)));
-        Assert.Null(withoutSet.RunStep(1).EvalLoss);
+        Assert.Null(withoutSet.RunStep(1).WorldEvalLoss);
     }
 
     private double?[] EvalLosses(ICollectives group, JobConfig config)
     {
         using var data = new SyntheticCaptions(4, textLength: 8, imageSize: 8);
         using var engine = Engine(group, config, data);
-        return [.. Enumerable.Range(0, Steps).Select(step => engine.RunStep(step).EvalLoss)];
+        return [.. Enumerable.Range(0, Steps).Select(step => engine.RunStep(step).WorldEvalLoss)];
     }
 
     private ShardedRankEngine Engine(ICollectives group, JobConfig config, IBatchSource data) =>

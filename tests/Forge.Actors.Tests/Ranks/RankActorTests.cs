@@ -1,6 +1,8 @@
+using Forge.Model.Optim;
 using Akka.Actor;
 using Akka.TestKit;
 using Forge.Actors.Checkpointing;
+using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
 using Forge.Actors.Supervision;
 using Forge.Actors.Tests.Ranks.Fakes;
@@ -29,7 +31,7 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
 
     private static WorldJoined Join(TestProbe supervisor, IActorRef rank, int rankIndex, int worldSize, long epoch = 1, CheckpointManifest? restore = null)
     {
-        supervisor.Send(rank, new JoinWorld(new RankAssignment("job", epoch, rankIndex, worldSize, [9]), restore));
+        supervisor.Send(rank, new JoinWorld(new RankAssignment("job", epoch, rankIndex, worldSize, [9], GlobalBatchSize: 8), restore));
         return supervisor.ExpectMsg<WorldJoined>(Wait);
     }
 
@@ -68,7 +70,7 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
         supervisor.Send(rank, new RunStep(1, 7));
         var done = supervisor.ExpectMsg<StepDone>(Wait);
         Assert.Equal((1L, 1, 7L), (done.WorldEpoch, done.Rank, done.Result.Step));
-        Assert.Equal(20, done.Result.Tokens);
+        Assert.Equal(20, done.Result.WorldTokens);
     }
 
     [Fact]
@@ -164,7 +166,7 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
         var manifest = Manifest(step: 3, worldSize: 1, ranks: [0]) with { JobId = "missing" };
         var supervisor = CreateTestProbe();
         var rank = StartRank(supervisor);
-        supervisor.Send(rank, new JoinWorld(new RankAssignment("job", 1, 0, 1, [9]), manifest));
+        supervisor.Send(rank, new JoinWorld(new RankAssignment("job", 1, 0, 1, [9], GlobalBatchSize: 8), manifest));
         var failed = supervisor.ExpectMsg<JoinFailed>(Wait);
         Assert.Equal(1, failed.WorldEpoch);
         Assert.Null(failed.CorruptCheckpointStep);   // a missing job is not a damaged checkpoint
@@ -182,7 +184,7 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
         var supervisor = CreateTestProbe();
         var rank = StartRank(supervisor);
 
-        supervisor.Send(rank, new JoinWorld(new RankAssignment("job", 1, 0, 1, [9]), manifest));
+        supervisor.Send(rank, new JoinWorld(new RankAssignment("job", 1, 0, 1, [9], GlobalBatchSize: 8), manifest));
 
         var failed = supervisor.ExpectMsg<JoinFailed>(Wait);
         Assert.Equal(3, failed.CorruptCheckpointStep);
@@ -239,7 +241,7 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
         var first = Sys.ActorOf(Props.Create(() => new SupervisorStandIn(probe)), "supervisor");
         var rank = Sys.ActorOf(RankActor.Props(services, "/user/supervisor"));
         probe.ExpectMsg<RegisterRank>(Wait);
-        rank.Tell(new JoinWorld(new RankAssignment("job", 1, 0, 1, [9]), null), first);
+        rank.Tell(new JoinWorld(new RankAssignment("job", 1, 0, 1, [9], GlobalBatchSize: 8), null), first);
         probe.ExpectMsg<WorldJoined>(Wait);
 
         Watch(first);

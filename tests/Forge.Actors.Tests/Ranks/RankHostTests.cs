@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.TestKit;
+using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
 using Forge.Actors.Supervision;
 using Forge.Actors.Tests.Ranks.Fakes;

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.TestKit;
+using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
 using Forge.Actors.Supervision;
 using Forge.Actors.Tests.Ranks.Fakes;
@@ -161,7 +162,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void A_step_report_aggregates_every_rank()
+    public void A_step_report_counts_the_world_tokens_once_and_shows_the_slowest_rank()
     {
         var (_, ranks) = Start(Settings(max: 2));
         var world = new[] { ranks.Register(), ranks.Register() };
@@ -170,7 +171,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
         ProbeRanks.ExpectRunStep(world[0], 1);
 
         var report = Assert.Single(_observer.Steps);
-        Assert.Equal(20, report.Tokens);                   // both ranks' 10 tokens
+        Assert.Equal(100, report.Tokens);                  // the global batch's tokens, not 100 per rank
         Assert.Equal(2, report.WorldSize);
         Assert.Equal(0.04, report.SlowestRank.Total, 6);   // rank 1 is the slower one
     }
@@ -184,7 +185,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
         ranks.RunStep(epoch, 0, world);
         foreach (var probe in world) ProbeRanks.ExpectRunStep(probe, 1);
         for (var rank = 0; rank < world.Length; rank++)
-            ranks.Say(world[rank], new StepDone(epoch, rank, ProbeRanks.Result(1, rank) with { EvalLoss = 1.25 }));
+            ranks.Say(world[rank], new StepDone(epoch, rank, ProbeRanks.Result(1, rank) with { WorldEvalLoss = 1.25 }));
         ProbeRanks.ExpectRunStep(world[0], 2);
 
         Assert.Equal(2, _observer.Steps.Count);
@@ -502,5 +503,92 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
         var (_, joins) = ranks.Form(first, late);
         Assert.All(joins, j => Assert.Equal(2, j.Assignment.WorldSize));
         Assert.All(joins, j => Assert.Equal(1, j.RestoreFrom?.Step));
+    }
+
+    [Fact]
+    public void A_global_batch_size_of_zero_is_fixed_by_the_first_world_and_kept_after_a_reformation()
+    {
+        var (_, ranks) = Start(Settings(max: 2) with { GlobalBatchSize = 0, BatchSize = 4 });
+        var survivor = ranks.Register();
+        var failing = ranks.Register();
+        var (epoch, joins) = ranks.Form(survivor, failing);
+        Assert.All(joins, j => Assert.Equal(8, j.Assignment.GlobalBatchSize));   // 4 per rank x 2 ranks
+        ProbeRanks.ExpectRunStep(survivor, 0);
+        ProbeRanks.ExpectRunStep(failing, 0);
+
+        ranks.Say(failing, new StepFailed(epoch, 1, 0, "engine exploded", PeerFailure: false));
+        survivor.ExpectMsg<AbortStep>();
+        ranks.Say(survivor, new StepAborted(epoch, 0));
+        var (_, rejoined) = ranks.Form(survivor);
+
+        Assert.Equal(8, Assert.Single(rejoined).Assignment.GlobalBatchSize);   // not 4 x 1
+    }
+
+    [Fact]
+    public void Diverged_steps_are_counted_and_the_job_stops_after_max_bad_steps_in_a_row()
+    {
+        var (supervisor, ranks) = Start(Settings(maxSteps: 20) with { MaxBadSteps = 3 });
+        var rank = ranks.Register();
+        var (epoch, _) = ranks.Form(rank);
+        void Report(long step, bool skipped)
+        {
+            ProbeRanks.ExpectRunStep(rank, step);
+            ranks.Say(rank, new StepDone(epoch, 0, ProbeRanks.Result(step, 0) with { WorldLoss = skipped ? double.NaN : 2.0, Skipped = skipped }));
+        }
+        Report(0, skipped: true);
+        Report(1, skipped: true);
+        Report(2, skipped: false);   // a healthy step resets the count
+        Report(3, skipped: true);
+        Report(4, skipped: true);
+        supervisor.Tell(AwaitJobFinished.Instance);
+        Report(5, skipped: true);
+
+        Assert.Contains("train.max_bad_steps=3", rank.ExpectMsg<LeaveJob>().Reason);
+        var finished = ExpectMsg<JobFinished>();
+        Assert.False(finished.Completed);
+        Assert.Contains("3 steps in a row diverged", finished.Error);
+        Assert.Equal(5, _observer.Messages.Count(m => m.Contains("skipped") && m.Contains("no rank applied its update")));
+        Assert.Contains(_observer.Messages, m => m.StartsWith("step 6 skipped") && m.Contains("5 in all"));
+        Assert.Empty(_observer.Checkpoints);   // nothing was saved over the last committed checkpoint
+    }
+
+    [Fact]
+    public void A_checkpoint_due_while_the_previous_one_writes_is_deferred_and_training_goes_on()
+    {
+        var (_, ranks) = Start(Settings(maxSteps: 10, interval: 1));
+        var rank = ranks.Register();
+        var (epoch, _) = ranks.Form(rank);
+        ProbeRanks.ExpectRunStep(rank, 0);
+        ranks.ReportStep(rank, epoch, 0, 0);
+        Assert.Equal(1, rank.ExpectMsg<SaveShard>().Step);
+        ProbeRanks.ExpectRunStep(rank, 1);   // the write of checkpoint 1 overlaps step 1
+
+        ranks.ReportStep(rank, epoch, 0, 1);   // checkpoint 2 falls due: 1 is not durable yet
+
+        ProbeRanks.ExpectRunStep(rank, 2);    // not held back
+        Assert.Contains(_observer.Messages, m => m.Contains("checkpoint at step 2 deferred") && m.Contains("step 1 is not durable yet"));
+        ranks.Say(rank, ProbeRanks.Saved(epoch, 1, 0));
+        AwaitCondition(() => _observer.Checkpoints.Contains(1L));
+        ranks.ReportStep(rank, epoch, 0, 2);
+        Assert.Equal(3, rank.ExpectMsg<SaveShard>().Step);   // the first step after checkpoint 1 is durable
+        ProbeRanks.ExpectRunStep(rank, 3);
+    }
+
+    [Fact]
+    public void The_final_checkpoint_waits_for_the_one_still_writing()
+    {
+        var (_, ranks) = Start(Settings(maxSteps: 2, interval: 1));
+        var rank = ranks.Register();
+        var (epoch, _) = ranks.Form(rank);
+        ProbeRanks.ExpectRunStep(rank, 0);
+        ranks.ReportStep(rank, epoch, 0, 0);
+        Assert.Equal(1, rank.ExpectMsg<SaveShard>().Step);
+        ProbeRanks.ExpectRunStep(rank, 1);
+        ranks.ReportStep(rank, epoch, 0, 1);
+
+        rank.ExpectNoMsg(Quiet);   // max steps reached: nothing to run, and checkpoint 1 still writes
+        ranks.Say(rank, ProbeRanks.Saved(epoch, 1, 0));
+
+        Assert.Equal(2, rank.ExpectMsg<SaveShard>().Step);
     }
 }

@@ -1,3 +1,5 @@
+using Forge.Model.Optim;
+using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
 using Forge.Actors.Tests.Ranks.Fakes;
 using Forge.Actors.Training;

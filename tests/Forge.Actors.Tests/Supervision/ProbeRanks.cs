@@ -1,6 +1,8 @@
+using Forge.Model.Optim;
 using Akka.Actor;
 using Akka.TestKit;
 using Forge.Actors.Checkpointing;
+using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
 using Forge.Actors.Supervision;
 using Forge.Model.Training;
@@ -64,6 +66,8 @@ internal sealed class ProbeRanks(TestKitBase kit, IActorRef supervisor)
     public static ShardSaved Saved(long epoch, long step, int rank) =>
         new(epoch, step, new ShardReceipt(rank, rank * 4L, 4, [new ChunkInfo(0, 48, $"c{rank}")]), 0.01);
 
+    /// <summary>What rank `rank` reports: world values equal on every rank (as reduced values are), rank values not.</summary>
     public static StepResult Result(long step, int rank) =>
-        new(step, 2.0, 10, 1, 0.5, 1e-3, new StepTimings(0, 0.01 * (rank + 1), 0, 0, 0, 0.02 * (rank + 1)));
+        new(step, WorldLoss: 2.0, WorldTokens: 100, RankSamples: rank + 1, WorldGradNorm: 0.5, LearningRate: 1e-3,
+            new StepTimings(0, 0.01 * (rank + 1), 0, 0, 0, 0.02 * (rank + 1)));
 }

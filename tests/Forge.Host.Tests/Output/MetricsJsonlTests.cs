@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Forge.Actors.Protocol;
 using Forge.Host.Output;
 
 namespace Forge.Host.Tests.Output;
@@ -22,7 +23,7 @@ public sealed class MetricsJsonlTests
         var clock = new ManualClock(DateTimeOffset.UnixEpoch);
         using (var writer = new MetricsJsonlWriter(dir.File("metrics.jsonl"), append: false, clock))
         {
-            writer.OnJobStarted(new Forge.Actors.Training.JobStarted("r", 2, 0, 30, 1));
+            writer.OnJobStarted(new JobStarted("r", 2, 0, 30, 1));
             foreach (var r in reports)
             {
                 clock.Advance(TimeSpan.FromSeconds(2.5));
@@ -57,7 +58,7 @@ public sealed class MetricsJsonlTests
         using var dir = new TempDirectory();
         var clock = new ManualClock(DateTimeOffset.UnixEpoch);
         using var writer = new MetricsJsonlWriter(dir.File("m.jsonl"), append: false, clock);
-        writer.OnJobStarted(new Forge.Actors.Training.JobStarted("r", 2, 0, 100, 1));
+        writer.OnJobStarted(new JobStarted("r", 2, 0, 100, 1));
         writer.OnStep(Reports.Step(50, 2.0));
         clock.Advance(TimeSpan.FromSeconds(7));
         writer.OnEval(50, 2.5);

@@ -27,7 +27,7 @@ public class FlatParameterLayoutTests
             expectedOffset += p.Numel;
         }
         Assert.Equal(layout.Numel, expectedOffset);
-        var shards = Enumerable.Range(0, worldSize).Select(layout.ShardRange).ToArray();
+        var shards = Enumerable.Range(0, worldSize).Select(layout.ShardOf).ToArray();
         Assert.Equal(0, shards[0].Start);
         for (var r = 1; r < worldSize; r++) Assert.Equal(shards[r - 1].Start + shards[r - 1].Length, shards[r].Start);
         Assert.Equal(layout.PaddedNumel, shards[^1].Start + shards[^1].Length);

@@ -64,7 +64,7 @@ public class FreezeStagesTests
         var covered = 0L;
         for (var rank = 0; rank < 4; rank++)
         {
-            var (start, length) = layout.ShardRange(rank);
+            var (start, length) = layout.ShardOf(rank);
             var segments = stages.Segments(1, layout.Parameters, start, length)!;
             Assert.All(segments, s => Assert.True(s.Offset >= 0 && s.Offset + s.Length <= length));
             covered += segments.Sum(s => s.Length);

@@ -24,7 +24,7 @@ public class ShardedRankEngineTests
         var diff = (actual - expected).abs().max().item<float>();
         // fp32 throughout; only the summation order of the loss and the norm differ from the reference.
         Assert.True(diff < 1e-5f, $"max |engine - reference| = {diff}");
-        Assert.All(results, r => Assert.Equal(12, r.Samples));
+        Assert.All(results, r => Assert.Equal(12, r.RankSamples));
     }
 
     [Fact]
@@ -36,13 +36,13 @@ public class ShardedRankEngineTests
         var result = engine.RunStep(0);
 
         var batch = data.MicroBatches(0, 1, 0, 8).Single();
-        Assert.Equal(batch.TargetTokens(), result.Tokens);
+        Assert.Equal(batch.TargetTokens(), result.WorldTokens);
         using var fresh = new TinyCaptionModel(3);
         var (lossSum, tokens) = fresh.LossSum(batch);
-        Assert.Equal(lossSum.item<float>() / tokens, result.Loss, 5);
+        Assert.Equal(lossSum.item<float>() / tokens, result.WorldLoss, 5);
         Assert.Equal(config.Optimizer.Lr / 3, result.LearningRate, 12);
-        Assert.True(result.GradNorm > 0);
-        Assert.True(result.Timings.Total >= result.Timings.Compute);
+        Assert.True(result.WorldGradNorm > 0);
+        Assert.True(result.RankTimings.Total >= result.RankTimings.Compute);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Forge.Model.Optim;
 using Forge.Model.Safetensors;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -48,9 +49,9 @@ public static class SafetensorsCheckpointExport
         SafetensorsWriter.Save(path, tensors, dtype, metadata);
     }
 
-    private static IEnumerable<List<Model.Training.FlatParameter>> Bands(IEnumerable<Model.Training.FlatParameter> parameters)
+    private static IEnumerable<List<FlatParameter>> Bands(IEnumerable<FlatParameter> parameters)
     {
-        var band = new List<Model.Training.FlatParameter>();
+        var band = new List<FlatParameter>();
         var bandStart = 0L;
         foreach (var p in parameters.OrderBy(p => p.Offset))
         {

@@ -13,7 +13,7 @@ namespace Forge.Actors.Checkpointing.Export;
 /// </summary>
 public static class SafetensorsShardImport
 {
-    public static OptimizerShard LoadShard(string path, FlatLayoutInfo layout, FlatRange range)
+    public static OptimizerShard LoadShard(string path, FlatLayoutInfo layout, ShardRange range)
     {
         using var reader = new SafetensorsReader(path);
         CheckMatches(reader, layout, path);

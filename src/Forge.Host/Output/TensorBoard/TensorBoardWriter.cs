@@ -1,3 +1,4 @@
+using Forge.Actors.Protocol;
 using Forge.Actors.Training;
 using Forge.Host.Output;
 

@@ -4,6 +4,7 @@ using Forge.Model.Safetensors;
 using Forge.Model.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using Forge.Model.Optim;
 
 namespace Forge.Actors.Tests.Checkpointing.Export;
 
@@ -71,10 +72,10 @@ public sealed class SafetensorsCheckpointExportTests : IDisposable
 
         for (var world = 1; world <= 4; world++)
         {
-            var padded = FlatRange.PaddedNumel(state.Layout.Numel, world);
+            var padded = ShardRange.PaddedNumel(state.Layout.Numel, world);
             for (var rank = 0; rank < world; rank++)
             {
-                var range = FlatRange.ForRank(padded, world, rank);
+                var range = ShardRange.For(padded, rank, world);
                 var shard = SafetensorsShardImport.LoadShard(path, state.Layout, range);
                 var expected = state.ShardFor(world, rank);
                 TrainingState.AssertBits(expected.Master, shard.Master, $"master of rank {rank}/{world}");
@@ -92,7 +93,7 @@ public sealed class SafetensorsCheckpointExportTests : IDisposable
             SafetensorsWriter.Save(path, [("tok_embeddings.weight", zeros(7, 6)), ("norm.weight", zeros(5)), ("lm_head.weight", zeros(2))]);
 
         var error = Assert.Throws<InvalidDataException>(() =>
-            SafetensorsShardImport.LoadShard(path, TrainingState.TinyLayout, new FlatRange(0, 65)));
+            SafetensorsShardImport.LoadShard(path, TrainingState.TinyLayout, new ShardRange(0, 65)));
 
         Assert.Contains(path, error.Message);
         Assert.Contains("'tok_embeddings.weight' is [7, 6] in the file, [7, 5] in the model", error.Message);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
 using Forge.Model.Distributed;
 using Forge.Model.Optim;
@@ -32,6 +33,15 @@ public sealed class FakeEngineFactory(long numel = 10) : IRankEngineFactory
         Engines.Enqueue(engine);
         return engine;
     }
+
+    /// <summary>Steps whose loss the fake reports as not finite (skipped on every rank of the world).</summary>
+    public Func<RankAssignment, long, bool> Diverges { get; set; } = (_, _) => false;
+
+    /// <summary>The fake's world values: the same on every rank of a world, as reduced values are.</summary>
+    public static double WorldLoss(long step) => 2.0 + 0.01 * step;
+    public const long WorldTokens = 100;
+    /// <summary>The fake's rank value: each rank consumes a different number of samples.</summary>
+    public static int RankSamples(int rank) => rank + 1;
 
     /// <summary>The master value of flat element `index` after `steps` optimizer steps: every element distinct.</summary>
     public static float MasterValue(long index, long steps) => index + 1000f * steps;
@@ -79,9 +89,13 @@ public sealed class FakeRankEngine : IRankEngine
             case StepBehaviour.HangInCollective: _collectives.HangUntilAborted(); break;
         }
         Thread.Sleep(_factory.StepDuration);
-        _stepsTaken++;
+        var skipped = _factory.Diverges(Assignment, step);
+        if (!skipped) _stepsTaken++;   // a skipped step leaves the shard as it was
         var timings = new StepTimings(0.001, 0.002 * (Rank + 1), 0.001, 0.001, 0.001, 0.005 * (Rank + 1));
-        return new StepResult(step, Loss: 2.0 + Rank, Tokens: 10 * (Rank + 1), Samples: 1, GradNorm: 0.5, LearningRate: 1e-3, timings);
+        // World values are equal on every rank (as a real engine's reduced values are); rank values differ.
+        return new StepResult(step, WorldLoss: FakeEngineFactory.WorldLoss(step), WorldTokens: FakeEngineFactory.WorldTokens,
+            RankSamples: FakeEngineFactory.RankSamples(Rank), WorldGradNorm: 0.5, LearningRate: 1e-3, timings,
+            Skipped: skipped);
     }
 
     public OptimizerShard SnapshotShard()

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Forge.Actors.Protocol;
 using Forge.Actors.Training;
 
 namespace Forge.Actors.Tests.Ranks.Fakes;

@@ -1,6 +1,6 @@
 using Forge.Model.Training;
 
-namespace Forge.Actors.Training;
+namespace Forge.Actors.Protocol;
 
 /// <summary>
 /// How a running job reports to its host (progress bar, metrics.jsonl, TensorBoard). Called from
@@ -19,7 +19,11 @@ public interface ITrainingObserver
 
 public sealed record JobStarted(string RunName, int WorldSize, long StartStep, long MaxSteps, long TrainableParameters);
 
-/// <summary>One logged step, aggregated over ranks.</summary>
+/// <summary>
+/// One step of the world, aggregated over its ranks: <see cref="Tokens"/> are the global batch's target
+/// tokens (counted once, not per rank), and <see cref="SlowestRank"/> the phase times of the slowest rank.
+/// <see cref="Skipped"/> is a diverged step (loss or gradient norm not finite) whose update no rank applied.
+/// </summary>
 public sealed record StepReport(
     long Step,
     double Loss,
@@ -29,6 +33,7 @@ public sealed record StepReport(
     double TokensPerSecond,
     int WorldSize,
     double WallSeconds,
-    StepTimings SlowestRank);
+    StepTimings SlowestRank,
+    bool Skipped = false);
 
 public sealed record JobFinished(long FinalStep, bool Completed, string? ResumeHint, string? Error);

@@ -1,6 +1,7 @@
-using Forge.Actors.Ranks;
 
-namespace Forge.Actors.Tests.Ranks;
+using Forge.Model.Optim;
+
+namespace Forge.Model.Tests.Optim;
 
 public sealed class ShardRangeTests
 {

@@ -1,11 +1,11 @@
 using System.Runtime.InteropServices;
 using Forge.Model.Config;
-using Forge.Model.Optim;
+using Forge.Model.Modeling;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Forge.Model.Modeling;
+namespace Forge.Model.Optim;
 
 /// <summary>
 /// AdamW over fp32 master weights for a model computing in bf16 (or fp32), on one device, with

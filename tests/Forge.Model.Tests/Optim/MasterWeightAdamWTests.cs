@@ -1,9 +1,11 @@
 using Forge.Model.Config;
 using Forge.Model.Modeling;
+using Forge.Model.Optim;
+using Forge.Model.Tests.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Forge.Model.Tests.Modeling;
+namespace Forge.Model.Tests.Optim;
 
 public class MasterWeightAdamWTests
 {

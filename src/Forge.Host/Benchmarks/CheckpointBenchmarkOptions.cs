@@ -1,4 +1,4 @@
-namespace Forge.Actors.Checkpointing;
+namespace Forge.Host.Benchmarks;
 
 /// <summary>What `forge bench checkpoint` measures.</summary>
 public sealed record CheckpointBenchmarkOptions

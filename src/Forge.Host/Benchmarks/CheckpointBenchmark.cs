@@ -1,18 +1,20 @@
 using System.Diagnostics;
+using Forge.Actors.Checkpointing;
+using Forge.Actors.Supervision;
 using Forge.Model.Optim;
 using Forge.Model.Config;
 using Forge.Model.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Forge.Actors.Checkpointing;
+namespace Forge.Host.Benchmarks;
 
 /// <summary>
 /// Measures a checkpoint store and the rank's checkpoint path: write and read throughput of a whole
 /// checkpoint, the restore onto the device, and the training stall per checkpoint while a simulated
 /// training loop keeps stepping. The optimizer shards live on the benchmark's device (a GPU when one
-/// is visible), and every checkpoint copies them off it through <see cref="ShardSnapshotBuffers"/>,
-/// exactly as a rank does; the stall is that copy plus any wait for the previous write.
+/// is visible). The training part runs the real <see cref="JobSupervisor"/> and rank actors over an
+/// engine that only holds its shard (<see cref="CheckpointBenchmarkTraining"/>), so the checkpoint path measured is the product's.
 /// </summary>
 public static class CheckpointBenchmark
 {
@@ -20,8 +22,8 @@ public static class CheckpointBenchmark
     {
         var jobId = $"bench-{Guid.NewGuid():N}";
         var numel = (long)options.StateMiB * CheckpointStoreSettings.MiB / ShardChunkFormat.BytesPerElement;
-        var layout = new FlatLayoutInfo([new FlatParameter("state", [numel], 0, numel)], numel, FlatRange.PaddedNumel(numel, options.Ranks));
-        var ranges = Enumerable.Range(0, options.Ranks).Select(r => FlatRange.ForRank(layout.PaddedNumel, options.Ranks, r)).ToArray();
+        var layout = new FlatLayoutInfo([new FlatParameter("state", [numel], 0, numel)], numel, ShardRange.PaddedNumel(numel, options.Ranks));
+        var ranges = Enumerable.Range(0, options.Ranks).Select(r => ShardRange.For(layout.PaddedNumel, r, options.Ranks)).ToArray();
         var device = options.Device ?? (torch.cuda.is_available() ? torch.CUDA : torch.CPU);
         // The live shards training keeps updating on the device; a checkpoint copies them off.
         var live = ranges.Select(r => LiveShard(r, device, seed: r.Start)).ToArray();
@@ -62,12 +64,21 @@ public static class CheckpointBenchmark
             output.WriteLine($"read         : {readSeconds,8:F2} s  {stateMiB / readSeconds,8:F1} MiB/s  (checksums verified)");
             output.WriteLine($"onto {device.type.ToString().ToLowerInvariant(),-8}: {loadSeconds,8:F2} s  (restore = read + this: {readSeconds + loadSeconds:F2} s)");
 
-            // 3. Training with background checkpoints: how long is the step loop blocked?
-            var (stalls, durable) = await SimulateTrainingAsync(store, jobId, layout, ranges, live, buffers, options, ct);
-            for (var i = 0; i < stalls.Count; i++)
-                output.WriteLine($"checkpoint {i + 1,-2}: stall {stalls[i] * 1000,8:F1} ms   durable after {durable[i],6:F2} s");
-            output.WriteLine($"stall        : {stalls.Average() * 1000:F1} ms mean per checkpoint (a synchronous save would block {firstCopySeconds + writeSeconds + commitSeconds:F2} s)");
-            return new CheckpointBenchmarkResult(stateMiB, firstCopySeconds, writeSeconds, commitSeconds, readSeconds, loadSeconds, stalls, durable);
+            // 3. Training with background checkpoints, through the product's path: the real supervisor and rank
+            //    actors, each rank's engine holding its live shard on the device. The stall is what a rank's step
+            //    path paid (the copy off the device); the job's wall time over its steps' shows any wait on top.
+            var training = await CheckpointBenchmarkTraining.RunAsync(store, layout, ranges, live, device, options, ct);
+            for (var i = 0; i < training.Checkpoints.Count; i++)
+                output.WriteLine($"checkpoint {i + 1,-2}: step {training.Checkpoints[i].Step,4}, stall {training.Checkpoints[i].StallSeconds * 1000,8:F1} ms, " +
+                                 $"durable after {training.Checkpoints[i].WriteSeconds,6:F2} s");
+            foreach (var message in training.Deferrals) output.WriteLine($"deferred     : {message}");
+            var stalls = training.Checkpoints.Select(c => c.StallSeconds).ToList();
+            output.WriteLine($"stall        : {stalls.Average() * 1000:F1} ms mean per checkpoint (a synchronous save would block {firstCopySeconds + writeSeconds + commitSeconds:F2} s); " +
+                             $"{training.Deferrals.Count} deferred");
+            output.WriteLine($"training     : {training.Steps} steps in {training.WallSeconds:F2} s, {training.StepSeconds:F2} s of them stepping " +
+                             $"(held back {Math.Max(0, training.WallSeconds - training.StepSeconds):F2} s in all, forming and joining included)");
+            return new CheckpointBenchmarkResult(stateMiB, firstCopySeconds, writeSeconds, commitSeconds, readSeconds, loadSeconds,
+                stalls, training.Checkpoints.Select(c => c.WriteSeconds).ToList(), training.Deferrals.Count);
         }
         finally
         {
@@ -77,53 +88,6 @@ public static class CheckpointBenchmark
         }
     }
 
-    private static async Task<(List<double> Stalls, List<double> Durable)> SimulateTrainingAsync(
-        SqlCheckpointStore store, string jobId, FlatLayoutInfo layout, FlatRange[] ranges, ShardedAdamW[] live,
-        ShardSnapshotBuffers[] buffers, CheckpointBenchmarkOptions options, CancellationToken ct)
-    {
-        var writers = ranges.Select(_ => new CheckpointWriter(store, capacity: 1)).ToArray();
-        var stalls = new List<double>();
-        var durable = new List<double>();
-        var commits = new List<Task>();
-        try
-        {
-            for (var checkpoint = 0; checkpoint < options.Checkpoints; checkpoint++)
-            {
-                for (var step = 0; step < options.StepsPerCheckpoint; step++)
-                    await Task.Delay(options.StepTime, ct);
-
-                var checkpointStep = 2 + checkpoint;
-                var stall = Stopwatch.StartNew();
-                // What a rank's step path pays: the copy off the device (after any wait for the previous
-                // snapshot's write to release the buffers) and the hand-over to the background writer.
-                var queued = new QueuedShardSave[ranges.Length];
-                for (var rank = 0; rank < ranges.Length; rank++)
-                {
-                    var snapshot = buffers[rank].Capture(live[rank], ranges[rank].Start);
-                    queued[rank] = await writers[rank].EnqueueAsync(jobId, checkpointStep, rank, snapshot.Shard, ct);
-                    _ = queued[rank].Durable.ContinueWith(_ => snapshot.Dispose(), TaskScheduler.Default);
-                }
-                stalls.Add(stall.Elapsed.TotalSeconds);
-                var since = Stopwatch.StartNew();
-                commits.Add(CommitWhenDurableAsync(store, jobId, checkpointStep, layout, queued, since, durable, ct));
-            }
-            await Task.WhenAll(commits);
-        }
-        finally
-        {
-            foreach (var writer in writers) await writer.DisposeAsync();
-        }
-        return (stalls, durable);
-    }
-
-    private static async Task CommitWhenDurableAsync(SqlCheckpointStore store, string jobId, long step, FlatLayoutInfo layout,
-        QueuedShardSave[] queued, Stopwatch since, List<double> durable, CancellationToken ct)
-    {
-        var receipts = await Task.WhenAll(queued.Select(q => q.Durable));
-        lock (durable) durable.Add(since.Elapsed.TotalSeconds);
-        await store.CommitAsync(Manifest(jobId, step, layout, receipts), ct);
-    }
-
     private static CheckpointManifest Manifest(string jobId, long step, FlatLayoutInfo layout, IReadOnlyList<ShardReceipt> receipts) => new()
     {
         JobId = jobId, Step = step, WorldSize = receipts.Count, Layout = layout, Shards = receipts,
@@ -131,7 +95,7 @@ public static class CheckpointBenchmark
         FrozenParameters = [], ModelConfigHash = "benchmark",
     };
 
-    private static ShardedAdamW LiveShard(FlatRange range, Device device, long seed)
+    private static ShardedAdamW LiveShard(ShardRange range, Device device, long seed)
     {
         using var _ = torch.no_grad();
         // The process-wide generator: a torch.Generator made for a CUDA device crashes TorchSharp 0.107.

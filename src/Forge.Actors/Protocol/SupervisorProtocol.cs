@@ -1,8 +1,8 @@
+using Forge.Model.Optim;
 using Forge.Actors.Checkpointing;
-using Forge.Actors.Cluster;
 using Forge.Model.Training;
 
-namespace Forge.Actors.Supervision;
+namespace Forge.Actors.Protocol;
 
 // What the job supervisor receives. Rank-originated messages carry the world epoch they belong
 // to; the supervisor drops any whose epoch is not the current world's.
@@ -36,7 +36,7 @@ public sealed record StepDone(long WorldEpoch, int Rank, StepResult Result) : IF
 /// </summary>
 public sealed record StepFailed(long WorldEpoch, int Rank, long Step, string Error, bool PeerFailure) : IForgeMessage;
 
-/// <summary>The rank's torch thread is free after an <see cref="Ranks.AbortStep"/>: the rank is alive.</summary>
+/// <summary>The rank's torch thread is free after an <see cref="AbortStep"/>: the rank is alive.</summary>
 public sealed record StepAborted(long WorldEpoch, int Rank) : IForgeMessage;
 
 /// <summary>A shard is durable. `SnapshotSeconds` is the time the step path stalled to copy it off the device.</summary>
@@ -47,7 +47,7 @@ public sealed record ShardSaveFailed(long WorldEpoch, long Step, int Rank, strin
 /// <summary>Finish the current step, checkpoint and stop (a signal, or the host's cancellation).</summary>
 public sealed record StopJob(string Reason);
 
-/// <summary>Ask for the job's end: the reply is <see cref="Training.JobFinished"/> once every rank has stopped.</summary>
+/// <summary>Ask for the job's end: the reply is <see cref="JobFinished"/> once every rank has stopped.</summary>
 public sealed record AwaitJobFinished
 {
     public static AwaitJobFinished Instance { get; } = new();

@@ -1,7 +1,6 @@
 using Forge.Actors.Checkpointing;
-using Forge.Actors.Cluster;
 
-namespace Forge.Actors.Ranks;
+namespace Forge.Actors.Protocol;
 
 // What a rank actor receives from the job supervisor. Every message that belongs to one formed
 // world carries its WorldEpoch, so late messages from an aborted world are recognised and ignored.
@@ -28,16 +27,19 @@ public sealed record AbortStep(long WorldEpoch, string Reason) : IForgeMessage;
 /// <summary>
 /// The job is over for this rank: release the engine and stop. <paramref name="MayRejoin"/> is true when the
 /// supervisor dropped the rank (a failed step, silence, a failed join) while the job goes on: the node's
-/// <see cref="RankHost"/> then starts a fresh rank in its place, which registers again.
+/// rank host (Ranks.RankHost) then starts a fresh rank in its place, which registers again.
 /// <paramref name="Refused"/> is true when the rank was never admitted (its config or machine does not fit the job).
 /// </summary>
 public sealed record LeaveJob(string Reason, bool MayRejoin = false, bool Refused = false) : IForgeMessage;
 
-/// <summary>Local only: a rank tells its <see cref="RankHost"/> why it is about to stop.</summary>
+/// <summary>Local only: a rank tells its rank host (Ranks.RankHost) why it is about to stop.</summary>
 public sealed record RankLeaving(LeaveJob Leave);
 
 /// <summary>
 /// A rank's place in one formed world. The epoch increases with every (re-)formation; the group id
 /// is opaque bytes from <see cref="Forge.Model.Distributed.ICollectiveBackend.CreateGroupId"/>.
+/// <paramref name="GlobalBatchSize"/> is the job's samples per optimizer step, fixed by the supervisor when
+/// the job first formed (train.global_batch_size, or batch_size × that world's size when it is 0), so every
+/// process samples the same batches whatever its own rank count.
 /// </summary>
-public sealed record RankAssignment(string JobId, long WorldEpoch, int Rank, int WorldSize, byte[] GroupId);
+public sealed record RankAssignment(string JobId, long WorldEpoch, int Rank, int WorldSize, byte[] GroupId, int GlobalBatchSize);

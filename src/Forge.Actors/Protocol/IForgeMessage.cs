@@ -1,4 +1,4 @@
-namespace Forge.Actors.Cluster;
+namespace Forge.Actors.Protocol;
 
 /// <summary>
 /// Marks the messages that may cross node boundaries. config/akka.conf binds this interface to

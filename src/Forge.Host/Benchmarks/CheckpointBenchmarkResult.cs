@@ -1,4 +1,4 @@
-namespace Forge.Actors.Checkpointing;
+namespace Forge.Host.Benchmarks;
 
 /// <summary>The figures of one benchmark run (seconds unless named otherwise).</summary>
 public sealed record CheckpointBenchmarkResult(
@@ -9,7 +9,8 @@ public sealed record CheckpointBenchmarkResult(
     double ReadSeconds,
     double LoadSeconds,
     IReadOnlyList<double> StallSeconds,
-    IReadOnlyList<double> DurableSeconds)
+    IReadOnlyList<double> DurableSeconds,
+    int Deferred)
 {
     public double WriteMiBPerSecond => StateMiB / WriteSeconds;
     public double ReadMiBPerSecond => StateMiB / ReadSeconds;

@@ -1,0 +1,88 @@
+using Forge.Actors.Checkpointing;
+using Forge.Actors.Supervision;
+using Forge.Model.Optim;
+
+namespace Forge.Actors.Tests.Supervision;
+
+public sealed class JobPolicyTests
+{
+    private static JobPolicy Policy(long maxSteps = 100, long interval = 10, int min = 1, int max = 0, int expected = 0, int restarts = 3,
+        int globalBatch = 32, int batch = 16, int badSteps = 5) => new(new JobSupervisorSettings
+    {
+        JobId = "job", MaxSteps = maxSteps, CheckpointInterval = interval, MinRanks = min, MaxRanks = max, ExpectedRanks = expected,
+        MaxRestarts = restarts, GlobalBatchSize = globalBatch, BatchSize = batch, MaxBadSteps = badSteps,
+        FormationSettle = TimeSpan.FromSeconds(3),
+    });
+
+    [Theory]
+    [InlineData(20L, 10L, false, false, false, NextMove.Checkpoint)]
+    [InlineData(21L, 10L, false, false, false, NextMove.RunStep)]
+    [InlineData(20L, 10L, false, true, false, NextMove.DeferCheckpoint)]
+    [InlineData(21L, 10L, false, false, true, NextMove.Checkpoint)]      // a deferred checkpoint, taken once the previous committed
+    [InlineData(21L, 10L, false, true, true, NextMove.DeferCheckpoint)]
+    [InlineData(100L, 90L, false, false, false, NextMove.FinalCheckpoint)]
+    [InlineData(100L, 90L, false, true, false, NextMove.AwaitCheckpoint)]
+    [InlineData(100L, 100L, false, false, false, NextMove.Finish)]       // nothing new since the last commit
+    [InlineData(37L, 30L, true, false, false, NextMove.FinalCheckpoint)] // a stop request
+    [InlineData(30L, 30L, true, false, false, NextMove.Finish)]
+    [InlineData(30L, 30L, true, true, false, NextMove.AwaitCheckpoint)]
+    public void After_a_step_the_policy_checkpoints_defers_finishes_or_runs_on(long done, long committed, bool stop, bool inFlight, bool deferred, NextMove expected) =>
+        Assert.Equal(expected, Policy().AfterStep(done, committed, stop, inFlight, deferred));
+
+    [Fact]
+    public void A_launch_waits_for_every_launched_rank_and_a_reformation_goes_on_with_min_ranks()
+    {
+        var policy = Policy(min: 1, expected: 3);
+
+        Assert.Equal(FormingMove.Wait, policy.Forming(available: 2, firstWorld: true));
+        Assert.Equal(FormingMove.Form, policy.Forming(available: 3, firstWorld: true));
+        Assert.Equal(FormingMove.Form, policy.Forming(available: 1, firstWorld: false));
+    }
+
+    [Fact]
+    public void A_cluster_launch_settles_for_more_ranks_above_min_and_forms_at_max()
+    {
+        var policy = Policy(min: 2, max: 4);
+
+        Assert.Equal(FormingMove.Wait, policy.Forming(1, firstWorld: true));
+        Assert.Equal(FormingMove.Settle, policy.Forming(2, firstWorld: true));
+        Assert.Equal(FormingMove.Form, policy.Forming(4, firstWorld: true));
+        Assert.Equal(4, policy.WorldSize(6));
+        Assert.Equal(3, Policy(min: 1).WorldSize(3));
+    }
+
+    [Fact]
+    public void The_global_batch_is_the_configured_one_else_the_resumed_one_else_batch_size_times_the_first_world()
+    {
+        var resumed = new CheckpointManifest
+        {
+            JobId = "job", Step = 5, WorldSize = 3, Layout = new FlatLayoutInfo([], 0, 0), Shards = [], DataEpoch = 0, DataPosition = 0,
+            SamplesConsumed = 0, RngSeed = 0, SchedulerStep = 5, FrozenParameters = [], ModelConfigHash = "", GlobalBatchSize = 48,
+        };
+
+        Assert.Equal(32, Policy(globalBatch: 32).GlobalBatchSize(resumed, firstWorldSize: 2));
+        Assert.Equal(48, Policy(globalBatch: 0).GlobalBatchSize(resumed, firstWorldSize: 2));
+        Assert.Equal(32, Policy(globalBatch: 0, batch: 16).GlobalBatchSize(null, firstWorldSize: 2));
+        Assert.Equal(16, Policy(globalBatch: 0, batch: 16).GlobalBatchSize(resumed with { GlobalBatchSize = 0 }, firstWorldSize: 1));
+    }
+
+    [Fact]
+    public void Restarts_and_bad_steps_give_up_only_past_their_limits()
+    {
+        var policy = Policy(restarts: 3, badSteps: 5);
+
+        Assert.False(policy.GivesUpAfter(3));
+        Assert.True(policy.GivesUpAfter(4));
+        Assert.False(policy.TooManyBadSteps(4));
+        Assert.True(policy.TooManyBadSteps(5));
+    }
+
+    [Fact]
+    public void A_commit_scales_up_only_when_ranks_wait_below_max_and_no_stop_is_requested()
+    {
+        Assert.True(Policy(max: 0).ScalesUp(available: 3, worldSize: 2, stopRequested: false));
+        Assert.False(Policy(max: 2).ScalesUp(available: 3, worldSize: 2, stopRequested: false));
+        Assert.False(Policy(max: 0).ScalesUp(available: 3, worldSize: 2, stopRequested: true));
+        Assert.False(Policy(max: 0).ScalesUp(available: 2, worldSize: 2, stopRequested: false));
+    }
+}
