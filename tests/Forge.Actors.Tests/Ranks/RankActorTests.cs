@@ -70,7 +70,8 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
         supervisor.Send(rank, new RunStep(1, 7));
         var done = supervisor.ExpectMsg<StepDone>(Wait);
         Assert.Equal((1L, 1, 7L), (done.WorldEpoch, done.Rank, done.Result.Step));
-        Assert.Equal(20, done.Result.WorldTokens);
+        Assert.Equal(FakeEngineFactory.WorldTokens, done.Result.WorldTokens);
+        Assert.Equal(FakeEngineFactory.RankSamples(1), done.Result.RankSamples);
     }
 
     [Fact]

@@ -282,6 +282,8 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
                 world[r].ExpectMsg<SaveShard>();
                 ranks.Say(world[r], ProbeRanks.Saved(epoch, step + 1, r));
             }
+            // Committed before the next barrier, so the next checkpoint is not deferred.
+            AwaitAssert(() => Assert.Contains(step + 1L, _store.Committed.Select(m => m.Step)));
         }
         AwaitAssert(() => Assert.Equal([1L, 2], _store.Committed.Select(m => m.Step)));
         ProbeRanks.ExpectRunStep(world[0], 2);
@@ -544,6 +546,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
         Report(5, skipped: true);
 
         Assert.Contains("train.max_bad_steps=3", rank.ExpectMsg<LeaveJob>().Reason);
+        Sys.Stop(rank.Ref);   // the rank leaves, as a real one does
         var finished = ExpectMsg<JobFinished>();
         Assert.False(finished.Completed);
         Assert.Contains("3 steps in a row diverged", finished.Error);
