@@ -34,6 +34,14 @@ public sealed record StepReport(
     int WorldSize,
     double WallSeconds,
     StepTimings SlowestRank,
-    bool Skipped = false);
+    bool Skipped = false)
+{
+    /// <summary>
+    /// The step number every output shows. <see cref="Step"/> is the 0-based index of the optimizer step
+    /// (IRankEngine.RunStep's argument), while checkpoints, JobStarted and train.max_steps count steps done;
+    /// outputs use steps done, so "step 100" in metrics, TensorBoard, the progress bar and a checkpoint mean one model state.
+    /// </summary>
+    public long StepsDone => Step + 1;
+}
 
 public sealed record JobFinished(long FinalStep, bool Completed, string? ResumeHint, string? Error);

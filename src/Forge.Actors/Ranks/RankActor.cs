@@ -3,7 +3,6 @@ using Akka.Actor;
 using Akka.Event;
 using Forge.Actors.Checkpointing;
 using Forge.Actors.Protocol;
-using Forge.Actors.Supervision;
 using Forge.Model.Distributed;
 
 namespace Forge.Actors.Ranks;

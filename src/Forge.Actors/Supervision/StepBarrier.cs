@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Forge.Actors.Protocol;
-using Forge.Actors.Training;
+using Forge.Actors.Protocol;
 using Forge.Model.Training;
 
 namespace Forge.Actors.Supervision;

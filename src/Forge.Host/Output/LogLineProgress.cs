@@ -23,7 +23,7 @@ public sealed class LogLineProgress(TextWriter output, TimeProvider? clock = nul
     }
 
     public void OnStep(StepReport r) =>
-        Line($"{ProgressText.Step(r, _maxSteps)}  eta {ProgressText.Duration(_job.Remaining(r.StepsDone()))}");
+        Line($"{ProgressText.Step(r, _maxSteps)}  eta {ProgressText.Duration(_job.Remaining(r.StepsDone))}");
 
     public void OnEval(long step, double evalLoss) => Line(string.Create(CultureInfo.InvariantCulture, $"eval step {step}  loss {evalLoss:F4}"));
 

@@ -5,7 +5,7 @@ namespace Forge.Host.Output;
 
 /// <summary>
 /// Applies train.log_interval: the job reports every step, and this passes on the steps that are
-/// logged (every N-th, the first of a (re)start and the last) to the outputs behind it. Everything
+/// logged (every N-th, the first of a (re)start, the last, and every skipped one) to the outputs behind it. Everything
 /// else (evals, checkpoints, messages) passes unchanged. The live bar sits outside it and moves every step.
 /// </summary>
 public sealed class LoggedSteps(long logInterval, ITrainingObserver inner) : ITrainingObserver
@@ -22,8 +22,9 @@ public sealed class LoggedSteps(long logInterval, ITrainingObserver inner) : ITr
 
     public void OnStep(StepReport report)
     {
-        var done = report.StepsDone();
-        if (done % logInterval == 0 || done == _startStep + 1 || done >= _maxSteps) inner.OnStep(report);
+        var done = report.StepsDone;
+        // A skipped (diverged) step is always logged: it is what the reader of metrics.jsonl looks for.
+        if (done % logInterval == 0 || done == _startStep + 1 || done >= _maxSteps || report.Skipped) inner.OnStep(report);
     }
 
     public void OnEval(long step, double evalLoss) => inner.OnEval(step, evalLoss);

@@ -30,7 +30,7 @@ public sealed class MetricsJsonlWriter : ITrainingObserver, IDisposable
         var t = r.SlowestRank;
         Write(json =>
         {
-            json.WriteNumber("step", r.StepsDone());
+            json.WriteNumber("step", r.StepsDone);
             Number(json, "loss", r.Loss);
             Number(json, "lr", r.LearningRate);
             Number(json, "grad_norm", r.GradNorm);
@@ -47,6 +47,8 @@ public sealed class MetricsJsonlWriter : ITrainingObserver, IDisposable
             Number(json, "all_gather", t.AllGather);
             Number(json, "total", t.Total);
             json.WriteEndObject();
+            // Only on a diverged step, whose update no rank applied: every other line keeps its shape.
+            if (r.Skipped) json.WriteBoolean("skipped", true);
         });
     }
 

@@ -10,11 +10,11 @@ public static class ProgressText
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
     public static string Step(StepReport r, long maxSteps) =>
-        string.Create(Invariant, $"step {r.StepsDone()}/{maxSteps}  loss {r.Loss:F4}  lr {r.LearningRate:0.0e+0}  grad {r.GradNorm:F2}  {Rate(r.TokensPerSecond)}  world {r.WorldSize}");
+        string.Create(Invariant, $"step {r.StepsDone}/{maxSteps}  loss {r.Loss:F4}  lr {r.LearningRate:0.0e+0}  grad {r.GradNorm:F2}  {Rate(r.TokensPerSecond)}  world {r.WorldSize}");
 
     /// <summary>The live bar's description: short enough to leave an 80-column terminal room for the bar and the time left.</summary>
     public static string Compact(StepReport r, long maxSteps) =>
-        string.Create(Invariant, $"step {r.StepsDone()}/{maxSteps}  loss {r.Loss:F4}  {Rate(r.TokensPerSecond)}");
+        string.Create(Invariant, $"step {r.StepsDone}/{maxSteps}  loss {r.Loss:F4}  {Rate(r.TokensPerSecond)}");
 
     public static string Rate(double tokensPerSecond) => tokensPerSecond switch
     {

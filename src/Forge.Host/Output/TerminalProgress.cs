@@ -54,7 +54,7 @@ public sealed class TerminalProgress : ITrainingObserver
 
     public void OnStep(StepReport r)
     {
-        _task.Value = r.StepsDone();
+        _task.Value = r.StepsDone;
         _task.Description = Markup.Escape(ProgressText.Compact(r, _maxSteps));
     }
 

@@ -138,3 +138,27 @@ public sealed class MetricsJsonlTests
         Assert.Equal(1.0, points[2].Loss);
     }
 }
+
+public sealed class SkippedStepLoggingTests
+{
+    [Fact]
+    public void A_skipped_step_is_logged_off_the_interval_and_marked_skipped_in_metrics_jsonl()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("metrics.jsonl");
+        using (var writer = new Forge.Host.Output.MetricsJsonlWriter(path, append: false))
+        {
+            var logged = new Forge.Host.Output.LoggedSteps(10, writer);
+            logged.OnJobStarted(new JobStarted("run", 1, 0, 100, 10));
+            logged.OnStep(Reports.Step(3, 2.0));                                      // off the interval: not logged
+            logged.OnStep(Reports.Step(4, double.NaN) with { Skipped = true });       // skipped: logged anyway
+            logged.OnStep(Reports.Step(10, 1.5));
+        }
+
+        var lines = File.ReadAllLines(path).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).Where(e => e.TryGetProperty("loss", out _)).ToList();
+        Assert.Equal([4L, 10L], lines.Select(l => l.GetProperty("step").GetInt64()));
+        Assert.True(lines[0].GetProperty("skipped").GetBoolean());
+        Assert.Equal("NaN", lines[0].GetProperty("loss").GetString());
+        Assert.False(lines[1].TryGetProperty("skipped", out _));
+    }
+}

@@ -108,7 +108,7 @@ public sealed class ProgressTests
     {
         public List<long> Steps { get; } = [];
         public void OnJobStarted(JobStarted info) { }
-        public void OnStep(StepReport report) => Steps.Add(report.StepsDone());
+        public void OnStep(StepReport report) => Steps.Add(report.StepsDone);
         public void OnEval(long step, double evalLoss) { }
         public void OnCheckpoint(long step, double stallSeconds, double writeSeconds) { }
         public void OnMessage(string message) { }

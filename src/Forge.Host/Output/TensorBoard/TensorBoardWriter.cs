@@ -1,6 +1,5 @@
 using Forge.Actors.Protocol;
 using Forge.Actors.Training;
-using Forge.Host.Output;
 
 namespace Forge.Host.Output.TensorBoard;
 
@@ -28,7 +27,7 @@ public sealed class TensorBoardWriter : ITrainingObserver, IDisposable
 
     public string FilePath { get; }
 
-    public void OnStep(StepReport r) => Write(r.StepsDone(),
+    public void OnStep(StepReport r) => Write(r.StepsDone,
     [
         ("train/loss", r.Loss),
         ("train/lr", r.LearningRate),
