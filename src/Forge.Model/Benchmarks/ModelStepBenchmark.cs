@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Forge.Model.Config;
 using Forge.Model.Data;
+using Forge.Model.Text;
 using Forge.Model.Modeling;
 using Forge.Model.Runtime;
 using TorchSharp;
@@ -196,7 +197,7 @@ public static class ModelStepBenchmark
         var generator = new Generator(1234);
         var ids = randint(3, config.Model.VocabSize, [b, textLength], generator: generator);
         var labels = ids.clone();
-        labels[TensorIndex.Colon, 0] = tensor(ImageTextBatch.IgnoreIndex);
+        labels[TensorIndex.Colon, 0] = tensor(CaptionEncoder.IgnoreIndex);
         // The stub encoder reads only each image's mean, so small images keep the host-to-device copy trivial.
         var images = rand([b, 3, 16, 16], generator: generator);
         using var cpu = new ImageTextBatch { Images = images, InputIds = ids, Labels = labels, SampleIndices = new long[b] };

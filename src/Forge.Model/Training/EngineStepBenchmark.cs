@@ -1,6 +1,7 @@
 using Forge.Model.Benchmarks;
 using Forge.Model.Config;
 using Forge.Model.Data;
+using Forge.Model.Text;
 using Forge.Model.Distributed;
 using Forge.Model.Modeling;
 using Forge.Model.Runtime;
@@ -166,7 +167,7 @@ public static class EngineStepBenchmark
             using var generator = new Generator(1234);
             var ids = randint(3, config.Model.VocabSize, [b, textLength], generator: generator);
             var labels = ids.clone();
-            labels[TensorIndex.Colon, 0] = tensor(ImageTextBatch.IgnoreIndex);
+            labels[TensorIndex.Colon, 0] = tensor(CaptionEncoder.IgnoreIndex);
             var size = config.VisionEncoder.Type == "vit" ? config.VisionEncoder.ImageSize : 16;
             _batch = new ImageTextBatch { Images = rand([b, 3, size, size], generator: generator), InputIds = ids, Labels = labels, SampleIndices = new long[b] };
         }

@@ -1,5 +1,6 @@
 using Forge.Model.Config;
 using Forge.Model.Data;
+using Forge.Model.Text;
 using Forge.Model.Distributed;
 using Forge.Model.Evaluation;
 using Forge.Model.Modeling;
@@ -314,7 +315,7 @@ public sealed class ShardedRankEngine : IRankEngine
             global = count.item<long>();
         }
         if (global <= 0)
-            throw new InvalidOperationException($"step {step}: the global batch has no target tokens (every label is {ImageTextBatch.IgnoreIndex})");
+            throw new InvalidOperationException($"step {step}: the global batch has no target tokens (every label is {CaptionEncoder.IgnoreIndex})");
         return global;
     }
 

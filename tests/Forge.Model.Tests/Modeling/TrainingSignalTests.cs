@@ -1,5 +1,6 @@
 using Forge.Model.Config;
 using Forge.Model.Data;
+using Forge.Model.Text;
 using Forge.Model.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -49,8 +50,8 @@ public class TrainingSignalTests(Xunit.Abstractions.ITestOutputHelper output)
         // An unshifted loss would reward the copy model with ~0 (the seed's bug).
         using var ids = tensor(new long[,] { { 1, 5, 9, 4, 7, 2 }, { 1, 6, 3, 8, 2, 0 } });
         using var labels = ids.clone();
-        labels[TensorIndex.Colon, 0] = tensor(ImageTextBatch.IgnoreIndex);
-        labels[1, 5] = tensor(ImageTextBatch.IgnoreIndex); // padding
+        labels[TensorIndex.Colon, 0] = tensor(CaptionEncoder.IgnoreIndex);
+        labels[1, 5] = tensor(CaptionEncoder.IgnoreIndex); // padding
         const int vocab = 12;
         using var copy = nn.functional.one_hot(ids, vocab).to(ScalarType.Float32).mul(20);
         using var nextIds = cat([ids.narrow(1, 1, 5), zeros(2, 1, ScalarType.Int64)], 1);
