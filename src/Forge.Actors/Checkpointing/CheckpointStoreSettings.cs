@@ -16,14 +16,17 @@ public sealed record CheckpointStoreSettings
     // stay well below that and below .NET's 2 GiB array limit.
     public const int MaxChunkMiB = 512;
 
+    // Defaults of the settings `[checkpoint]` also sets come from its record, the one place they are written.
+    private static readonly CheckpointConfig Defaults = new();
+
     public required CheckpointStoreKind Kind { get; init; }
     public required string ConnectionString { get; init; }
 
     /// <summary>Upper bound of one chunk snapshot in bytes, header included.</summary>
-    public long ChunkBytes { get; init; } = 64 * MiB;
+    public long ChunkBytes { get; init; } = Defaults.ChunkMiB * MiB;
 
     /// <summary>Committed checkpoints kept; older ones are pruned after a newer commit (&lt;= 0 keeps all).</summary>
-    public int KeepLastN { get; init; } = 3;
+    public int KeepLastN { get; init; } = Defaults.KeepLastN;
 
     /// <summary>
     /// Chunk writes in flight at once, across all ranks using this store. SQLite has one writer

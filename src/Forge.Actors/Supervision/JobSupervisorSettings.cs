@@ -4,18 +4,26 @@ using Forge.Model.Data;
 
 namespace Forge.Actors.Supervision;
 
-/// <summary>The supervisor's policy and the job facts it writes into manifests.</summary>
+/// <summary>
+/// The supervisor's policy and the job facts it writes into manifests. Settings that a config key
+/// sets default to that key's default, read from its record in Forge.Model.Config (the one place
+/// defaults are written), so a supervisor built in code behaves like one built from an empty config.
+/// </summary>
 public sealed record JobSupervisorSettings
 {
+    private static readonly CheckpointConfig CheckpointDefaults = new();
+    private static readonly DistributedConfig DistributedDefaults = new();
+    private static readonly ElasticConfig ElasticDefaults = new();
+
     public required string JobId { get; init; }
     /// <summary>Total optimizer steps of the job; the job is complete after step MaxSteps-1.</summary>
     public required long MaxSteps { get; init; }
     /// <summary>Checkpoint after every Interval completed steps (0: only at the end and on stop).</summary>
-    public long CheckpointInterval { get; init; }
-    public int MinRanks { get; init; } = 1;
+    public long CheckpointInterval { get; init; } = CheckpointDefaults.Interval;
+    public int MinRanks { get; init; } = ElasticDefaults.MinRanks;
     /// <summary>0 means no upper bound.</summary>
-    public int MaxRanks { get; init; }
-    public int MaxRestarts { get; init; } = 10;
+    public int MaxRanks { get; init; } = ElasticDefaults.MaxRanks;
+    public int MaxRestarts { get; init; } = ElasticDefaults.MaxRestarts;
     /// <summary>
     /// Ranks the launch itself starts (a single-process job's local ranks): the first formation waits
     /// for all of them; later ones (after a loss) go on with whoever is left. 0 when unknown (cluster
@@ -23,17 +31,18 @@ public sealed record JobSupervisorSettings
     /// </summary>
     public int ExpectedRanks { get; init; }
     /// <summary>How long forming (and each re-forming) may wait for ranks, group creation and joins.</summary>
-    public TimeSpan FormTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    public TimeSpan FormTimeout { get; init; } = TimeSpan.FromSeconds(DistributedDefaults.FormTimeoutSec);
     /// <summary>A rank that has not reported a step within this time is declared lost.</summary>
-    public TimeSpan StepTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    public TimeSpan StepTimeout { get; init; } = TimeSpan.FromSeconds(DistributedDefaults.StepTimeoutSec);
     /// <summary>Once min ranks are there (and max is not reached), wait this long for more before forming.</summary>
     public TimeSpan FormationSettle { get; init; } = TimeSpan.FromSeconds(3);
     /// <summary>
     /// How long a live rank may take to acknowledge an abort before it counts as dead. Dead ranks are
     /// known sooner (DeathWatch); this only bounds a rank whose torch thread is still busy, for example
-    /// in a collective join that has to time out first, so it is generous.
+    /// in a collective join that has to time out first, so it is generous: distributed.form_timeout_sec,
+    /// as <see cref="FromConfig"/> sets it.
     /// </summary>
-    public TimeSpan AbortTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    public TimeSpan AbortTimeout { get; init; } = TimeSpan.FromSeconds(DistributedDefaults.FormTimeoutSec);
     /// <summary>
     /// True when the checkpoint store lives on this machine only (a SQLite file): ranks on other machines
     /// would write their shards where no other rank can read them, so their registrations are refused.

@@ -64,7 +64,7 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
     {
         Positive("train.batch_size", t.BatchSize);
         AtLeast("train.global_batch_size", t.GlobalBatchSize, 0,
-            "0 (batch_size times the first world size) or at least 1 sample per optimizer step");
+            "0 (batch_size × the world size of the job's first world) or at least 1 sample per optimizer step");
         Positive("train.max_steps", t.MaxSteps);
         AtLeast("train.grad_clip_norm", t.GradClipNorm, 0, "0 (no clipping) or a positive norm");
         OneOf("train.mixed_precision", t.MixedPrecision, KnownNames.Precisions);

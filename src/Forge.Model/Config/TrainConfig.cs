@@ -8,7 +8,9 @@ namespace Forge.Model.Config;
 public sealed record TrainConfig
 {
     public int BatchSize { get; init; } = 16;
-    /// <summary>0 means batch_size * world size * grad_accum_steps of the first world (fixed from then on).</summary>
+    /// <summary>
+    /// Samples per optimizer step, constant whatever the world size; 0 = batch_size × the world size of the job's first world, fixed by the supervisor when the job first forms and recorded in checkpoints, so it stays the same after re-formations and resumes.
+    /// </summary>
     public int GlobalBatchSize { get; init; } = 32;
     public long MaxSteps { get; init; } = 200;
     public double GradClipNorm { get; init; } = 1.0;
