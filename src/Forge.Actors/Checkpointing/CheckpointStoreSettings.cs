@@ -58,15 +58,15 @@ public sealed record CheckpointStoreSettings
     {
         if (config.ChunkMiB is < 1 or > MaxChunkMiB)
             throw new ArgumentException($"checkpoint.chunk_mib = {config.ChunkMiB}: expected 1..{MaxChunkMiB} (chunks must stay well below the 1 GiB blob limits of SQLite and PostgreSQL)");
-        var baseSettings = config.Store.ToLowerInvariant() switch
+        var baseSettings = config.Store switch
         {
-            "sqlite" => Sqlite(string.IsNullOrWhiteSpace(config.ConnectionString)
+            CheckpointConfig.Sqlite => Sqlite(string.IsNullOrWhiteSpace(config.ConnectionString)
                 ? Path.Combine(runDirectory, "checkpoints.db")
                 : config.ConnectionString),
-            "postgresql" or "postgres" => string.IsNullOrWhiteSpace(config.ConnectionString)
+            CheckpointConfig.PostgreSql => string.IsNullOrWhiteSpace(config.ConnectionString)
                 ? throw new ArgumentException("checkpoint.connection_string is empty: checkpoint.store = \"postgresql\" needs a connection string such as \"Host=db;Port=5432;Username=forge;Database=forge\"")
                 : PostgreSql(config.ConnectionString),
-            _ => throw new ArgumentException($"checkpoint.store = \"{config.Store}\": expected \"sqlite\" or \"postgresql\""),
+            _ => throw new ArgumentException($"checkpoint.store = \"{config.Store}\": expected one of {string.Join(", ", CheckpointConfig.Stores.Select(s => $"\"{s}\""))}"),
         };
         return baseSettings with { ChunkBytes = config.ChunkMiB * MiB, KeepLastN = config.KeepLastN };
     }

@@ -78,8 +78,7 @@ public sealed record JobSupervisorSettings
         AbortTimeout = TimeSpan.FromSeconds(config.Distributed.FormTimeoutSec),
         RngSeed = config.Train.Seed,
         ModelConfigHash = ModelHash(config),
-        StoreIsMachineLocal = !string.Equals(config.Checkpoint.Store, "postgresql", StringComparison.OrdinalIgnoreCase)
-                              && !string.Equals(config.Checkpoint.Store, "postgres", StringComparison.OrdinalIgnoreCase),
+        StoreIsMachineLocal = config.Checkpoint.Store == CheckpointConfig.Sqlite,
     };
 
     /// <summary>The hash of the sections that decide the flat layout: a checkpoint only fits a model with the same hash.</summary>
