@@ -1,4 +1,5 @@
 using Forge.Host.Configuration;
+using Forge.Model.Config;
 
 namespace Forge.Host.Tests.Configuration;
 
@@ -37,17 +38,20 @@ public sealed class ShippedConfigTests
     }
 
     [Fact]
-    public void TheTinyDemoTrainsItsRandomVisionEncoder()
+    public void TheTinyDemoTrainsItsRandomlyInitialisedVitWithOneImageTokenPerPatch()
     {
         var config = JobConfigLoader.Load(Path.Combine(RepositoryPaths.Config, "ca-tiny-cpu.toml"));
+        var v = config.VisionEncoder;
 
+        // A ViT that starts from random weights, not the "random" stub encoder; freeze = [] trains it.
+        Assert.Equal(VisionEncoderConfig.Vit, v.Type);
         Assert.Empty(config.Vlm.Freeze);
+        Assert.Equal((v.ImageSize / v.PatchSize) * (v.ImageSize / v.PatchSize), v.NumTokens);
         Assert.Equal("byte", config.Data.Tokenizer);
-        Assert.Equal((64 / 8) * (64 / 8), config.VisionEncoder.NumTokens);
     }
 
     [Fact]
-    public void TheBenchmarkConfigIsTheIssue3Model()
+    public void TheCa1bConfigIsThe1BClassCrossAttentionModelWithRandomImageTokens()
     {
         var m = JobConfigLoader.Load(Path.Combine(RepositoryPaths.Config, "ca-1b-gpu.toml"));
 
