@@ -16,14 +16,17 @@ public sealed record CheckpointStoreSettings
     // stay well below that and below .NET's 2 GiB array limit.
     public const int MaxChunkMiB = 512;
 
+    // Defaults of the settings `[checkpoint]` also sets come from its record, the one place they are written.
+    private static readonly CheckpointConfig Defaults = new();
+
     public required CheckpointStoreKind Kind { get; init; }
     public required string ConnectionString { get; init; }
 
     /// <summary>Upper bound of one chunk snapshot in bytes, header included.</summary>
-    public long ChunkBytes { get; init; } = 64 * MiB;
+    public long ChunkBytes { get; init; } = Defaults.ChunkMiB * MiB;
 
     /// <summary>Committed checkpoints kept; older ones are pruned after a newer commit (&lt;= 0 keeps all).</summary>
-    public int KeepLastN { get; init; } = 3;
+    public int KeepLastN { get; init; } = Defaults.KeepLastN;
 
     /// <summary>
     /// Chunk writes in flight at once, across all ranks using this store. SQLite has one writer
@@ -55,15 +58,15 @@ public sealed record CheckpointStoreSettings
     {
         if (config.ChunkMiB is < 1 or > MaxChunkMiB)
             throw new ArgumentException($"checkpoint.chunk_mib = {config.ChunkMiB}: expected 1..{MaxChunkMiB} (chunks must stay well below the 1 GiB blob limits of SQLite and PostgreSQL)");
-        var baseSettings = config.Store.ToLowerInvariant() switch
+        var baseSettings = config.Store switch
         {
-            "sqlite" => Sqlite(string.IsNullOrWhiteSpace(config.ConnectionString)
+            CheckpointConfig.Sqlite => Sqlite(string.IsNullOrWhiteSpace(config.ConnectionString)
                 ? Path.Combine(runDirectory, "checkpoints.db")
                 : config.ConnectionString),
-            "postgresql" or "postgres" => string.IsNullOrWhiteSpace(config.ConnectionString)
+            CheckpointConfig.PostgreSql => string.IsNullOrWhiteSpace(config.ConnectionString)
                 ? throw new ArgumentException("checkpoint.connection_string is empty: checkpoint.store = \"postgresql\" needs a connection string such as \"Host=db;Port=5432;Username=forge;Database=forge\"")
                 : PostgreSql(config.ConnectionString),
-            _ => throw new ArgumentException($"checkpoint.store = \"{config.Store}\": expected \"sqlite\" or \"postgresql\""),
+            _ => throw new ArgumentException($"checkpoint.store = \"{config.Store}\": expected one of {string.Join(", ", CheckpointConfig.Stores.Select(s => $"\"{s}\""))}"),
         };
         return baseSettings with { ChunkBytes = config.ChunkMiB * MiB, KeepLastN = config.KeepLastN };
     }

@@ -12,6 +12,7 @@ namespace Forge.Actors.Supervision;
 public sealed record JobSupervisorSettings
 {
     private static readonly TrainConfig TrainDefaults = new();
+    private static readonly CheckpointConfig CheckpointDefaults = new();
     private static readonly ElasticConfig ElasticDefaults = new();
     private static readonly DistributedConfig DistributedDefaults = new();
 
@@ -19,7 +20,7 @@ public sealed record JobSupervisorSettings
     /// <summary>Total optimizer steps of the job; the job is complete after step MaxSteps-1.</summary>
     public required long MaxSteps { get; init; }
     /// <summary>Checkpoint after every Interval completed steps (0: only at the end and on stop).</summary>
-    public long CheckpointInterval { get; init; }
+    public long CheckpointInterval { get; init; } = CheckpointDefaults.Interval;
     public int MinRanks { get; init; } = ElasticDefaults.MinRanks;
     /// <summary>0 means no upper bound.</summary>
     public int MaxRanks { get; init; } = ElasticDefaults.MaxRanks;
@@ -82,7 +83,7 @@ public sealed record JobSupervisorSettings
         AbortTimeout = TimeSpan.FromSeconds(config.Distributed.AbortTimeoutSec),
         RngSeed = config.Train.Seed,
         ModelConfigHash = ModelHash(config),
-        StoreIsMachineLocal = !string.Equals(config.Checkpoint.Store, "postgresql", StringComparison.OrdinalIgnoreCase),
+        StoreIsMachineLocal = config.Checkpoint.Store == CheckpointConfig.Sqlite,
     };
 
     /// <summary>The hash of the sections that decide the flat layout: a checkpoint only fits a model with the same hash.</summary>

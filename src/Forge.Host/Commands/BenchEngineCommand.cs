@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Forge.Actors.Collectives;
-using Forge.Model.Benchmarks;
+using Forge.Host.Benchmarks;
 using Forge.Model.Config;
 using Forge.Model.Distributed;
 using Forge.Model.Training;

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Forge.Model.Benchmarks;
+using Forge.Host.Benchmarks;
 
 namespace Forge.Host.Commands;
 

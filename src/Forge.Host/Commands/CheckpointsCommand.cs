@@ -51,7 +51,7 @@ public static class CheckpointsCommand
         var step = new Option<long?>("--step") { Description = "Checkpoint step (default: the latest committed)" };
         var output = new Option<string?>("--output", "-o") { Description = "safetensors path (default: <run-dir>/step-<step>.safetensors)" };
         var dtype = new Option<string?>("--dtype") { Description = "bfloat16 or float32 (default: checkpoint.export_dtype)" };
-        dtype.AcceptOnlyFromAmong([.. KnownNames.ExportDtypes]);
+        dtype.AcceptOnlyFromAmong([.. CheckpointConfig.ExportDtypes]);
         var command = new Command("export", "Consolidate a committed checkpoint's shards into one safetensors file of model weights.")
         {
             runDir, step, output, dtype,

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Forge.Host.Hosting;
-using Forge.Model.Benchmarks;
+using Forge.Host.Benchmarks;
 
 namespace Forge.Host.Commands;
 
@@ -60,7 +60,7 @@ internal static class CommonOptions
     public static Option<string> BenchPreset()
     {
         var option = new Option<string>("--preset") { Description = "ca-tiny or ca-1b", DefaultValueFactory = _ => "ca-tiny" };
-        option.AcceptOnlyFromAmong([.. ModelStepBenchmark.Presets]);
+        option.AcceptOnlyFromAmong([.. BenchmarkPresets.Names]);
         return option;
     }
 

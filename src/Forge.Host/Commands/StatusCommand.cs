@@ -4,6 +4,7 @@ using Forge.Actors.Checkpointing;
 using Forge.Host.Configuration;
 using Forge.Host.Hosting;
 using Forge.Host.Output;
+using Forge.Model.Config;
 using Spectre.Console;
 
 namespace Forge.Host.Commands;
@@ -88,7 +89,7 @@ public static class StatusCommand
             {
                 var config = JobConfigLoader.Load(run.ResolvedConfig);
                 // Opening a SQLite store creates its file; status must not leave one in a run that has none.
-                var noDatabase = config.Checkpoint.Store == "sqlite" && config.Checkpoint.ConnectionString.Length == 0
+                var noDatabase = config.Checkpoint.Store == CheckpointConfig.Sqlite && config.Checkpoint.ConnectionString.Length == 0
                                  && !File.Exists(run.CheckpointDatabase);
                 if (!noDatabase)
                 {

@@ -1,6 +1,9 @@
 using System.Numerics;
 using Forge.Actors.Checkpointing;
 using Forge.Model.Config;
+using Forge.Model.Modeling;
+using Forge.Model.Modeling.Architectures;
+using Forge.Model.Text;
 
 namespace Forge.Host.Configuration;
 
@@ -8,6 +11,11 @@ namespace Forge.Host.Configuration;
 /// Checks that a bound config describes a job that can run: sizes that divide, names that exist,
 /// ranges that make sense. Every failed check names the key, its value and the expectation; keys
 /// the file does not set are reported as defaults, so a user knows the fix is to add them.
+/// <para>
+/// The names a key may choose between come from their one owner, the list the code that acts on
+/// the name dispatches on: the config record's (<see cref="AdapterConfig.Types"/>, …), the
+/// architecture registry's or the tokenizer catalogue's, so a name added there is accepted here.
+/// </para>
 /// </summary>
 internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigError> errors)
 {
@@ -64,10 +72,10 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
     {
         Positive("train.batch_size", t.BatchSize);
         AtLeast("train.global_batch_size", t.GlobalBatchSize, 0,
-            "0 (batch_size times the first world size) or at least 1 sample per optimizer step");
+            "0 (batch_size × the world size of the job's first world) or at least 1 sample per optimizer step");
         Positive("train.max_steps", t.MaxSteps);
         AtLeast("train.grad_clip_norm", t.GradClipNorm, 0, "0 (no clipping) or a positive norm");
-        OneOf("train.mixed_precision", t.MixedPrecision, KnownNames.Precisions);
+        OneOf("train.mixed_precision", t.MixedPrecision, TrainConfig.MixedPrecisions);
         Positive("train.log_interval", t.LogInterval);
         AtLeast("train.eval_interval", t.EvalInterval, 0, "0 (no eval) or a positive step interval");
         AtLeast("train.eval_batches", t.EvalBatches, 0, "a count of at least 0");
@@ -80,7 +88,7 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
 
     private void Optimizer(OptimizerConfig o)
     {
-        OneOf("optimizer.name", o.Name, KnownNames.Optimizers);
+        OneOf("optimizer.name", o.Name, OptimizerConfig.Names);
         Positive("optimizer.lr", o.Lr);
         AtLeast("optimizer.weight_decay", o.WeightDecay, 0, "a decay of at least 0");
         Positive("optimizer.eps", o.Eps);
@@ -91,7 +99,7 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
 
     private void Scheduler(SchedulerConfig s)
     {
-        OneOf("scheduler.name", s.Name, KnownNames.Schedulers);
+        OneOf("scheduler.name", s.Name, SchedulerConfig.Names);
         AtLeast("scheduler.warmup_steps", s.WarmupSteps, 0, "a step count of at least 0");
         AtLeast("scheduler.decay_steps", s.DecaySteps, 0, "0 (decay over the remaining steps) or a positive step count");
         Require(s.MinLrRatio is >= 0 and <= 1, "scheduler.min_lr_ratio", s.MinLrRatio, "a ratio in [0, 1]");
@@ -100,8 +108,8 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
     private void Data(DataConfig d, ModelConfig m, VisionEncoderConfig v)
     {
         Require(d.Manifest.Length > 0, "data.manifest", d.Manifest, "the path of a JSONL manifest");
-        if (OneOf("data.tokenizer", d.Tokenizer, KnownNames.Tokenizers)
-            && KnownNames.MinimumVocabulary.TryGetValue(d.Tokenizer, out var minimum))
+        if (OneOf("data.tokenizer", d.Tokenizer, TokenizerCatalog.Names)
+            && TokenizerCatalog.VocabSizes.TryGetValue(d.Tokenizer, out var minimum))
             Require(m.VocabSize >= minimum, "model.vocab_size", m.VocabSize,
                 $"at least {minimum}, the id range of data.tokenizer \"{d.Tokenizer}\"");
         Positive("data.image_size", d.ImageSize);
@@ -110,8 +118,8 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
             Require(d.Std.All(s => s > 0), "data.std", d.Std, "positive numbers (images are divided by them)");
         AtLeast("data.num_workers", d.NumWorkers, 0, "0 (min(4, cores)) or a positive thread count");
         Positive("data.prefetch", d.Prefetch);
-        OneOf("data.emoji_vendor", d.EmojiVendor, KnownNames.EmojiVendors);
-        if (v.Type == "vit" && d.ImageSize > 0)
+        OneOf("data.emoji_vendor", d.EmojiVendor, DataConfig.EmojiVendors);
+        if (v.Type == VisionEncoderConfig.Vit && d.ImageSize > 0)
             Require(d.ImageSize == v.ImageSize, "data.image_size", d.ImageSize,
                 $"equal to vision_encoder.image_size ({v.ImageSize}), the size the ViT is built for");
     }
@@ -119,17 +127,17 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
     private void Checkpoint(CheckpointConfig c)
     {
         AtLeast("checkpoint.interval", c.Interval, 0, "0 (only at the end and on a signal) or a positive step interval");
-        if (OneOf("checkpoint.store", c.Store, KnownNames.Stores) && c.Store == "postgresql")
+        if (OneOf("checkpoint.store", c.Store, CheckpointConfig.Stores) && c.Store == CheckpointConfig.PostgreSql)
             Require(c.ConnectionString.Length > 0, "checkpoint.connection_string", c.ConnectionString,
                 "a PostgreSQL connection string when checkpoint.store = \"postgresql\"");
         Require(c.ChunkMiB is >= 1 and <= CheckpointStoreSettings.MaxChunkMiB, "checkpoint.chunk_mib", c.ChunkMiB,
             $"1 to {CheckpointStoreSettings.MaxChunkMiB} MiB (chunks stay well below the 1 GB blob limits of SQLite and PostgreSQL)");
-        OneOf("checkpoint.export_dtype", c.ExportDtype, KnownNames.ExportDtypes);
+        OneOf("checkpoint.export_dtype", c.ExportDtype, CheckpointConfig.ExportDtypes);
     }
 
     private void Distributed(DistributedConfig d)
     {
-        OneOf("distributed.backend", d.Backend, KnownNames.Backends);
+        OneOf("distributed.backend", d.Backend, DistributedConfig.Backends);
         Positive("distributed.step_timeout_sec", d.StepTimeoutSec);
         Positive("distributed.form_timeout_sec", d.FormTimeoutSec);
         Positive("distributed.abort_timeout_sec", d.AbortTimeoutSec);
@@ -137,10 +145,10 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
 
     private void VisionEncoder(VisionEncoderConfig v)
     {
-        var known = OneOf("vision_encoder.type", v.Type, KnownNames.VisionEncoders);
+        var known = OneOf("vision_encoder.type", v.Type, VisionEncoderConfig.Types);
         Positive("vision_encoder.feature_dim", v.FeatureDim);
         Positive("vision_encoder.num_tokens", v.NumTokens);
-        if (!known || v.Type != "vit") return;
+        if (!known || v.Type != VisionEncoderConfig.Vit) return;
 
         Positive("vision_encoder.n_layers", v.NLayers);
         Positive("vision_encoder.mlp_ratio", v.MlpRatio);
@@ -157,16 +165,16 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
 
     private void Adapter(AdapterConfig a)
     {
-        OneOf("adapter.type", a.Type, KnownNames.Adapters);
+        OneOf("adapter.type", a.Type, AdapterConfig.Types);
         AtLeast("adapter.hidden_dim", a.HiddenDim, 0, "0 (model.dim) or a positive width");
-        OneOf("adapter.activation", a.Activation, KnownNames.Activations);
+        OneOf("adapter.activation", a.Activation, AdapterConfig.Activations);
     }
 
     private void Vlm(VlmConfig v, ModelConfig m, VisionEncoderConfig encoder)
     {
-        var known = OneOf("vlm.arch", v.Arch, KnownNames.Architectures);
+        var known = OneOf("vlm.arch", v.Arch, [.. VlmRegistry.Names]);
         Require(v.MaxTextLen >= 2, "vlm.max_text_len", v.MaxTextLen, "at least 2 tokens (an input and its next-token target)");
-        if (known && v.Arch == "cross_attention")
+        if (known && v.Arch == CrossAttentionArchitecture.Name)
         {
             Require(v.MaxTextLen <= m.MaxSeqLen, "vlm.max_text_len", v.MaxTextLen, $"at most model.max_seq_len ({m.MaxSeqLen})");
             if (Positive("vlm.cross_attention_every_n_layers", v.CrossAttentionEveryNLayers) && m.NLayers > 0)
@@ -182,7 +190,7 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
                 Require(heads % v.CrossAttentionNKvHeads == 0, "vlm.cross_attention_n_kv_heads", v.CrossAttentionNKvHeads,
                     $"a divisor of the cross-attention heads ({heads})");
         }
-        else if (known && v.Arch == "joint_decoder")
+        else if (known && v.Arch == JointDecoderArchitecture.Name)
         {
             Require(encoder.NumTokens + v.MaxTextLen <= m.MaxSeqLen, "vlm.max_text_len", v.MaxTextLen,
                 $"at most model.max_seq_len - vision_encoder.num_tokens ({m.MaxSeqLen} - {encoder.NumTokens}): a joint decoder reads image and text tokens as one sequence");

@@ -3,11 +3,14 @@ namespace Forge.Model.Config;
 /// <summary>`[data]`: an image-text data set (JSONL manifest plus images) and its tokenizer.</summary>
 public sealed record DataConfig
 {
+    /// <summary>The `emoji_vendor` names; scripts/fetch-emoji.sh converts exactly these.</summary>
+    public static IReadOnlyList<string> EmojiVendors { get; } = ["google", "twitter", "apple", "facebook"];
+
     /// <summary>Path of the JSONL manifest, relative to the working directory or absolute.</summary>
     public string Manifest { get; init; } = "data/emoji-google/train.jsonl";
     /// <summary>Held-out manifest for eval and caption samples; empty for none.</summary>
     public string EvalManifest { get; init; } = "data/emoji-google/eval.jsonl";
-    /// <summary>"byte" (tiny models) or a tiktoken BPE: "cl100k_base", "o200k_base".</summary>
+    /// <summary>"byte" (tiny models) or a tiktoken BPE: "cl100k_base", "o200k_base" (the names of Text.TokenizerCatalog).</summary>
     public string Tokenizer { get; init; } = "byte";
     public int ImageSize { get; init; } = 64;
     public IReadOnlyList<double> Mean { get; init; } = [0.5, 0.5, 0.5];

@@ -7,14 +7,21 @@ namespace Forge.Model.Config;
 /// </summary>
 public sealed record TrainConfig
 {
+    public const string Bf16 = "bf16";
+    public const string Fp32 = "fp32";
+    /// <summary>The `mixed_precision` names: validation accepts exactly these and MixedPrecision maps each to a dtype.</summary>
+    public static IReadOnlyList<string> MixedPrecisions { get; } = [Bf16, Fp32];
+
     public int BatchSize { get; init; } = 16;
-    /// <summary>0 means batch_size * world size * grad_accum_steps of the first world (fixed from then on).</summary>
+    /// <summary>
+    /// Samples per optimizer step, constant whatever the world size; 0 = batch_size × the world size of the job's first world, fixed by the supervisor when the job first forms and recorded in checkpoints, so it stays the same after re-formations and resumes.
+    /// </summary>
     public int GlobalBatchSize { get; init; } = 32;
     public long MaxSteps { get; init; } = 200;
     public double GradClipNorm { get; init; } = 1.0;
     public long Seed { get; init; } = 42;
     /// <summary>"bf16" (bf16 compute, fp32 master weights) or "fp32". CPU runs always use fp32.</summary>
-    public string MixedPrecision { get; init; } = "bf16";
+    public string MixedPrecision { get; init; } = Bf16;
     public long LogInterval { get; init; } = 10;
     public long EvalInterval { get; init; } = 50;
     public int EvalBatches { get; init; } = 4;

@@ -7,7 +7,12 @@ namespace Forge.Model.Config;
 /// </summary>
 public sealed record VisionEncoderConfig
 {
-    public string Type { get; init; } = "vit";
+    public const string Vit = "vit";
+    public const string Random = "random";
+    /// <summary>The `type` names: validation accepts exactly these and VlmRegistry builds each.</summary>
+    public static IReadOnlyList<string> Types { get; } = [Vit, Random];
+
+    public string Type { get; init; } = Vit;
     /// <summary>Width of the features the encoder emits (the adapter's input).</summary>
     public int FeatureDim { get; init; } = 128;
     /// <summary>Image tokens per image. For "vit" it must equal (image_size / patch_size)^2.</summary>

@@ -9,8 +9,11 @@ namespace Forge.Model.Data;
 /// </summary>
 internal sealed class CollatedBatch
 {
-    public CollatedBatch(long[] sampleIndices, int imageSize, int maxTextLen)
+    public CollatedBatch(IReadOnlyList<int> datasetRows, long[] sampleIndices, int imageSize, int maxTextLen)
     {
+        if (datasetRows.Count != sampleIndices.Length)
+            throw new ArgumentException($"{datasetRows.Count} data set rows for {sampleIndices.Length} sample indices");
+        DatasetRows = datasetRows;
         SampleIndices = sampleIndices;
         ImageSize = imageSize;
         MaxTextLen = maxTextLen;
@@ -19,6 +22,8 @@ internal sealed class CollatedBatch
         Labels = new long[Rows * maxTextLen];
     }
 
+    /// <summary>The data set row each batch row is decoded from.</summary>
+    public IReadOnlyList<int> DatasetRows { get; }
     public long[] SampleIndices { get; }
     public int Rows => SampleIndices.Length;
     public int ImageSize { get; }

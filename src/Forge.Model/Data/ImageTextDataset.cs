@@ -68,11 +68,24 @@ public sealed class ImageTextDataset
         Captions.Encode(sample.Prompt, sample.Caption, inputIds, labels);
     }
 
+    /// <summary>
+    /// The one way rows become a batch: an undecoded batch shaped by this data set's image size and
+    /// max_text_len, whose rows <see cref="Decode"/> then fills. Row by row, so the prefetcher's
+    /// loader threads can decode the rows of one batch at once, while <see cref="Collate"/> decodes
+    /// them all on the calling thread.
+    /// </summary>
+    internal CollatedBatch Allocate(IReadOnlyList<int> rows, long[] sampleIndices) =>
+        new(rows, sampleIndices, Transform.ImageSize, Captions.MaxTextLen);
+
+    /// <summary>Decodes batch row <paramref name="i"/> from its data set row; distinct rows may be decoded concurrently.</summary>
+    internal void Decode(CollatedBatch batch, int i) =>
+        Fill(batch.DatasetRows[i], batch.PixelsOf(i), batch.InputIdsOf(i), batch.LabelsOf(i));
+
     /// <summary>Decodes the given rows on the calling thread into one batch.</summary>
     internal CollatedBatch Collate(IReadOnlyList<int> rows, long[] sampleIndices)
     {
-        var batch = new CollatedBatch(sampleIndices, Transform.ImageSize, Captions.MaxTextLen);
-        for (var i = 0; i < rows.Count; i++) Fill(rows[i], batch.PixelsOf(i), batch.InputIdsOf(i), batch.LabelsOf(i));
+        var batch = Allocate(rows, sampleIndices);
+        for (var i = 0; i < batch.Rows; i++) Decode(batch, i);
         return batch;
     }
 

@@ -129,31 +129,22 @@ public sealed class PrefetchingBatchSource : IBatchSource
         }
     }
 
-    private (CollatedBatch[] Batches, int[][] Rows) Layout(SliceKey key)
-    {
-        var indices = Sampler.SampleIndices(key.Step, key.WorldSize, key.Rank);
-        var chunks = indices.Chunk(key.MicroBatchSize).ToArray();
-        var batches = chunks.Select(chunk => new CollatedBatch(chunk, Dataset.Transform.ImageSize, Dataset.Captions.MaxTextLen)).ToArray();
-        var rows = chunks.Select(chunk => chunk.Select(Sampler.DatasetRow).ToArray()).ToArray();
-        return (batches, rows);
-    }
+    /// <summary>The slice's micro-batches: the sampler's indices for the rank, in micro-batch-sized chunks.</summary>
+    private IEnumerable<(int[] Rows, long[] SampleIndices)> Layout(SliceKey key) =>
+        Sampler.SampleIndices(key.Step, key.WorldSize, key.Rank)
+            .Chunk(key.MicroBatchSize)
+            .Select(chunk => (chunk.Select(Sampler.DatasetRow).ToArray(), chunk));
 
-    private CollatedBatch[] CollateNow(SliceKey key)
-    {
-        var (batches, rows) = Layout(key);
-        for (var b = 0; b < batches.Length; b++)
-            for (var i = 0; i < rows[b].Length; i++)
-                Dataset.Fill(rows[b][i], batches[b].PixelsOf(i), batches[b].InputIdsOf(i), batches[b].LabelsOf(i));
-        return batches;
-    }
+    private CollatedBatch[] CollateNow(SliceKey key) =>
+        [.. Layout(key).Select(batch => Dataset.Collate(batch.Rows, batch.SampleIndices))];
 
     private PendingSlice Schedule(SliceKey key)
     {
-        var (batches, rows) = Layout(key);
-        var slice = new PendingSlice(batches, rows.Sum(r => r.Length));
+        CollatedBatch[] batches = [.. Layout(key).Select(batch => Dataset.Allocate(batch.Rows, batch.SampleIndices))];
+        var slice = new PendingSlice(batches, batches.Sum(b => b.Rows));
         for (var b = 0; b < batches.Length; b++)
-            for (var i = 0; i < rows[b].Length; i++)
-                _jobs.Add(new RowJob(slice, b, i, rows[b][i]));
+            for (var i = 0; i < batches[b].Rows; i++)
+                _jobs.Add(new RowJob(slice, b, i));
         return slice;
     }
 
@@ -165,8 +156,7 @@ public sealed class PrefetchingBatchSource : IBatchSource
             if (slice.Cancelled || slice.Done.Task.IsCompleted) continue;
             try
             {
-                var batch = slice.MicroBatches[job.MicroBatch];
-                Dataset.Fill(job.DatasetRow, batch.PixelsOf(job.Row), batch.InputIdsOf(job.Row), batch.LabelsOf(job.Row));
+                Dataset.Decode(slice.MicroBatches[job.MicroBatch], job.Row);
                 slice.RowDone();
             }
             catch (Exception e)
@@ -178,7 +168,7 @@ public sealed class PrefetchingBatchSource : IBatchSource
 
     private readonly record struct SliceKey(long Step, int WorldSize, int Rank, int MicroBatchSize);
 
-    private readonly record struct RowJob(PendingSlice Slice, int MicroBatch, int Row, int DatasetRow);
+    private readonly record struct RowJob(PendingSlice Slice, int MicroBatch, int Row);
 
     private sealed class PendingSlice
     {

@@ -1,4 +1,4 @@
-using Forge.Model.Data;
+using Forge.Model.Text;
 using TorchSharp;
 using static TorchSharp.torch;
 using Forge.Model.Runtime;
@@ -29,8 +29,8 @@ public static class CaptionLoss
         var vocab = logits.shape[2];
         var loss = nn.functional.cross_entropy(
             predicting.reshape(-1, vocab).to(ScalarType.Float32), targets,
-            ignore_index: ImageTextBatch.IgnoreIndex, reduction: nn.Reduction.Sum);
-        var tokens = targets.NotEqualTo(ImageTextBatch.IgnoreIndex).sum().item<long>();
+            ignore_index: CaptionEncoder.IgnoreIndex, reduction: nn.Reduction.Sum);
+        var tokens = targets.NotEqualTo(CaptionEncoder.IgnoreIndex).sum().item<long>();
         return (loss.MoveToOuterDisposeScope(), tokens);
     }
 }

@@ -12,8 +12,8 @@ public static class MixedPrecision
 {
     public static ScalarType ComputeDType(TrainConfig train, Device device) => train.MixedPrecision switch
     {
-        "bf16" => device.type == TorchSharp.DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32,
-        "fp32" => ScalarType.Float32,
-        _ => throw new ArgumentException($"train.mixed_precision '{train.MixedPrecision}' is unknown; expected bf16 or fp32"),
+        TrainConfig.Bf16 => device.type == TorchSharp.DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32,
+        TrainConfig.Fp32 => ScalarType.Float32,
+        _ => throw new ArgumentException($"train.mixed_precision '{train.MixedPrecision}' is unknown; expected one of {string.Join(", ", TrainConfig.MixedPrecisions)}"),
     };
 }

@@ -48,9 +48,9 @@ public static class VlmRegistry
 
         VisionEncoder encoder = config.VisionEncoder.Type switch
         {
-            "vit" => new VitEncoder(config.VisionEncoder, device),
-            "random" => new RandomVisionEncoder(config.VisionEncoder.NumTokens, config.VisionEncoder.FeatureDim, config.Train.Seed, device),
-            _ => throw new ArgumentException($"vision_encoder.type '{config.VisionEncoder.Type}' is unknown; expected vit or random"),
+            VisionEncoderConfig.Vit => new VitEncoder(config.VisionEncoder, device),
+            VisionEncoderConfig.Random => new RandomVisionEncoder(config.VisionEncoder.NumTokens, config.VisionEncoder.FeatureDim, config.Train.Seed, device),
+            _ => throw new ArgumentException($"vision_encoder.type '{config.VisionEncoder.Type}' is unknown; expected one of {string.Join(", ", VisionEncoderConfig.Types)}"),
         };
         var adapter = VisionAdapter.Create(config.Adapter, encoder.FeatureDim, config.Model.Dim, device);
         (int, int, int)? crossAttention = null;

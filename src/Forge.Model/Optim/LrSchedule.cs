@@ -19,9 +19,9 @@ public sealed class LrSchedule
 
     public LrSchedule(SchedulerConfig scheduler, double baseLr, long maxSteps)
     {
-        _name = scheduler.Name.ToLowerInvariant();
-        if (_name is not ("cosine" or "linear" or "constant"))
-            throw new ArgumentException($"scheduler.name = '{scheduler.Name}': expected \"cosine\", \"linear\" or \"constant\"");
+        _name = scheduler.Name;
+        if (!SchedulerConfig.Names.Contains(_name))
+            throw new ArgumentException($"scheduler.name = '{scheduler.Name}': expected one of {string.Join(", ", SchedulerConfig.Names)}");
         if (baseLr <= 0 || double.IsNaN(baseLr)) throw new ArgumentException($"optimizer.lr = {baseLr}: expected a positive number");
         if (scheduler.WarmupSteps < 0) throw new ArgumentException($"scheduler.warmup_steps = {scheduler.WarmupSteps}: expected 0 or more");
         if (scheduler.DecaySteps < 0) throw new ArgumentException($"scheduler.decay_steps = {scheduler.DecaySteps}: expected 0 or more");
@@ -40,9 +40,9 @@ public sealed class LrSchedule
         var progress = Math.Min(1.0, (double)(step - _warmup) / _decay);
         var factor = _name switch
         {
-            "cosine" => _minRatio + (1 - _minRatio) * 0.5 * (1 + Math.Cos(Math.PI * progress)),
-            "linear" => _minRatio + (1 - _minRatio) * (1 - progress),
-            _ => 1.0,
+            SchedulerConfig.Cosine => _minRatio + (1 - _minRatio) * 0.5 * (1 + Math.Cos(Math.PI * progress)),
+            SchedulerConfig.Linear => _minRatio + (1 - _minRatio) * (1 - progress),
+            _ => 1.0, // SchedulerConfig.Constant
         };
         return _baseLr * factor;
     }

@@ -36,8 +36,8 @@ public sealed class ShardedAdamW : IDisposable
     {
         if (master.dtype != ScalarType.Float32 || master.dim() != 1)
             throw new ArgumentException($"master weights must be a 1-D float32 tensor, got {master.dtype} [{string.Join(", ", master.shape)}]");
-        if (!string.Equals(config.Name, "adamw", StringComparison.OrdinalIgnoreCase))
-            throw new ArgumentException($"optimizer.name = '{config.Name}': only \"adamw\" is implemented");
+        if (config.Name != OptimizerConfig.AdamW)
+            throw new ArgumentException($"optimizer.name = '{config.Name}': only \"{OptimizerConfig.AdamW}\" is implemented");
         if (config.Betas.Count != 2 || config.Betas.Any(b => b is < 0 or >= 1))
             throw new ArgumentException($"optimizer.betas = [{string.Join(", ", config.Betas)}]: expected two values in [0, 1)");
         if (config.Eps <= 0) throw new ArgumentException($"optimizer.eps = {config.Eps}: expected a positive number");

@@ -13,6 +13,10 @@ namespace Forge.Model.Text;
 /// </summary>
 public sealed class CaptionEncoder
 {
+    /// <summary>
+    /// The label of a position that carries no loss. The one definition: the encoder writes it, and
+    /// batches, the loss and the engine read it. -100 is torch's cross_entropy default ignore_index.
+    /// </summary>
     public const long IgnoreIndex = -100;
 
     public CaptionEncoder(ITextTokenizer tokenizer, int maxTextLen)

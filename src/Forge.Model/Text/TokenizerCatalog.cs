@@ -11,6 +11,18 @@ public static class TokenizerCatalog
     public static IReadOnlyList<string> Names { get; } =
         [ByteTokenizer.TokenizerName, TiktokenTextTokenizer.Cl100kBase, TiktokenTextTokenizer.O200kBase];
 
+    /// <summary>
+    /// Each tokenizer's <see cref="ITextTokenizer.VocabSize"/> without loading its table, so config
+    /// validation can check model.vocab_size in no time: the byte tokenizer's 256 bytes plus BOS, EOS
+    /// and PAD; a BPE table's highest id plus those three.
+    /// </summary>
+    public static IReadOnlyDictionary<string, int> VocabSizes { get; } = new Dictionary<string, int>
+    {
+        [ByteTokenizer.TokenizerName] = 259,
+        [TiktokenTextTokenizer.Cl100kBase] = 100_279,
+        [TiktokenTextTokenizer.O200kBase] = 200_021,
+    };
+
     private static readonly ConcurrentDictionary<string, Lazy<ITextTokenizer>> Loaded = new();
 
     public static ITextTokenizer Create(string name)

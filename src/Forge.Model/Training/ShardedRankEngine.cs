@@ -1,5 +1,6 @@
 using Forge.Model.Config;
 using Forge.Model.Data;
+using Forge.Model.Text;
 using Forge.Model.Distributed;
 using Forge.Model.Evaluation;
 using Forge.Model.Modeling;
@@ -83,7 +84,7 @@ public sealed class ShardedRankEngine : IRankEngine
         _config = config;
         _heldOut = heldOut;
         _device = device ?? CPU;
-        ComputeDtype = computeDtype ?? ResolveComputeDtype(config.Train.MixedPrecision, _device);
+        ComputeDtype = computeDtype ?? MixedPrecision.ComputeDType(config.Train, _device);
         if (config.Train.BatchSize < 1) throw new ArgumentException($"train.batch_size = {config.Train.BatchSize}: expected at least 1");
         if (config.Train.GradClipNorm < 0) throw new ArgumentException($"train.grad_clip_norm = {config.Train.GradClipNorm}: expected 0 (off) or more");
         _schedule = new LrSchedule(config.Scheduler, config.Optimizer.Lr, config.Train.MaxSteps);
@@ -139,7 +140,7 @@ public sealed class ShardedRankEngine : IRankEngine
         JobConfig config, IBatchSource data, ICollectives collectives, Device device, OptimizerShard? restored = null,
         HeldOutEvaluator? heldOut = null)
     {
-        var dtype = ResolveComputeDtype(config.Train.MixedPrecision, device);
+        var dtype = MixedPrecision.ComputeDType(config.Train, device);
         var engine = new ShardedRankEngine(() => VlmRegistry.Build(config, device, dtype), data, collectives, config, device,
             firstStep: restored?.Step ?? 0, heldOut: heldOut);
         try
@@ -317,7 +318,7 @@ public sealed class ShardedRankEngine : IRankEngine
             global = count.item<long>();
         }
         if (global <= 0)
-            throw new InvalidOperationException($"step {step}: the global batch has no target tokens (every label is {ImageTextBatch.IgnoreIndex})");
+            throw new InvalidOperationException($"step {step}: the global batch has no target tokens (every label is {CaptionEncoder.IgnoreIndex})");
         return global;
     }
 
@@ -392,12 +393,4 @@ public sealed class ShardedRankEngine : IRankEngine
         _stageSegments = _freezeStages.Segments(stage, _layout.Parameters, _shardStart, _optimizer.Length);
         _appliedStage = stage;
     }
-
-    private static ScalarType ResolveComputeDtype(string mixedPrecision, Device device) => mixedPrecision.ToLowerInvariant() switch
-    {
-        // CPU kernels for bf16 are slow and gain nothing here: CPU runs always compute in fp32.
-        "bf16" => device.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32,
-        "fp32" => ScalarType.Float32,
-        _ => throw new ArgumentException($"train.mixed_precision = '{mixedPrecision}': expected \"bf16\" or \"fp32\""),
-    };
 }

@@ -21,10 +21,17 @@ public sealed class CheckpointCompatibilityTests
     }
 
     [Fact]
-    public void AMatchingHashAndLayoutVerify()
+    public void AMatchingHashAndLayoutPassWhileAnyOtherModelConfigIsRefused()
     {
         var hash = CheckpointCompatibility.HashOf(new ModelConfig());
-        CheckpointCompatibility.Verify(Manifest(hash), hash, TrainingState.TinyLayout);
+        var otherHash = CheckpointCompatibility.HashOf(new ModelConfig() with { Dim = 512 });
+
+        var accepted = Record.Exception(() => CheckpointCompatibility.Verify(Manifest(hash), hash, TrainingState.TinyLayout));
+        var refused = Record.Exception(() => CheckpointCompatibility.Verify(Manifest(hash), otherHash, TrainingState.TinyLayout));
+
+        Assert.Null(accepted);
+        Assert.IsType<CheckpointIncompatibleException>(refused);
+        Assert.NotEqual(hash, otherHash);
     }
 
     [Fact]

@@ -55,7 +55,7 @@ public sealed class ForgeMessageSerializerTests() : Akka.TestKit.Xunit2.TestKit(
 
     [Theory]
     [MemberData(nameof(Messages))]
-    public void Every_protocol_message_survives_the_wire_unchanged(IForgeMessage message)
+    public void EveryProtocolMessageSurvivesTheWireUnchanged(IForgeMessage message)
     {
         var serializer = Sys.Serialization.FindSerializerFor(message);
         Assert.IsType<ForgeMessageSerializer>(serializer);
@@ -69,7 +69,7 @@ public sealed class ForgeMessageSerializerTests() : Akka.TestKit.Xunit2.TestKit(
     }
 
     [Fact]
-    public void Every_protocol_message_type_is_covered_by_the_round_trip_test()
+    public void EveryProtocolMessageTypeIsCoveredByTheRoundTripTest()
     {
         var covered = ((IEnumerable<object[]>)Messages()).Select(row => row[0].GetType()).ToHashSet();
         var all = typeof(IForgeMessage).Assembly.GetTypes().Where(t => !t.IsAbstract && typeof(IForgeMessage).IsAssignableFrom(t));
@@ -77,7 +77,7 @@ public sealed class ForgeMessageSerializerTests() : Akka.TestKit.Xunit2.TestKit(
     }
 
     [Fact]
-    public void An_unknown_manifest_names_itself()
+    public void AnUnknownManifestNamesItself()
     {
         var serializer = (SerializerWithStringManifest)Sys.Serialization.FindSerializerForType(typeof(RunStep));
         var error = Assert.ThrowsAny<Exception>(() => serializer.FromBinary("{}"u8.ToArray(), "NoSuchMessage"));
@@ -85,7 +85,7 @@ public sealed class ForgeMessageSerializerTests() : Akka.TestKit.Xunit2.TestKit(
     }
 
     [Fact]
-    public void A_seed_that_is_not_host_and_port_is_rejected_with_the_value()
+    public void ASeedThatIsNotHostAndPortIsRejectedWithTheValue()
     {
         var error = Assert.Throws<ArgumentException>(() => ForgeAkkaConfig.SupervisorPath("node-7"));
         Assert.Contains("node-7", error.Message);

@@ -17,7 +17,7 @@ namespace Forge.Actors.Tests.Cluster;
 public sealed class TwoNodeRecoveryTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task Killing_a_node_drops_its_rank_and_the_survivor_finishes_the_job()
+    public async Task KillingANodeDropsItsRankAndTheSurvivorFinishesTheJob()
     {
         var engines = new FakeEngineFactory(numel: 10) { StepDuration = TimeSpan.FromMilliseconds(40) };
         var store = new FakeCheckpointStore();

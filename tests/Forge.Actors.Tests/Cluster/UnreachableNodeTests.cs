@@ -34,7 +34,7 @@ public sealed class UnreachableNodeTests(ITestOutputHelper output)
         """);
 
     [Fact]
-    public async Task An_unreachable_node_moves_the_job_to_recovery_without_its_rank()
+    public async Task AnUnreachableNodeMovesTheJobToRecoveryWithoutItsRank()
     {
         var engines = new FakeEngineFactory(numel: 10) { StepDuration = TimeSpan.FromMilliseconds(20) };
         var store = new FakeCheckpointStore();

@@ -11,7 +11,7 @@ namespace Forge.Actors.Tests.Collectives;
 public class CrossProcessCollectivesTests
 {
     [Fact]
-    public void Ranks_in_three_processes_agree_on_every_collective()
+    public void RanksInThreeProcessesAgreeOnEveryCollective()
     {
         var backend = TcpCollectiveBackend.Loopback();
         var id = backend.CreateGroupId();
@@ -33,7 +33,7 @@ public class CrossProcessCollectivesTests
     }
 
     [Fact]
-    public void Killing_a_peer_process_fails_the_survivor_with_a_collective_exception()
+    public void KillingAPeerProcessFailsTheSurvivorWithACollectiveException()
     {
         var backend = TcpCollectiveBackend.Loopback();
         var id = backend.CreateGroupId();

@@ -16,7 +16,7 @@ namespace Forge.Actors.Tests.Collectives;
 public class NcclCollectivesTests(ITestOutputHelper output)
 {
     [GpuFact]
-    public void A_one_rank_NCCL_group_runs_every_collective_on_device_tensors()
+    public void AOneRankNCCLGroupRunsEveryCollectiveOnDeviceTensors()
     {
         var backend = new NcclCollectiveBackend(0);
         using var group = backend.Join(backend.CreateGroupId(), 0, 1, TimeSpan.FromSeconds(60));
@@ -36,7 +36,7 @@ public class NcclCollectivesTests(ITestOutputHelper output)
     }
 
     [GpuFact]
-    public void An_aborted_NCCL_group_fails_later_calls_with_a_collective_exception()
+    public void AnAbortedNCCLGroupFailsLaterCallsWithACollectiveException()
     {
         var backend = new NcclCollectiveBackend(0);
         var group = backend.Join(backend.CreateGroupId(), 0, 1, TimeSpan.FromSeconds(60));
@@ -47,7 +47,7 @@ public class NcclCollectivesTests(ITestOutputHelper output)
     }
 
     [GpuFact]
-    public void A_one_rank_NCCL_engine_in_fp32_matches_the_CPU_reference()
+    public void AOneRankNCCLEngineInFp32MatchesTheCPUReference()
     {
         var config = EngineReference.Config(globalBatch: 12, microBatch: 4);
         using var expected = EngineReference.Train(config, modelSeed: 3, steps: 10);
@@ -65,7 +65,7 @@ public class NcclCollectivesTests(ITestOutputHelper output)
     }
 
     [GpuFact]
-    public void A_bf16_engine_keeps_fp32_masters_and_a_bf16_replica_equal_to_their_rounding()
+    public void ABf16EngineKeepsFp32MastersAndABf16ReplicaEqualToTheirRounding()
     {
         var config = EngineReference.Config(globalBatch: 12, microBatch: 4) with { Train = EngineReference.Config(12, 4).Train with { MixedPrecision = "bf16" } };
         var cuda = new Device(DeviceType.CUDA, 0);
@@ -81,7 +81,7 @@ public class NcclCollectivesTests(ITestOutputHelper output)
     }
 
     [GpuFact(devices: 2)]
-    public void Two_NCCL_ranks_on_two_GPUs_match_one_rank()
+    public void TwoNCCLRanksOnTwoGPUsMatchOneRank()
     {
         var config = EngineReference.Config(globalBatch: 12, microBatch: 2);
         using var expected = EngineReference.Train(config, modelSeed: 3, steps: 10);

@@ -14,7 +14,7 @@ public class TcpCollectivesTests
     [InlineData(2)]
     [InlineData(3)]
     [InlineData(4)]
-    public void Every_collective_gives_the_predicted_result_for_uneven_sizes(int worldSize)
+    public void EveryCollectiveGivesThePredictedResultForUnevenSizes(int worldSize)
     {
         var failures = LoopbackGroup.Run(worldSize, CollectiveScenario.Exchange);
         Assert.All(failures, Assert.Empty);
@@ -24,7 +24,7 @@ public class TcpCollectivesTests
     [InlineData(ScalarType.Float64)]
     [InlineData(ScalarType.Int64)]
     [InlineData(ScalarType.BFloat16)]
-    public void All_reduce_sums_in_the_tensor_dtype(ScalarType dtype)
+    public void AllReduceSumsInTheTensorDtype(ScalarType dtype)
     {
         const int worldSize = 3;
         var results = LoopbackGroup.Run(worldSize, group =>
@@ -39,7 +39,7 @@ public class TcpCollectivesTests
     }
 
     [Fact]
-    public void Broadcast_larger_than_one_segment_arrives_intact()
+    public void BroadcastLargerThanOneSegmentArrivesIntact()
     {
         var elements = TcpWire.Segment / 4 * 2 + 3;
         var sums = LoopbackGroup.Run(3, group =>
@@ -53,7 +53,7 @@ public class TcpCollectivesTests
     }
 
     [Fact]
-    public void Reduce_scatter_leaves_its_input_unchanged()
+    public void ReduceScatterLeavesItsInputUnchanged()
     {
         var unchanged = LoopbackGroup.Run(3, group =>
         {
@@ -67,7 +67,7 @@ public class TcpCollectivesTests
     }
 
     [Fact]
-    public void A_peer_that_closes_its_links_fails_the_survivor_at_once()
+    public void APeerThatClosesItsLinksFailsTheSurvivorAtOnce()
     {
         var outcomes = LoopbackGroup.Run(2, group =>
         {
@@ -89,7 +89,7 @@ public class TcpCollectivesTests
     }
 
     [Fact]
-    public void A_failure_runs_round_the_ring_to_every_survivor_well_before_the_timeout()
+    public void AFailureRunsRoundTheRingToEverySurvivorWellBeforeTheTimeout()
     {
         var timeout = TimeSpan.FromSeconds(20);
         var outcomes = LoopbackGroup.Run(4, group =>
@@ -111,7 +111,7 @@ public class TcpCollectivesTests
     }
 
     [Fact]
-    public void A_silent_peer_fails_the_survivor_within_the_timeout()
+    public void ASilentPeerFailsTheSurvivorWithinTheTimeout()
     {
         var timeout = TimeSpan.FromSeconds(1.5);
         var release = new ManualResetEventSlim();
@@ -137,7 +137,7 @@ public class TcpCollectivesTests
     }
 
     [Fact]
-    public void A_failed_group_refuses_later_calls()
+    public void AFailedGroupRefusesLaterCalls()
     {
         var outcomes = LoopbackGroup.Run(2, group =>
         {
@@ -149,7 +149,7 @@ public class TcpCollectivesTests
     }
 
     [Fact]
-    public void Joining_without_the_other_ranks_times_out_with_a_collective_exception()
+    public void JoiningWithoutTheOtherRanksTimesOutWithACollectiveException()
     {
         var backend = TcpCollectiveBackend.Loopback();
         var id = backend.CreateGroupId();
@@ -160,7 +160,7 @@ public class TcpCollectivesTests
     }
 
     [Fact]
-    public void A_group_id_that_is_not_a_tcp_address_is_rejected_with_the_expected_format()
+    public void AGroupIdThatIsNotATcpAddressIsRejectedWithTheExpectedFormat()
     {
         var error = Assert.Throws<CollectiveException>(() => TcpCollectiveBackend.Loopback().Join("nccl-bytes"u8.ToArray(), 1, 2, TimeSpan.FromSeconds(1)));
         Assert.Contains("forge-tcp/1", error.Message);

@@ -29,7 +29,7 @@ public class CheckpointResumeLossTests(ITestOutputHelper output)
     [InlineData(3, 2)]
     [InlineData(1, 4)]
     [InlineData(4, 1)]
-    public async Task A_run_resumed_on_another_world_size_continues_with_the_uninterrupted_losses(int savedBy, int resumedOn)
+    public async Task ARunResumedOnAnotherWorldSizeContinuesWithTheUninterruptedLosses(int savedBy, int resumedOn)
     {
         var config = EngineReference.Config(GlobalBatch, MicroBatch);
         var uninterrupted = OneRankLosses(config);

@@ -41,7 +41,7 @@ public class CrossAttentionModelEquivalenceTests(ITestOutputHelper output)
     };
 
     [Fact]
-    public void Three_ranks_train_the_cross_attention_model_like_one_rank()
+    public void ThreeRanksTrainTheCrossAttentionModelLikeOneRank()
     {
         var config = Config();
         var one = Train(new SingleRankCollectives(), config);

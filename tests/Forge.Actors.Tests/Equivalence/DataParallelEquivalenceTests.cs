@@ -32,7 +32,7 @@ public class DataParallelEquivalenceTests(ITestOutputHelper output)
     [InlineData(2)]
     [InlineData(3)]
     [InlineData(4)]
-    public void N_ranks_reach_the_parameters_of_one_rank_after_ten_steps(int worldSize)
+    public void NRanksReachTheParametersOfOneRankAfterTenSteps(int worldSize)
     {
         var config = EngineReference.Config(GlobalBatch, MicroBatch);
         var single = TrainOneRank(Steps);
@@ -58,7 +58,7 @@ public class DataParallelEquivalenceTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void One_rank_engine_matches_plain_torch_training()
+    public void OneRankEngineMatchesPlainTorchTraining()
     {
         var single = TrainOneRank(Steps);
         using var expected = EngineReference.Train(EngineReference.Config(GlobalBatch, MicroBatch), 3, Steps);
@@ -68,7 +68,7 @@ public class DataParallelEquivalenceTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Resuming_three_rank_shards_on_two_ranks_continues_the_one_rank_run()
+    public void ResumingThreeRankShardsOnTwoRanksContinuesTheOneRankRun()
     {
         var config = EngineReference.Config(GlobalBatch, MicroBatch);
         var single = TrainOneRank(Steps);
@@ -99,7 +99,7 @@ public class DataParallelEquivalenceTests(ITestOutputHelper output)
     [Theory]
     [InlineData(3)]
     [InlineData(4)]
-    public void A_freeze_schedule_unfreezing_mid_run_trains_N_ranks_like_plain_torch(int worldSize)
+    public void AFreezeScheduleUnfreezingMidRunTrainsNRanksLikePlainTorch(int worldSize)
     {
         // The mixing layer unfreezes at step 4: every rank's shard gains a run with its own AdamW step.
         var config = EngineReference.Config(GlobalBatch, MicroBatch);

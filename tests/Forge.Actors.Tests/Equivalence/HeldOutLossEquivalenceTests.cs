@@ -53,7 +53,7 @@ public sealed class HeldOutLossEquivalenceTests : IDisposable
     };
 
     [Fact]
-    public void Eval_steps_report_the_held_out_loss_of_the_updated_weights()
+    public void EvalStepsReportTheHeldOutLossOfTheUpdatedWeights()
     {
         var config = Config();
         using var data = new SyntheticCaptions(4, textLength: 8, imageSize: 8);
@@ -78,7 +78,7 @@ public sealed class HeldOutLossEquivalenceTests : IDisposable
     }
 
     [Fact]
-    public void Two_ranks_report_the_held_out_loss_of_one_rank()
+    public void TwoRanksReportTheHeldOutLossOfOneRank()
     {
         var config = Config();
         var one = EvalLosses(new SingleRankCollectives(), config);
@@ -95,7 +95,7 @@ public sealed class HeldOutLossEquivalenceTests : IDisposable
     }
 
     [Fact]
-    public void An_engine_without_a_held_out_set_or_with_eval_interval_0_never_evaluates()
+    public void AnEngineWithoutAHeldOutSetOrWithEvalInterval0NeverEvaluates()
     {
         var config = Config();
         using var data = new SyntheticCaptions(4, textLength: 8, imageSize: 8);

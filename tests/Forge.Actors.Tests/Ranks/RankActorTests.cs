@@ -36,7 +36,7 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
     }
 
     [Fact]
-    public void All_torch_work_of_a_rank_runs_on_one_dedicated_thread()
+    public void AllTorchWorkOfARankRunsOnOneDedicatedThread()
     {
         var supervisor = CreateTestProbe();
         var rank = StartRank(supervisor, device: 3);
@@ -62,7 +62,7 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
     }
 
     [Fact]
-    public void A_step_reports_the_engine_result_to_the_supervisor()
+    public void AStepReportsTheEngineResultToTheSupervisor()
     {
         var supervisor = CreateTestProbe();
         var rank = StartRank(supervisor);
@@ -75,7 +75,7 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
     }
 
     [Fact]
-    public void An_engine_error_is_reported_as_the_rank_own_failure()
+    public void AnEngineErrorIsReportedAsTheRankOwnFailure()
     {
         _engines.Behaviour = (_, step) => step == 2 ? StepBehaviour.Throw : StepBehaviour.Succeed;
         var supervisor = CreateTestProbe();
@@ -89,7 +89,7 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
     }
 
     [Fact]
-    public void An_abort_frees_a_step_hung_in_a_collective_and_is_acknowledged()
+    public void AnAbortFreesAStepHungInACollectiveAndIsAcknowledged()
     {
         _engines.Behaviour = (_, _) => StepBehaviour.HangInCollective;
         var supervisor = CreateTestProbe();
@@ -105,7 +105,7 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
     }
 
     [Fact]
-    public void Saving_a_shard_hands_it_to_the_store_and_does_not_hold_up_the_next_step()
+    public void SavingAShardHandsItToTheStoreAndDoesNotHoldUpTheNextStep()
     {
         _store.SaveGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var supervisor = CreateTestProbe();
@@ -124,7 +124,7 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
     }
 
     [Fact]
-    public async Task A_shard_snapshot_taken_after_a_step_holds_that_step_state()
+    public async Task AShardSnapshotTakenAfterAStepHoldsThatStepState()
     {
         var supervisor = CreateTestProbe();
         var rank = StartRank(supervisor);
@@ -144,7 +144,7 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
     }
 
     [Fact]
-    public async Task Joining_with_a_checkpoint_restores_the_rank_slice_resharded_to_the_new_world()
+    public async Task JoiningWithACheckpointRestoresTheRankSliceReshardedToTheNewWorld()
     {
         // A checkpoint of 10 elements saved by a world of 2 ([0,5) and [5,10)), after 3 steps.
         await SaveShards(step: 3, worldSize: 2);
@@ -162,7 +162,7 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
     }
 
     [Fact]
-    public void A_failed_join_is_reported_and_the_rank_can_join_the_next_world()
+    public void AFailedJoinIsReportedAndTheRankCanJoinTheNextWorld()
     {
         var manifest = Manifest(step: 3, worldSize: 1, ranks: [0]) with { JobId = "missing" };
         var supervisor = CreateTestProbe();
@@ -178,7 +178,7 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
     }
 
     [Fact]
-    public void A_damaged_checkpoint_is_named_in_the_join_failure_so_the_supervisor_blames_it_not_the_rank()
+    public void ADamagedCheckpointIsNamedInTheJoinFailureSoTheSupervisorBlamesItNotTheRank()
     {
         var manifest = Manifest(step: 3, worldSize: 1, ranks: [0]);
         _store.LoadFault = m => new CheckpointCorruptException(m.JobId, m.Step, 0, 1, "rank 0 chunk 1 fails its checksum");
@@ -193,7 +193,7 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
     }
 
     [Fact]
-    public void Joining_a_new_world_releases_the_previous_one()
+    public void JoiningANewWorldReleasesThePreviousOne()
     {
         var supervisor = CreateTestProbe();
         var rank = StartRank(supervisor);
@@ -208,7 +208,7 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
     }
 
     [Fact]
-    public void Rank_0_creates_the_group_id_through_the_backend()
+    public void Rank0CreatesTheGroupIdThroughTheBackend()
     {
         var supervisor = CreateTestProbe();
         var rank = StartRank(supervisor);
@@ -219,7 +219,7 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
     }
 
     [Fact]
-    public void A_rank_keeps_registering_until_a_supervisor_answers()
+    public void ARankKeepsRegisteringUntilASupervisorAnswers()
     {
         var supervisor = CreateTestProbe();
         var services = new RankServices
@@ -235,7 +235,7 @@ public sealed class RankActorTests(ITestOutputHelper output) : Akka.TestKit.Xuni
     }
 
     [Fact]
-    public void When_the_supervisor_dies_the_rank_releases_its_world_and_registers_again()
+    public void WhenTheSupervisorDiesTheRankReleasesItsWorldAndRegistersAgain()
     {
         var probe = CreateTestProbe();
         var services = new RankServices { Engines = _engines, Backend = _backend, Store = _store, RegisterRetry = TimeSpan.FromMilliseconds(100) };

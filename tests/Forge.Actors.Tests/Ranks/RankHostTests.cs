@@ -34,7 +34,7 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
     }
 
     [Fact]
-    public void A_dropped_rank_is_replaced_by_a_fresh_one_that_registers_again_on_the_same_device()
+    public void ADroppedRankIsReplacedByAFreshOneThatRegistersAgainOnTheSameDevice()
     {
         var supervisor = CreateTestProbe();
         StartHost(supervisor, 2);
@@ -49,7 +49,7 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
     }
 
     [Fact]
-    public void A_rank_told_the_job_finished_is_not_replaced_and_the_host_stops_after_its_last_rank()
+    public void ARankToldTheJobFinishedIsNotReplacedAndTheHostStopsAfterItsLastRank()
     {
         var supervisor = CreateTestProbe();
         var host = StartHost(supervisor, -1, -1);
@@ -65,7 +65,7 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
     }
 
     [Fact]
-    public void The_host_outlives_a_dropped_rank_until_its_replacement_leaves_for_good()
+    public void TheHostOutlivesADroppedRankUntilItsReplacementLeavesForGood()
     {
         var supervisor = CreateTestProbe();
         var host = StartHost(supervisor, -1);
@@ -81,7 +81,7 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
     }
 
     [Fact]
-    public void A_refused_rank_is_not_replaced_and_the_host_reports_the_refusal()
+    public void ARefusedRankIsNotReplacedAndTheHostReportsTheRefusal()
     {
         var supervisor = CreateTestProbe();
         var host = StartHost(supervisor, 0);
@@ -97,7 +97,7 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
     }
 
     [Fact]
-    public void A_rank_that_stops_without_being_told_to_leave_is_replaced()
+    public void ARankThatStopsWithoutBeingToldToLeaveIsReplaced()
     {
         var supervisor = CreateTestProbe();
         StartHost(supervisor, 1);

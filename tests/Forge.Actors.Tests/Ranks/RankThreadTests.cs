@@ -5,7 +5,7 @@ namespace Forge.Actors.Tests.Ranks;
 public sealed class RankThreadTests
 {
     [Fact]
-    public async Task Work_runs_in_posting_order_on_one_named_thread()
+    public async Task WorkRunsInPostingOrderOnOneNamedThread()
     {
         using var thread = new RankThread("forge-test-rank", () => { });
         var order = new List<int>();
@@ -22,7 +22,7 @@ public sealed class RankThreadTests
     }
 
     [Fact]
-    public async Task A_thread_that_cannot_be_prepared_fails_every_work_item_with_the_cause()
+    public async Task AThreadThatCannotBePreparedFailsEveryWorkItemWithTheCause()
     {
         using var thread = new RankThread("forge-test-rank", () => throw new InvalidOperationException("CUDA device 7 does not exist"));
         var ran = false;
@@ -34,7 +34,7 @@ public sealed class RankThreadTests
     }
 
     [Fact]
-    public async Task Work_posted_after_stop_fails_instead_of_waiting_forever()
+    public async Task WorkPostedAfterStopFailsInsteadOfWaitingForever()
     {
         var thread = new RankThread("forge-test-rank", () => { });
         Assert.True(thread.Stop(TimeSpan.FromSeconds(5)));
@@ -42,7 +42,7 @@ public sealed class RankThreadTests
     }
 
     [Fact]
-    public async Task A_failing_work_item_does_not_stop_the_thread()
+    public async Task AFailingWorkItemDoesNotStopTheThread()
     {
         using var thread = new RankThread("forge-test-rank", () => { });
         await Assert.ThrowsAsync<DivideByZeroException>(() => thread.Run(() => throw new DivideByZeroException()));

@@ -26,11 +26,11 @@ public sealed class JobPolicyTests
     [InlineData(37L, 30L, true, false, false, NextMove.FinalCheckpoint)] // a stop request
     [InlineData(30L, 30L, true, false, false, NextMove.Finish)]
     [InlineData(30L, 30L, true, true, false, NextMove.AwaitCheckpoint)]
-    public void After_a_step_the_policy_checkpoints_defers_finishes_or_runs_on(long done, long committed, bool stop, bool inFlight, bool deferred, NextMove expected) =>
+    public void AfterAStepThePolicyCheckpointsDefersFinishesOrRunsOn(long done, long committed, bool stop, bool inFlight, bool deferred, NextMove expected) =>
         Assert.Equal(expected, Policy().AfterStep(done, committed, stop, inFlight, deferred));
 
     [Fact]
-    public void A_launch_waits_for_every_launched_rank_and_a_reformation_goes_on_with_min_ranks()
+    public void ALaunchWaitsForEveryLaunchedRankAndAReformationGoesOnWithMinRanks()
     {
         var policy = Policy(min: 1, expected: 3);
 
@@ -40,7 +40,7 @@ public sealed class JobPolicyTests
     }
 
     [Fact]
-    public void A_cluster_launch_settles_for_more_ranks_above_min_and_forms_at_max()
+    public void AClusterLaunchSettlesForMoreRanksAboveMinAndFormsAtMax()
     {
         var policy = Policy(min: 2, max: 4);
 
@@ -52,7 +52,7 @@ public sealed class JobPolicyTests
     }
 
     [Fact]
-    public void The_global_batch_is_the_configured_one_else_the_resumed_one_else_batch_size_times_the_first_world()
+    public void TheGlobalBatchIsTheConfiguredOneElseTheResumedOneElseBatchSizeTimesTheFirstWorld()
     {
         var resumed = new CheckpointManifest
         {
@@ -67,7 +67,7 @@ public sealed class JobPolicyTests
     }
 
     [Fact]
-    public void Restarts_and_bad_steps_give_up_only_past_their_limits()
+    public void RestartsAndBadStepsGiveUpOnlyPastTheirLimits()
     {
         var policy = Policy(restarts: 3, badSteps: 5);
 
@@ -78,7 +78,7 @@ public sealed class JobPolicyTests
     }
 
     [Fact]
-    public void A_commit_scales_up_only_when_ranks_wait_below_max_and_no_stop_is_requested()
+    public void ACommitScalesUpOnlyWhenRanksWaitBelowMaxAndNoStopIsRequested()
     {
         Assert.True(Policy(max: 0).ScalesUp(available: 3, worldSize: 2, stopRequested: false));
         Assert.False(Policy(max: 2).ScalesUp(available: 3, worldSize: 2, stopRequested: false));

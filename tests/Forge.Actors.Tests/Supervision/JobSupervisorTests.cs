@@ -39,7 +39,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     [Theory]
     [InlineData("other-job", "", "trains job 'other-job' but this job is 'job'")]
     [InlineData("job", "sha256:different", "config differs from this job's")]
-    public void A_rank_configured_for_another_job_or_model_is_refused_with_the_reason(string jobId, string hash, string expected)
+    public void ARankConfiguredForAnotherJobOrModelIsRefusedWithTheReason(string jobId, string hash, string expected)
     {
         var (_, ranks) = Start(Settings() with { ModelConfigHash = "sha256:this" });
         var stranger = CreateTestProbe();
@@ -56,7 +56,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void A_sqlite_job_refuses_ranks_from_other_machines_and_takes_its_own()
+    public void ASqliteJobRefusesRanksFromOtherMachinesAndTakesItsOwn()
     {
         var (_, ranks) = Start(Settings() with { StoreIsMachineLocal = true, Machine = "gpu-a" });
         var remote = CreateTestProbe();
@@ -69,7 +69,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void A_shared_store_takes_ranks_from_any_machine()
+    public void ASharedStoreTakesRanksFromAnyMachine()
     {
         var (_, ranks) = Start(Settings() with { StoreIsMachineLocal = false, Machine = "gpu-a" });
         var remote = ranks.Register(node: "gpu-b");
@@ -77,7 +77,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void Forming_waits_for_the_minimum_number_of_ranks()
+    public void FormingWaitsForTheMinimumNumberOfRanks()
     {
         var (_, ranks) = Start(Settings(min: 2, max: 3));
         var first = ranks.Register();
@@ -91,7 +91,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void Forming_starts_at_once_when_max_ranks_registered()
+    public void FormingStartsAtOnceWhenMaxRanksRegistered()
     {
         var (_, ranks) = Start(Settings(min: 1, max: 2) with { FormationSettle = TimeSpan.FromMinutes(1) });
         var first = ranks.Register();
@@ -101,7 +101,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void Forming_gives_up_after_the_form_timeout()
+    public void FormingGivesUpAfterTheFormTimeout()
     {
         var (supervisor, ranks) = Start(Settings(min: 2) with { FormTimeout = TimeSpan.FromMilliseconds(400) });
         supervisor.Tell(AwaitJobFinished.Instance);
@@ -114,7 +114,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void Every_rank_of_a_world_receives_the_group_id_made_by_rank_0()
+    public void EveryRankOfAWorldReceivesTheGroupIdMadeByRank0()
     {
         var (_, ranks) = Start(Settings(max: 3));
         var world = new[] { ranks.Register(), ranks.Register(), ranks.Register() };
@@ -123,7 +123,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void A_rank_with_a_different_model_layout_is_dropped_before_training()
+    public void ARankWithADifferentModelLayoutIsDroppedBeforeTraining()
     {
         var (_, ranks) = Start(Settings(max: 2));
         var good = ranks.Register();
@@ -143,7 +143,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void The_barrier_waits_for_the_slowest_rank()
+    public void TheBarrierWaitsForTheSlowestRank()
     {
         var (_, ranks) = Start(Settings(max: 2));
         var fast = ranks.Register();
@@ -162,7 +162,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void A_step_report_counts_the_world_tokens_once_and_shows_the_slowest_rank()
+    public void AStepReportCountsTheWorldTokensOnceAndShowsTheSlowestRank()
     {
         var (_, ranks) = Start(Settings(max: 2));
         var world = new[] { ranks.Register(), ranks.Register() };
@@ -177,7 +177,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void An_eval_step_reports_its_held_out_loss_numbered_in_steps_done()
+    public void AnEvalStepReportsItsHeldOutLossNumberedInStepsDone()
     {
         var (_, ranks) = Start(Settings(max: 2));
         var world = new[] { ranks.Register(), ranks.Register() };
@@ -193,7 +193,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void A_rank_that_reports_an_error_is_dropped_and_the_world_reforms_without_it()
+    public void ARankThatReportsAnErrorIsDroppedAndTheWorldReformsWithoutIt()
     {
         var (_, ranks) = Start(Settings(max: 2));
         var survivor = ranks.Register();
@@ -215,7 +215,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void A_rank_silent_past_the_step_timeout_is_dropped()
+    public void ARankSilentPastTheStepTimeoutIsDropped()
     {
         var (_, ranks) = Start(Settings(max: 2) with { StepTimeout = TimeSpan.FromMilliseconds(400) });
         var alive = ranks.Register();
@@ -233,7 +233,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void A_peer_failure_blames_only_ranks_that_do_not_acknowledge_the_abort()
+    public void APeerFailureBlamesOnlyRanksThatDoNotAcknowledgeTheAbort()
     {
         var (_, ranks) = Start(Settings(max: 2));
         var reporter = ranks.Register();
@@ -253,7 +253,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void A_rank_actor_that_dies_moves_the_job_to_recovery()
+    public void ARankActorThatDiesMovesTheJobToRecovery()
     {
         var (_, ranks) = Start(Settings(max: 2));
         var survivor = ranks.Register();
@@ -269,7 +269,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void A_checkpoint_found_damaged_while_rejoining_is_replaced_by_the_previous_one_and_no_rank_is_dropped()
+    public void ACheckpointFoundDamagedWhileRejoiningIsReplacedByThePreviousOneAndNoRankIsDropped()
     {
         var (_, ranks) = Start(Settings(max: 2, interval: 1));
         var world = new[] { ranks.Register(), ranks.Register() };
@@ -320,7 +320,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void The_manifest_is_committed_only_after_every_shard_receipt()
+    public void TheManifestIsCommittedOnlyAfterEveryShardReceipt()
     {
         var (_, ranks) = Start(Settings(max: 2, interval: 1));
         var world = new[] { ranks.Register(), ranks.Register() };
@@ -346,7 +346,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void A_failed_shard_save_abandons_the_checkpoint_and_training_goes_on()
+    public void AFailedShardSaveAbandonsTheCheckpointAndTrainingGoesOn()
     {
         var (_, ranks) = Start(Settings(max: 2, interval: 1));
         var world = new[] { ranks.Register(), ranks.Register() };
@@ -364,7 +364,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void After_recovery_training_continues_from_the_last_committed_checkpoint()
+    public void AfterRecoveryTrainingContinuesFromTheLastCommittedCheckpoint()
     {
         var (_, ranks) = Start(Settings(max: 2, interval: 2));
         var survivor = ranks.Register();
@@ -393,7 +393,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void Reports_from_an_aborted_world_are_ignored()
+    public void ReportsFromAnAbortedWorldAreIgnored()
     {
         var (_, ranks) = Start(Settings(max: 2));
         var survivor = ranks.Register();
@@ -415,7 +415,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void The_job_gives_up_after_max_restarts()
+    public void TheJobGivesUpAfterMaxRestarts()
     {
         var (supervisor, ranks) = Start(Settings(max: 1, maxRestarts: 1));
         supervisor.Tell(AwaitJobFinished.Instance);
@@ -437,7 +437,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void Done_checkpoints_at_the_end_stops_every_rank_and_then_reports()
+    public void DoneCheckpointsAtTheEndStopsEveryRankAndThenReports()
     {
         var (supervisor, ranks) = Start(Settings(max: 2, maxSteps: 2));
         Watch(supervisor);
@@ -466,7 +466,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void A_stop_request_finishes_the_step_checkpoints_and_returns_a_resume_hint()
+    public void AStopRequestFinishesTheStepCheckpointsAndReturnsAResumeHint()
     {
         var (supervisor, ranks) = Start(Settings(max: 1, maxSteps: 100));
         supervisor.Tell(AwaitJobFinished.Instance);
@@ -489,7 +489,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void A_rank_that_registers_later_joins_at_the_next_checkpoint()
+    public void ARankThatRegistersLaterJoinsAtTheNextCheckpoint()
     {
         var (_, ranks) = Start(Settings(max: 2, interval: 1) with { FormationSettle = TimeSpan.FromMilliseconds(50) });
         var first = ranks.Register();
@@ -508,7 +508,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void A_global_batch_size_of_zero_is_fixed_by_the_first_world_and_kept_after_a_reformation()
+    public void AGlobalBatchSizeOfZeroIsFixedByTheFirstWorldAndKeptAfterAReformation()
     {
         var (_, ranks) = Start(Settings(max: 2) with { GlobalBatchSize = 0, BatchSize = 4 });
         var survivor = ranks.Register();
@@ -527,7 +527,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void Diverged_steps_are_counted_and_the_job_stops_after_max_bad_steps_in_a_row()
+    public void DivergedStepsAreCountedAndTheJobStopsAfterMaxBadStepsInARow()
     {
         var (supervisor, ranks) = Start(Settings(maxSteps: 20) with { MaxBadSteps = 3 });
         var rank = ranks.Register();
@@ -556,7 +556,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void A_checkpoint_due_while_the_previous_one_writes_is_deferred_and_training_goes_on()
+    public void ACheckpointDueWhileThePreviousOneWritesIsDeferredAndTrainingGoesOn()
     {
         var (_, ranks) = Start(Settings(maxSteps: 10, interval: 1));
         var rank = ranks.Register();
@@ -578,7 +578,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
-    public void The_final_checkpoint_waits_for_the_one_still_writing()
+    public void TheFinalCheckpointWaitsForTheOneStillWriting()
     {
         var (_, ranks) = Start(Settings(maxSteps: 2, interval: 1));
         var rank = ranks.Register();

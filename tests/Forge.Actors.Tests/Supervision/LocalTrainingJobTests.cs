@@ -41,7 +41,7 @@ public sealed class LocalTrainingJobTests
         LocalTrainingJob.RunAsync(options, _observer, Services, ct).WaitAsync(JobLimit);
 
     [Fact]
-    public async Task A_job_runs_every_step_on_every_rank_checkpoints_and_releases_the_engines()
+    public async Task AJobRunsEveryStepOnEveryRankCheckpointsAndReleasesTheEngines()
     {
         var finished = await Run(Options(ranks: 3, maxSteps: 6, interval: 2));
 
@@ -56,7 +56,7 @@ public sealed class LocalTrainingJobTests
     }
 
     [Fact]
-    public async Task A_failed_rank_is_dropped_and_the_survivors_finish_from_the_last_checkpoint()
+    public async Task AFailedRankIsDroppedAndTheSurvivorsFinishFromTheLastCheckpoint()
     {
         _engines.Behaviour = (a, step) => a is { WorldEpoch: 1, Rank: 2 } && step == 3 ? StepBehaviour.Throw : StepBehaviour.Succeed;
 
@@ -82,7 +82,7 @@ public sealed class LocalTrainingJobTests
     }
 
     [Fact]
-    public async Task A_one_rank_job_survives_a_transient_step_failure_through_a_replacement_rank()
+    public async Task AOneRankJobSurvivesATransientStepFailureThroughAReplacementRank()
     {
         // The only rank fails once (a one-off native error, say): it is dropped, its slot gets a fresh
         // rank, and the job continues from the last checkpoint instead of waiting for ranks forever.
@@ -99,7 +99,7 @@ public sealed class LocalTrainingJobTests
     }
 
     [Fact]
-    public async Task A_rank_that_cannot_join_the_first_world_is_dropped_and_the_others_train()
+    public async Task ARankThatCannotJoinTheFirstWorldIsDroppedAndTheOthersTrain()
     {
         _engines.FailsToBuild = a => a is { WorldEpoch: 1, Rank: 1 };
 
@@ -111,7 +111,7 @@ public sealed class LocalTrainingJobTests
     }
 
     [Fact]
-    public async Task A_rank_hung_in_a_collective_is_freed_by_the_abort_when_a_peer_fails()
+    public async Task ARankHungInACollectiveIsFreedByTheAbortWhenAPeerFails()
     {
         // Rank 1 throws; ranks 0 and 2 block in a collective, as they would on a real dead peer.
         _engines.Behaviour = (a, step) => (a.WorldEpoch, step) != (1, 1) ? StepBehaviour.Succeed
@@ -128,7 +128,7 @@ public sealed class LocalTrainingJobTests
     }
 
     [Fact]
-    public async Task Cancelling_finishes_the_step_commits_a_checkpoint_and_returns_a_resume_hint()
+    public async Task CancellingFinishesTheStepCommitsACheckpointAndReturnsAResumeHint()
     {
         using var cancel = new CancellationTokenSource();
         _observer.AfterStep = report => { if (report.Step == 2) cancel.Cancel(); };
@@ -144,7 +144,7 @@ public sealed class LocalTrainingJobTests
     }
 
     [Fact]
-    public async Task Resuming_continues_from_the_latest_checkpoint_with_the_saved_state()
+    public async Task ResumingContinuesFromTheLatestCheckpointWithTheSavedState()
     {
         var first = await Run(Options(ranks: 2, maxSteps: 4, interval: 2));
         Assert.True(first.Completed);
@@ -160,14 +160,14 @@ public sealed class LocalTrainingJobTests
     }
 
     [Fact]
-    public async Task Resuming_a_run_without_a_checkpoint_fails_naming_the_run()
+    public async Task ResumingARunWithoutACheckpointFailsNamingTheRun()
     {
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Run(Options(ranks: 1, maxSteps: 4, interval: 2, resume: true)));
         Assert.Contains("local-test", error.Message);
     }
 
     [Fact]
-    public async Task A_single_process_job_rejects_more_min_ranks_than_local_ranks()
+    public async Task ASingleProcessJobRejectsMoreMinRanksThanLocalRanks()
     {
         var options = Options(ranks: 2, maxSteps: 4, interval: 2);
         options = options with { Config = options.Config with { Elastic = new ElasticConfig { MinRanks = 3 } } };
@@ -180,6 +180,6 @@ public sealed class LocalTrainingJobTests
     [InlineData(3, 0, new[] { -1, -1, -1 })]
     [InlineData(0, 2, new[] { 0, 1 })]
     [InlineData(1, 4, new[] { 0 })]
-    public void Local_devices_are_one_rank_per_gpu_or_the_requested_cpu_ranks(int requested, int gpus, int[] expected) =>
+    public void LocalDevicesAreOneRankPerGpuOrTheRequestedCpuRanks(int requested, int gpus, int[] expected) =>
         Assert.Equal(expected, LocalTrainingJob.LocalDevices(requested, () => gpus));
 }

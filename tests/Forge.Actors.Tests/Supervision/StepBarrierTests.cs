@@ -10,7 +10,7 @@ public sealed class StepBarrierTests
             new StepTimings(0.01 * rank, 0.02, 0.03, 0.04, 0.05, total), WorldEvalLoss: 2.5, Skipped: skipped);
 
     [Fact]
-    public void World_values_are_counted_once_and_rank_samples_add_up_whatever_the_world_size()
+    public void WorldValuesAreCountedOnceAndRankSamplesAddUpWhateverTheWorldSize()
     {
         // The same global batch (939 target tokens) split over 3 ranks and over 2: its tokens are the same.
         var three = new StepBarrier(7, 3);
@@ -38,7 +38,7 @@ public sealed class StepBarrierTests
     }
 
     [Fact]
-    public void A_skipped_step_is_reported_as_skipped()
+    public void ASkippedStepIsReportedAsSkipped()
     {
         var barrier = new StepBarrier(7, 2);
         barrier.Arrive(0, Report(0, skipped: true));
@@ -48,7 +48,7 @@ public sealed class StepBarrierTests
     }
 
     [Fact]
-    public void Duplicates_other_steps_and_unknown_ranks_do_not_count_as_arrivals()
+    public void DuplicatesOtherStepsAndUnknownRanksDoNotCountAsArrivals()
     {
         var barrier = new StepBarrier(7, 2);
 

@@ -108,7 +108,7 @@ public sealed class CommandLineTests
     }
 
     [Fact]
-    public void ABadConfigExitsWithUsageCodeAndNamesTheKey()
+    public void ABadConfigExitsWithTheUsageCodeBeforeCreatingTheRunDirectory()
     {
         using var dir = new TempDirectory();
         File.WriteAllText(dir.File("bad.toml"), "[model]\ndim = 128\nn_heads = 3\n");
@@ -117,5 +117,19 @@ public sealed class CommandLineTests
 
         Assert.Equal(2, code);
         Assert.False(Directory.Exists(dir.File("runs")));
+    }
+
+    [Fact]
+    public async Task ABadConfigIsReportedWithItsFileLineKeyValueAndExpectation()
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllText(dir.File("bad.toml"), "[model]\ndim = 128\nn_heads = 3\n");
+        var output = new StringWriter();
+
+        // The command's own console, which the parse-level invocation above does not capture.
+        var code = await TrainCommand.RunAsync(dir.File("bad.toml"), [], 0, dir.File("runs"), null, RecordingConsole.Create(output));
+
+        Assert.Equal(2, code);
+        Assert.Contains($"{dir.File("bad.toml")}:3: model.n_heads = 3: a divisor of model.dim (128)", output.ToString());
     }
 }

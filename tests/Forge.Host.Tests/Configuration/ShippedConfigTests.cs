@@ -1,4 +1,5 @@
 using Forge.Host.Configuration;
+using Forge.Model.Config;
 
 namespace Forge.Host.Tests.Configuration;
 
@@ -12,10 +13,15 @@ public sealed class ShippedConfigTests
     }
 
     [Fact]
-    public void TheThreeDocumentedConfigsAreShipped()
+    public void TheReadmeListsExactlyTheShippedConfigs()
     {
-        var names = Directory.GetFiles(RepositoryPaths.Config, "*.toml").Select(Path.GetFileName).ToHashSet();
-        Assert.Superset(new HashSet<string?> { "ca-tiny-cpu.toml", "emoji-ca.toml", "ca-1b-gpu.toml" }, names);
+        var readme = File.ReadAllText(Path.Combine(RepositoryPaths.Root, "README.md"));
+        var documented = System.Text.RegularExpressions.Regex.Matches(readme, @"(?m)^\| `config/([a-z0-9_.-]+\.toml)` \|")
+            .Select(m => m.Groups[1].Value).Order();
+
+        var shipped = Directory.GetFiles(RepositoryPaths.Config, "*.toml").Select(f => Path.GetFileName(f)!).Order();
+
+        Assert.Equal(shipped, documented);
     }
 
     [Theory]
@@ -32,17 +38,20 @@ public sealed class ShippedConfigTests
     }
 
     [Fact]
-    public void TheTinyDemoTrainsItsRandomVisionEncoder()
+    public void TheTinyDemoTrainsItsRandomlyInitialisedVitWithOneImageTokenPerPatch()
     {
         var config = JobConfigLoader.Load(Path.Combine(RepositoryPaths.Config, "ca-tiny-cpu.toml"));
+        var v = config.VisionEncoder;
 
+        // A ViT that starts from random weights, not the "random" stub encoder; freeze = [] trains it.
+        Assert.Equal(VisionEncoderConfig.Vit, v.Type);
         Assert.Empty(config.Vlm.Freeze);
+        Assert.Equal((v.ImageSize / v.PatchSize) * (v.ImageSize / v.PatchSize), v.NumTokens);
         Assert.Equal("byte", config.Data.Tokenizer);
-        Assert.Equal((64 / 8) * (64 / 8), config.VisionEncoder.NumTokens);
     }
 
     [Fact]
-    public void TheBenchmarkConfigIsTheIssue3Model()
+    public void TheCa1bConfigIsThe1BClassCrossAttentionModelWithRandomImageTokens()
     {
         var m = JobConfigLoader.Load(Path.Combine(RepositoryPaths.Config, "ca-1b-gpu.toml"));
 

@@ -91,7 +91,7 @@ public sealed class HeldOutCaptionsTests : IDisposable
     }
 
     [Fact]
-    public async Task Captions_are_generated_by_the_committed_weights_not_by_a_fresh_build()
+    public async Task CaptionsAreGeneratedByTheCommittedWeightsNotByAFreshBuild()
     {
         var config = Config();
         // The checkpoint holds another seed's weights: captions that match them came from the store.
@@ -114,7 +114,7 @@ public sealed class HeldOutCaptionsTests : IDisposable
     }
 
     [Fact]
-    public async Task There_are_no_captions_without_a_committed_checkpoint_or_when_they_are_off()
+    public async Task ThereAreNoCaptionsWithoutACommittedCheckpointOrWhenTheyAreOff()
     {
         var config = Config();
         var empty = new RunDirectory(_dir.File("empty"));
@@ -127,7 +127,7 @@ public sealed class HeldOutCaptionsTests : IDisposable
     }
 
     [Fact]
-    public async Task A_checkpoint_of_another_model_is_rejected_by_parameter_name()
+    public async Task ACheckpointOfAnotherModelIsRejectedByParameterName()
     {
         var config = Config();
         var run = new RunDirectory(_dir.File("tiny"));

@@ -142,7 +142,7 @@ public sealed class MetricsJsonlTests
 public sealed class SkippedStepLoggingTests
 {
     [Fact]
-    public void A_skipped_step_is_logged_off_the_interval_and_marked_skipped_in_metrics_jsonl()
+    public void ASkippedStepIsLoggedOffTheIntervalAndMarkedSkippedInMetricsJsonl()
     {
         using var dir = new TempDirectory();
         var path = dir.File("metrics.jsonl");

@@ -1,4 +1,5 @@
 using Forge.Model.Data;
+using Forge.Model.Text;
 
 namespace Forge.Model.Tests.Data;
 
@@ -36,9 +37,9 @@ public sealed class ImageTextDatasetTests : IDisposable
         {
             var labels = first.Labels.data<long>().ToArray();
             var width = (int)first.Labels.shape[1];
-            Assert.All(labels.Skip(width).Take(width), label => Assert.Equal(ImageTextBatch.IgnoreIndex, label));
-            Assert.Contains(labels.Take(width), label => label != ImageTextBatch.IgnoreIndex);
-            Assert.Contains(labels.Skip(2 * width), label => label != ImageTextBatch.IgnoreIndex);
+            Assert.All(labels.Skip(width).Take(width), label => Assert.Equal(CaptionEncoder.IgnoreIndex, label));
+            Assert.Contains(labels.Take(width), label => label != CaptionEncoder.IgnoreIndex);
+            Assert.Contains(labels.Skip(2 * width), label => label != CaptionEncoder.IgnoreIndex);
         }
         using (dataset.Batch([1])) { }
 

@@ -1,4 +1,5 @@
 using Forge.Model.Data;
+using Forge.Model.Text;
 using Forge.Model.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -59,7 +60,7 @@ public sealed class FakeCaptionModel : ITrainableModel
         var vocab = logits.shape[2];
         var predicted = logits[TensorIndex.Colon, TensorIndex.Slice(0, -1)].reshape(-1, vocab);
         var targets = batch.Labels[TensorIndex.Colon, TensorIndex.Slice(1)].reshape(-1);
-        var loss = nn.functional.cross_entropy(predicted, targets, ignore_index: ImageTextBatch.IgnoreIndex, reduction: nn.Reduction.Sum);
+        var loss = nn.functional.cross_entropy(predicted, targets, ignore_index: CaptionEncoder.IgnoreIndex, reduction: nn.Reduction.Sum);
         return (loss, batch.TargetTokens());
     }
 

@@ -7,7 +7,7 @@ namespace Forge.Model.Tests.Modeling;
 public class AtenKernelsTests
 {
     [Fact]
-    public void Fused_rms_norm_matches_the_definition_and_its_gradient()
+    public void FusedRmsNormMatchesTheDefinitionAndItsGradient()
     {
         using var x = randn(3, 5, 16, generator: new Generator(1)).requires_grad_();
         using var w = randn(16, generator: new Generator(2)).requires_grad_();
@@ -24,7 +24,7 @@ public class AtenKernelsTests
     }
 
     [Fact]
-    public void Kernel_results_belong_to_the_callers_dispose_scope()
+    public void KernelResultsBelongToTheCallersDisposeScope()
     {
         // A result that escaped the step's scope would leak device memory every step.
         using var x = randn(2, 8);

@@ -15,7 +15,7 @@ public class CrossAttentionTests
     }
 
     [Fact]
-    public void A_new_cross_attention_block_is_bit_identical_to_the_identity()
+    public void ANewCrossAttentionBlockIsBitIdenticalToTheIdentity()
     {
         manual_seed(1);
         using var block = new CrossAttentionBlock(32, 4, 2, 48, 1e-5);
@@ -27,7 +27,7 @@ public class CrossAttentionTests
     }
 
     [Fact]
-    public void An_all_true_image_mask_equals_no_mask()
+    public void AnAllTrueImageMaskEqualsNoMask()
     {
         using var ca = Woken();
         using var x = randn(2, 5, 32);
@@ -39,7 +39,7 @@ public class CrossAttentionTests
     }
 
     [Fact]
-    public void Masking_an_image_token_equals_removing_it()
+    public void MaskingAnImageTokenEqualsRemovingIt()
     {
         using var ca = Woken();
         using var x = randn(1, 5, 32);
@@ -55,7 +55,7 @@ public class CrossAttentionTests
     }
 
     [Fact]
-    public void A_sample_with_every_image_token_masked_gives_no_NaN_and_leaves_other_samples_alone()
+    public void ASampleWithEveryImageTokenMaskedGivesNoNaNAndLeavesOtherSamplesAlone()
     {
         using var ca = Woken();
         using var x = randn(2, 5, 32);
@@ -69,7 +69,7 @@ public class CrossAttentionTests
     }
 
     [Fact]
-    public void Grouped_query_cross_attention_equals_MHA_with_repeated_KV_weights()
+    public void GroupedQueryCrossAttentionEqualsMHAWithRepeatedKVWeights()
     {
         using var gqa = Woken(heads: 4, kvHeads: 2);
         using var mha = new CrossAttention(32, 4, 4);

@@ -9,7 +9,7 @@ public class FreezePolicyTests
         model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => p.name).ToHashSet();
 
     [Fact]
-    public void By_default_only_the_vision_encoder_is_frozen()
+    public void ByDefaultOnlyTheVisionEncoderIsFrozen()
     {
         using var model = TinyVlm.Build();
         var all = model.named_parameters().Select(p => p.name).ToList();
@@ -18,7 +18,7 @@ public class FreezePolicyTests
     }
 
     [Fact]
-    public void Aliases_and_globs_select_parameters_and_later_specs_win()
+    public void AliasesAndGlobsSelectParametersAndLaterSpecsWin()
     {
         var config = TinyVlm.Config() with
         {
@@ -41,7 +41,7 @@ public class FreezePolicyTests
     }
 
     [Fact]
-    public void The_schedule_changes_the_trainable_set_at_its_start_step()
+    public void TheScheduleChangesTheTrainableSetAtItsStartStep()
     {
         var config = TinyVlm.Config() with
         {
@@ -60,7 +60,7 @@ public class FreezePolicyTests
     }
 
     [Fact]
-    public void A_spec_that_matches_nothing_is_rejected_by_name()
+    public void ASpecThatMatchesNothingIsRejectedByName()
     {
         var config = TinyVlm.Config() with { Vlm = TinyVlm.Config().Vlm with { Freeze = [new FreezeSpec { Module = "transfomer.layers" }] } };
         var e = Assert.Throws<ArgumentException>(() => TinyVlm.Build(config));
@@ -68,7 +68,7 @@ public class FreezePolicyTests
     }
 
     [Fact]
-    public void A_schedule_out_of_order_is_rejected()
+    public void AScheduleOutOfOrderIsRejected()
     {
         var e = Assert.Throws<ArgumentException>(() => new FreezePolicy([],
         [

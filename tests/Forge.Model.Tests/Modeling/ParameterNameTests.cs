@@ -5,7 +5,7 @@ namespace Forge.Model.Tests.Modeling;
 public class ParameterNameTests
 {
     [Fact]
-    public void Parameter_names_are_KempnerForge_state_dict_names()
+    public void ParameterNamesAreKempnerForgeStateDictNames()
     {
         using var model = TinyVlm.Build(TinyVlm.Config(caEvery: 1));
         var names = model.named_parameters().Select(p => p.name).ToHashSet();
@@ -47,14 +47,14 @@ public class ParameterNameTests
     [Theory]
     [InlineData(1, 2)]
     [InlineData(2, 1)]
-    public void One_cross_attention_block_per_N_text_layers(int every, int blocks)
+    public void OneCrossAttentionBlockPerNTextLayers(int every, int blocks)
     {
         using var model = TinyVlm.Build(TinyVlm.Config(caEvery: every));
         Assert.Equal(blocks, model.transformer.cross_attention_layers.Count);
     }
 
     [Fact]
-    public void Linear_adapter_is_named_adapter_proj()
+    public void LinearAdapterIsNamedAdapterProj()
     {
         var config = TinyVlm.Config() with { Adapter = new Forge.Model.Config.AdapterConfig { Type = "linear" } };
         using var model = TinyVlm.Build(config);

@@ -8,7 +8,7 @@ namespace Forge.Model.Tests.Modeling;
 public class TextDecoderTests
 {
     [Fact]
-    public void Grouped_query_attention_equals_MHA_with_repeated_KV_weights()
+    public void GroupedQueryAttentionEqualsMHAWithRepeatedKVWeights()
     {
         manual_seed(5);
         using var gqa = new Attention(32, 4, 2, causal: true);
@@ -21,7 +21,7 @@ public class TextDecoderTests
     }
 
     [Fact]
-    public void Changing_a_token_never_changes_logits_at_earlier_positions()
+    public void ChangingATokenNeverChangesLogitsAtEarlierPositions()
     {
         using var model = TinyVlm.Build();
         TinyVlm.WakeCrossAttention(model);
@@ -37,7 +37,7 @@ public class TextDecoderTests
     }
 
     [Fact]
-    public void A_cross_attention_model_at_init_gives_the_text_only_models_logits()
+    public void ACrossAttentionModelAtInitGivesTheTextOnlyModelsLogits()
     {
         var config = TinyVlm.Config();
         using var vlm = TinyVlm.Build(config);
@@ -63,7 +63,7 @@ public class TextDecoderTests
     }
 
     [Fact]
-    public void Rope_rotation_keeps_norms_and_scores_depend_only_on_relative_position()
+    public void RopeRotationKeepsNormsAndScoresDependOnlyOnRelativePosition()
     {
         using var rope = new RotaryEmbedding(8, 32, 10000, CPU);
         using var q = randn(1, 1, 1, 8, ScalarType.Float64);
@@ -77,7 +77,7 @@ public class TextDecoderTests
     }
 
     [Fact]
-    public void Rms_norm_with_unit_scale_gives_unit_root_mean_square()
+    public void RmsNormWithUnitScaleGivesUnitRootMeanSquare()
     {
         using var norm = new RmsNorm(16, 1e-6);
         using var x = randn(3, 4, 16).mul(7);

@@ -1,5 +1,6 @@
 using Forge.Model.Config;
 using Forge.Model.Data;
+using Forge.Model.Text;
 using Forge.Model.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -41,7 +42,7 @@ internal static class TinyVlm
     public static ImageTextBatch Batch(Tensor images, Tensor ids)
     {
         var labels = ids.clone();
-        labels[TensorIndex.Colon, 0] = tensor(ImageTextBatch.IgnoreIndex); // BOS carries no target
+        labels[TensorIndex.Colon, 0] = tensor(CaptionEncoder.IgnoreIndex); // BOS carries no target
         return new ImageTextBatch
         {
             Images = images,

@@ -1,5 +1,6 @@
 using Forge.Model.Config;
 using Forge.Model.Data;
+using Forge.Model.Text;
 using Forge.Model.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,7 +10,7 @@ namespace Forge.Model.Tests.Modeling;
 public class TrainingSignalTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
-    public void At_step_zero_only_the_zero_initialised_cross_attention_projections_get_gradient_on_the_vision_path()
+    public void AtStepZeroOnlyTheZeroInitialisedCrossAttentionProjectionsGetGradientOnTheVisionPath()
     {
         // With o_proj and down_proj at zero every CA block is the identity, so nothing upstream of those
         // two matrices (q/k/v, norms, gate/up, the adapter) can influence the loss yet: their gradients
@@ -43,14 +44,14 @@ public class TrainingSignalTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
-    public void The_loss_scores_each_position_against_the_next_token()
+    public void TheLossScoresEachPositionAgainstTheNextToken()
     {
         // A "copy" model (logits at t point at input t) must NOT get a low loss; a next-token oracle must.
         // An unshifted loss would reward the copy model with ~0 (the seed's bug).
         using var ids = tensor(new long[,] { { 1, 5, 9, 4, 7, 2 }, { 1, 6, 3, 8, 2, 0 } });
         using var labels = ids.clone();
-        labels[TensorIndex.Colon, 0] = tensor(ImageTextBatch.IgnoreIndex);
-        labels[1, 5] = tensor(ImageTextBatch.IgnoreIndex); // padding
+        labels[TensorIndex.Colon, 0] = tensor(CaptionEncoder.IgnoreIndex);
+        labels[1, 5] = tensor(CaptionEncoder.IgnoreIndex); // padding
         const int vocab = 12;
         using var copy = nn.functional.one_hot(ids, vocab).to(ScalarType.Float32).mul(20);
         using var nextIds = cat([ids.narrow(1, 1, 5), zeros(2, 1, ScalarType.Int64)], 1);
@@ -64,7 +65,7 @@ public class TrainingSignalTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
-    public void Ignored_positions_do_not_change_the_loss()
+    public void IgnoredPositionsDoNotChangeTheLoss()
     {
         using var logits = randn(2, 6, 12, generator: new Generator(3));
         using var labels = tensor(new long[,] { { -100, 5, 9, -100, -100, -100 }, { -100, 6, 3, 8, 2, -100 } });
@@ -78,7 +79,7 @@ public class TrainingSignalTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
-    public void Loss_sum_counts_the_batch_target_tokens()
+    public void LossSumCountsTheBatchTargetTokens()
     {
         using var model = TinyVlm.Build();
         using var batch = TinyVlm.Batch(TinyVlm.Images(3, 1), TinyVlm.Ids(3, 8, 2));
@@ -90,7 +91,7 @@ public class TrainingSignalTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
-    public void A_tiny_model_overfits_captions_and_relies_on_the_images()
+    public void ATinyModelOverfitsCaptionsAndReliesOnTheImages()
     {
         // Four solid-colour images, each with its own caption; the first caption token is knowable
         // only from the image, so after training the real images must beat blank ones clearly.

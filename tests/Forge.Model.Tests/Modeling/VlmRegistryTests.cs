@@ -8,7 +8,7 @@ namespace Forge.Model.Tests.Modeling;
 public class VlmRegistryTests
 {
     [Fact]
-    public void Joint_decoder_is_selected_by_config_and_its_text_logits_see_the_image_prefix()
+    public void JointDecoderIsSelectedByConfigAndItsTextLogitsSeeTheImagePrefix()
     {
         using var model = TinyVlm.Build(TinyVlm.Config(arch: "joint_decoder"));
         Assert.Empty(model.transformer.cross_attention_layers);
@@ -22,7 +22,7 @@ public class VlmRegistryTests
     }
 
     [Fact]
-    public void Joint_decoder_masking_the_first_image_token_equals_removing_it()
+    public void JointDecoderMaskingTheFirstImageTokenEqualsRemovingIt()
     {
         // RoPE scores depend only on relative positions, so dropping the first prefix token (which
         // shifts every later position by one) and masking it out as a key must give the same text.
@@ -40,7 +40,7 @@ public class VlmRegistryTests
     }
 
     [Fact]
-    public void An_unknown_arch_is_rejected_naming_the_key_and_the_choices()
+    public void AnUnknownArchIsRejectedNamingTheKeyAndTheChoices()
     {
         var config = TinyVlm.Config() with { Vlm = new VlmConfig { Arch = "perceiver" } };
         var e = Assert.Throws<ArgumentException>(() => TinyVlm.Build(config));
@@ -50,7 +50,7 @@ public class VlmRegistryTests
     }
 
     [Fact]
-    public void The_same_config_and_seed_build_the_same_weights()
+    public void TheSameConfigAndSeedBuildTheSameWeights()
     {
         using var a = TinyVlm.Build();
         using var b = TinyVlm.Build();
@@ -60,7 +60,7 @@ public class VlmRegistryTests
     }
 
     [Fact]
-    public void The_random_stub_encoder_is_deterministic_and_parameter_free()
+    public void TheRandomStubEncoderIsDeterministicAndParameterFree()
     {
         var config = TinyVlm.Config(encoder: "random");
         using var a = TinyVlm.Build(config);

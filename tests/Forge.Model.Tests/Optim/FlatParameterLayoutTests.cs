@@ -12,7 +12,7 @@ public class FlatParameterLayoutTests
     [InlineData(2)]
     [InlineData(3)]
     [InlineData(4)]
-    public void Trainable_parameters_are_laid_end_to_end_and_padded_to_a_multiple_of_the_world_size(int worldSize)
+    public void TrainableParametersAreLaidEndToEndAndPaddedToAMultipleOfTheWorldSize(int worldSize)
     {
         using var model = new TinyCaptionModel(1);
         var layout = FlatParameterLayout.For(model.Module, worldSize);
@@ -34,7 +34,7 @@ public class FlatParameterLayoutTests
     }
 
     [Fact]
-    public void Frozen_parameters_stay_out_of_the_layout()
+    public void FrozenParametersStayOutOfTheLayout()
     {
         using var model = new TinyCaptionModel(1);
         var layout = FlatParameterLayout.For(model.Module, 2);
@@ -44,7 +44,7 @@ public class FlatParameterLayoutTests
     }
 
     [Fact]
-    public void Bound_parameters_are_views_of_the_flat_buffer_and_backward_fills_the_flat_gradient()
+    public void BoundParametersAreViewsOfTheFlatBufferAndBackwardFillsTheFlatGradient()
     {
         using var model = new TinyCaptionModel(1);
         var layout = FlatParameterLayout.For(model.Module, 3);

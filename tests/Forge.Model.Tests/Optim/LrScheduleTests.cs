@@ -8,7 +8,7 @@ public class LrScheduleTests
     private const double Lr = 1e-3;
 
     [Fact]
-    public void Warmup_rises_linearly_to_the_full_rate()
+    public void WarmupRisesLinearlyToTheFullRate()
     {
         var schedule = new LrSchedule(new SchedulerConfig { Name = "cosine", WarmupSteps = 10, MinLrRatio = 0.1 }, Lr, 110);
         Assert.Equal(Lr * 0.1, schedule.At(0), 12);
@@ -17,7 +17,7 @@ public class LrScheduleTests
     }
 
     [Fact]
-    public void Cosine_starts_at_the_full_rate_passes_the_midpoint_halfway_and_ends_at_the_floor()
+    public void CosineStartsAtTheFullRatePassesTheMidpointHalfwayAndEndsAtTheFloor()
     {
         var schedule = new LrSchedule(new SchedulerConfig { Name = "cosine", WarmupSteps = 10, MinLrRatio = 0.1 }, Lr, 110);
         Assert.Equal(Lr, schedule.At(10), 12);
@@ -28,7 +28,7 @@ public class LrScheduleTests
     }
 
     [Fact]
-    public void Linear_decays_in_a_straight_line_over_the_decay_steps()
+    public void LinearDecaysInAStraightLineOverTheDecaySteps()
     {
         var schedule = new LrSchedule(new SchedulerConfig { Name = "linear", WarmupSteps = 0, DecaySteps = 100, MinLrRatio = 0.0 }, Lr, 1000);
         Assert.Equal(Lr, schedule.At(0), 12);
@@ -38,7 +38,7 @@ public class LrScheduleTests
     }
 
     [Fact]
-    public void Constant_holds_the_rate_after_warmup()
+    public void ConstantHoldsTheRateAfterWarmup()
     {
         var schedule = new LrSchedule(new SchedulerConfig { Name = "constant", WarmupSteps = 4 }, Lr, 100);
         Assert.Equal(Lr * 0.25, schedule.At(0), 12);
@@ -46,7 +46,7 @@ public class LrScheduleTests
     }
 
     [Fact]
-    public void An_unknown_schedule_name_is_rejected_naming_the_key()
+    public void AnUnknownScheduleNameIsRejectedNamingTheKey()
     {
         var error = Assert.Throws<ArgumentException>(() => new LrSchedule(new SchedulerConfig { Name = "step" }, Lr, 10));
         Assert.Contains("scheduler.name", error.Message);

@@ -12,7 +12,7 @@ public class MasterWeightAdamWTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void Flat_AdamW_with_clipping_matches_torch_AdamW_on_the_same_model(bool fusedKernel)
+    public void FlatAdamWWithClippingMatchesTorchAdamWOnTheSameModel(bool fusedKernel)
     {
         var optConfig = new OptimizerConfig { Lr = 1e-2, WeightDecay = 0.1, Betas = [0.9, 0.95], Eps = 1e-8 };
         const double clip = 0.5;
@@ -48,7 +48,7 @@ public class MasterWeightAdamWTests
     }
 
     [Fact]
-    public void Parameters_and_gradients_become_views_of_the_flat_buffers()
+    public void ParametersAndGradientsBecomeViewsOfTheFlatBuffers()
     {
         using var model = TinyVlm.Build();
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();

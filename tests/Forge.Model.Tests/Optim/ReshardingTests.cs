@@ -11,7 +11,7 @@ public class ReshardingTests
     [InlineData(2, 4)]
     [InlineData(4, 1)]
     [InlineData(1, 3)]
-    public void Shards_of_one_world_size_reassemble_into_any_other(int fromWorld, int toWorld)
+    public void ShardsOfOneWorldSizeReassembleIntoAnyOther(int fromWorld, int toWorld)
     {
         var full = Enumerable.Range(0, (int)Numel).Select(i => (float)i + 1).ToArray();
         var old = Shard(full, fromWorld);
@@ -30,7 +30,7 @@ public class ReshardingTests
     }
 
     [Fact]
-    public void A_missing_shard_is_reported_with_the_uncovered_range()
+    public void AMissingShardIsReportedWithTheUncoveredRange()
     {
         var old = Shard(Enumerable.Range(0, (int)Numel).Select(i => (float)i).ToArray(), 3);
         var error = Assert.Throws<ArgumentException>(() => Resharding.Assemble([old[0], old[2]], 0, 12, Numel));

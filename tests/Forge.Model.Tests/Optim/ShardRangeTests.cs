@@ -11,7 +11,7 @@ public sealed class ShardRangeTests
     [InlineData(10, 4)]
     [InlineData(7, 7)]
     [InlineData(5, 8)]
-    public void Ranges_of_a_world_are_equal_contiguous_and_cover_every_parameter(long numel, int world)
+    public void RangesOfAWorldAreEqualContiguousAndCoverEveryParameter(long numel, int world)
     {
         var ranges = Enumerable.Range(0, world).Select(r => ShardRange.For(numel, r, world)).ToArray();
         Assert.All(ranges, r => Assert.Equal(ranges[0].Length, r.Length));
@@ -22,10 +22,10 @@ public sealed class ShardRangeTests
     }
 
     [Fact]
-    public void A_rank_that_owns_only_padding_stores_nothing() =>
+    public void ARankThatOwnsOnlyPaddingStoresNothing() =>
         Assert.Equal(0, ShardRange.For(5, 7, 8).StoredLength(5));
 
     [Fact]
-    public void A_rank_outside_the_world_is_rejected() =>
+    public void ARankOutsideTheWorldIsRejected() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => ShardRange.For(10, 3, 3));
 }

@@ -16,7 +16,7 @@ public class ShardSnapshotBuffersTests
     }
 
     [Fact]
-    public void A_capture_holds_exactly_what_a_fresh_snapshot_holds()
+    public void ACaptureHoldsExactlyWhatAFreshSnapshotHolds()
     {
         using var generator = new Generator(3);
         using var optimizer = Trained(37, steps: 4, generator);
@@ -32,7 +32,7 @@ public class ShardSnapshotBuffersTests
     }
 
     [Fact]
-    public void The_next_capture_reuses_the_arrays_and_sees_the_later_state()
+    public void TheNextCaptureReusesTheArraysAndSeesTheLaterState()
     {
         using var generator = new Generator(4);
         using var optimizer = Trained(16, steps: 1, generator);
@@ -55,7 +55,7 @@ public class ShardSnapshotBuffersTests
     }
 
     [Fact]
-    public async Task A_capture_waits_until_the_previous_snapshot_is_released()
+    public async Task ACaptureWaitsUntilThePreviousSnapshotIsReleased()
     {
         using var generator = new Generator(5);
         using var optimizer = Trained(8, steps: 1, generator);
@@ -76,7 +76,7 @@ public class ShardSnapshotBuffersTests
     }
 
     [Fact]
-    public void A_mismatched_optimizer_is_refused_with_both_lengths()
+    public void AMismatchedOptimizerIsRefusedWithBothLengths()
     {
         using var generator = new Generator(6);
         using var optimizer = Trained(10, steps: 0, generator);

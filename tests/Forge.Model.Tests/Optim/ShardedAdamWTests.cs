@@ -16,7 +16,7 @@ public class ShardedAdamWTests
     [InlineData(4, true)]
     [InlineData(1, false)]
     [InlineData(3, false)]
-    public void Sharded_updates_match_torch_AdamW_on_the_unsharded_parameters(int worldSize, bool fusedKernel)
+    public void ShardedUpdatesMatchTorchAdamWOnTheUnshardedParameters(int worldSize, bool fusedKernel)
     {
         using var generator = new Generator(11);
         long[][] shapes = [[5, 3], [7], [1]];
@@ -54,7 +54,7 @@ public class ShardedAdamWTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void A_clip_grad_scale_updates_as_the_gradient_clipped_by_torchs_rule(bool fusedKernel)
+    public void AClipGradScaleUpdatesAsTheGradientClippedByTorchsRule(bool fusedKernel)
     {
         using var generator = new Generator(3);
         var start = randn(17, generator: generator);
@@ -77,7 +77,7 @@ public class ShardedAdamWTests
     }
 
     [Fact]
-    public void Clip_grad_scale_is_one_below_the_threshold_and_absent_when_clipping_is_off()
+    public void ClipGradScaleIsOneBelowTheThresholdAndAbsentWhenClippingIsOff()
     {
         using var norm = tensor(0.25f);
         Assert.Equal(1f, ShardedAdamW.ClipGradScale(norm, 1.0)!.item<float>());
@@ -87,7 +87,7 @@ public class ShardedAdamWTests
     }
 
     [Fact]
-    public void Fused_and_composed_kernels_take_the_same_steps()
+    public void FusedAndComposedKernelsTakeTheSameSteps()
     {
         using var generator = new Generator(8);
         var start = randn(33, generator: generator);
@@ -108,7 +108,7 @@ public class ShardedAdamWTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void Segments_update_only_their_runs_with_their_own_step_like_torch_AdamW_skipping_a_gradless_parameter(bool fusedKernel)
+    public void SegmentsUpdateOnlyTheirRunsWithTheirOwnStepLikeTorchAdamWSkippingAGradlessParameter(bool fusedKernel)
     {
         // Parameter a (5 elements) trains from the start; b (4) has no gradient for its first 3 steps, as a
         // frozen parameter has none. torch.optim.AdamW skips b until then, so b's first update uses step 1.
@@ -144,7 +144,7 @@ public class ShardedAdamWTests
     }
 
     [Fact]
-    public void A_segment_outside_the_shard_is_refused()
+    public void ASegmentOutsideTheShardIsRefused()
     {
         var shard = new ShardedAdamW(zeros(8), Config);
         var error = Assert.Throws<ArgumentException>(() => shard.Update(zeros(8), 1e-2, segments: [new OptimizerSegment(6, 3, 1)]));
@@ -152,7 +152,7 @@ public class ShardedAdamWTests
     }
 
     [Fact]
-    public void A_snapshot_restores_into_a_fresh_shard_that_then_takes_identical_steps()
+    public void ASnapshotRestoresIntoAFreshShardThatThenTakesIdenticalSteps()
     {
         using var generator = new Generator(5);
         var original = new ShardedAdamW(randn(9, generator: generator), Config);
@@ -169,7 +169,7 @@ public class ShardedAdamWTests
     }
 
     [Fact]
-    public void Bad_betas_are_rejected_naming_the_key()
+    public void BadBetasAreRejectedNamingTheKey()
     {
         var error = Assert.Throws<ArgumentException>(() => new ShardedAdamW(zeros(3), Config with { Betas = [0.9] }));
         Assert.Contains("optimizer.betas", error.Message);

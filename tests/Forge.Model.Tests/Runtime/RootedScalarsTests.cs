@@ -8,7 +8,7 @@ public class RootedScalarsTests
     private static Tensor Sample() => tensor(new[] { -1.5f, 0f, 2f, 3.25f });
 
     [Fact]
-    public void Each_helper_computes_what_the_plain_TorchSharp_op_computes()
+    public void EachHelperComputesWhatThePlainTorchSharpOpComputes()
     {
         var a = Sample();
         var b = tensor(new[] { 0.5f, 2f, -1f, 4f });
@@ -34,7 +34,7 @@ public class RootedScalarsTests
     }
 
     [Fact]
-    public void In_place_helpers_return_the_tensor_they_changed()
+    public void InPlaceHelpersReturnTheTensorTheyChanged()
     {
         var t = Sample();
         Assert.Same(t, t.TimesInPlace(2.0));

@@ -6,7 +6,7 @@ namespace Forge.Model.Tests.Runtime;
 public class TorchRuntimeTests
 {
     [Fact]
-    public void Probe_loads_libtorch_and_computes()
+    public void ProbeLoadsLibtorchAndComputes()
     {
         var report = TorchRuntime.Probe();
         Assert.True(report.Loaded, report.Error);
@@ -16,7 +16,7 @@ public class TorchRuntimeTests
     }
 
     [Fact]
-    public void A_missing_glibcxx_symbol_is_explained_with_the_setup_fix()
+    public void AMissingGlibcxxSymbolIsExplainedWithTheSetupFix()
     {
         var error = new TypeInitializationException("TorchSharp.torch",
             new DllNotFoundException("/lib/libstdc++.so.6: version `GLIBCXX_3.4.32' not found (required by libLibTorchSharp.so)"));

@@ -18,7 +18,7 @@ public sealed class SafetensorsTests : IDisposable
     [InlineData(ScalarType.Float32)]
     [InlineData(ScalarType.BFloat16)]
     [InlineData(ScalarType.Float16)]
-    public void Round_trip_is_bit_exact_in_each_float_dtype(ScalarType dtype)
+    public void RoundTripIsBitExactInEachFloatDtype(ScalarType dtype)
     {
         using var a = randn(3, 5, generator: new Generator(1)).to(dtype);
         using var b = randn(7, generator: new Generator(2)).to(dtype);
@@ -39,7 +39,7 @@ public sealed class SafetensorsTests : IDisposable
     }
 
     [Fact]
-    public void Reads_a_file_written_byte_by_byte_from_the_format_spec()
+    public void ReadsAFileWrittenByteByByteFromTheFormatSpec()
     {
         // Independent of our writer: header {"x": F32 [2], offsets [0, 8]} + two little-endian floats.
         var json = Encoding.UTF8.GetBytes("{\"__metadata__\":{\"k\":\"v\"},\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}");
@@ -58,7 +58,7 @@ public sealed class SafetensorsTests : IDisposable
     }
 
     [Fact]
-    public void Export_casts_floats_to_the_requested_dtype_and_keeps_integers()
+    public void ExportCastsFloatsToTheRequestedDtypeAndKeepsIntegers()
     {
         using var w = tensor(new[] { 1.0f, 0.5f, -3.0f });
         using var ids = tensor(new long[] { 4, 5 });
@@ -73,7 +73,7 @@ public sealed class SafetensorsTests : IDisposable
     }
 
     [Fact]
-    public void A_truncated_file_is_rejected_naming_the_tensor()
+    public void ATruncatedFileIsRejectedNamingTheTensor()
     {
         using var a = ones(16);
         var path = PathOf("trunc.safetensors");
@@ -99,7 +99,7 @@ public sealed class SafetensorsTests : IDisposable
     }
 
     [Fact]
-    public void Loading_into_a_module_restores_every_parameter_exactly()
+    public void LoadingIntoAModuleRestoresEveryParameterExactly()
     {
         using var source = new TwoLinears(8);
         using var target = new TwoLinears(8);
@@ -113,7 +113,7 @@ public sealed class SafetensorsTests : IDisposable
     }
 
     [Fact]
-    public void A_mismatched_file_is_rejected_naming_missing_unexpected_and_misshaped_tensors()
+    public void AMismatchedFileIsRejectedNamingMissingUnexpectedAndMisshapedTensors()
     {
         using var model = new TwoLinears(8);
         using var wrongShape = zeros(3, 4);

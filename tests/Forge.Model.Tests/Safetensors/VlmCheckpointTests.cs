@@ -7,7 +7,7 @@ namespace Forge.Model.Tests.Safetensors;
 public sealed class VlmCheckpointTests
 {
     [Fact]
-    public void A_bf16_export_of_the_VLM_loads_back_as_the_bf16_rounded_weights_under_KempnerForge_names()
+    public void ABf16ExportOfTheVLMLoadsBackAsTheBf16RoundedWeightsUnderKempnerForgeNames()
     {
         var path = Path.Combine(Path.GetTempPath(), $"forge-vlm-{Guid.NewGuid():N}.safetensors");
         try

@@ -7,7 +7,7 @@ namespace Forge.Model.Tests.Training;
 public class FreezeStagesTests
 {
     [Fact]
-    public void Without_a_schedule_there_is_one_stage_whose_whole_shard_trains_on_the_fast_path()
+    public void WithoutAScheduleThereIsOneStageWhoseWholeShardTrainsOnTheFastPath()
     {
         using var model = new TinyCaptionModel(1);
         var stages = FreezeStages.Of(model);
@@ -20,7 +20,7 @@ public class FreezeStagesTests
     }
 
     [Fact]
-    public void The_layout_holds_every_parameter_that_trains_in_any_stage_in_module_order()
+    public void TheLayoutHoldsEveryParameterThatTrainsInAnyStageInModuleOrder()
     {
         using var model = new TinyCaptionModel(1, unfreezeMixAt: 10);
         var stages = FreezeStages.Of(model, step: 3);
@@ -33,7 +33,7 @@ public class FreezeStagesTests
     }
 
     [Fact]
-    public void Update_counts_and_segments_follow_the_schedule()
+    public void UpdateCountsAndSegmentsFollowTheSchedule()
     {
         using var model = new TinyCaptionModel(1, unfreezeMixAt: 10);
         var stages = FreezeStages.Of(model);
@@ -56,7 +56,7 @@ public class FreezeStagesTests
     }
 
     [Fact]
-    public void Segments_are_clipped_to_the_rank_shard()
+    public void SegmentsAreClippedToTheRankShard()
     {
         using var model = new TinyCaptionModel(1, unfreezeMixAt: 10);
         var stages = FreezeStages.Of(model);

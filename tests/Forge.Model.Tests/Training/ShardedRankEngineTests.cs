@@ -11,7 +11,7 @@ namespace Forge.Model.Tests.Training;
 public class ShardedRankEngineTests
 {
     [Fact]
-    public void One_rank_with_gradient_accumulation_reproduces_torch_AdamW_training_on_the_whole_batch()
+    public void OneRankWithGradientAccumulationReproducesTorchAdamWTrainingOnTheWholeBatch()
     {
         // 12 samples in micro-batches of 5, 5 and 2: accumulation must weight by tokens, not by micro-batch.
         var config = EngineReference.Config(globalBatch: 12, microBatch: 5);
@@ -28,7 +28,7 @@ public class ShardedRankEngineTests
     }
 
     [Fact]
-    public void Step_results_report_the_mean_loss_the_global_tokens_the_scheduled_rate_and_a_positive_norm()
+    public void StepResultsReportTheMeanLossTheGlobalTokensTheScheduledRateAndAPositiveNorm()
     {
         var config = EngineReference.Config(globalBatch: 8, microBatch: 3);
         using var data = new SyntheticCaptions(8);
@@ -46,7 +46,7 @@ public class ShardedRankEngineTests
     }
 
     [Fact]
-    public void The_compute_replica_holds_the_master_weights_after_each_step()
+    public void TheComputeReplicaHoldsTheMasterWeightsAfterEachStep()
     {
         var config = EngineReference.Config(globalBatch: 4, microBatch: 4);
         using var data = new SyntheticCaptions(4);
@@ -59,7 +59,7 @@ public class ShardedRankEngineTests
     [Theory]
     [InlineData(4)]
     [InlineData(1)]
-    public void A_freeze_schedule_trains_like_torch_AdamW_whose_parameter_has_no_gradient_until_unfrozen(long unfreezeAt)
+    public void AFreezeScheduleTrainsLikeTorchAdamWWhoseParameterHasNoGradientUntilUnfrozen(long unfreezeAt)
     {
         var config = EngineReference.Config(globalBatch: 6, microBatch: 4);
         using var expected = EngineReference.Train(config, modelSeed: 3, steps: 8, unfreezeMixAt: unfreezeAt);
@@ -83,7 +83,7 @@ public class ShardedRankEngineTests
     }
 
     [Fact]
-    public void A_run_resumed_before_an_unfreeze_continues_exactly_as_the_uninterrupted_run()
+    public void ARunResumedBeforeAnUnfreezeContinuesExactlyAsTheUninterruptedRun()
     {
         var config = EngineReference.Config(globalBatch: 6, microBatch: 6);
         using var data = new SyntheticCaptions(6);
@@ -106,7 +106,7 @@ public class ShardedRankEngineTests
     }
 
     [Fact]
-    public void Bf16_compute_keeps_fp32_masters_a_bf16_replica_of_them_and_tracks_fp32_training()
+    public void Bf16ComputeKeepsFp32MastersABf16ReplicaOfThemAndTracksFp32Training()
     {
         var config = EngineReference.Config(globalBatch: 12, microBatch: 5);
         using var expected = EngineReference.Train(config, modelSeed: 3, steps: 10);
@@ -127,7 +127,7 @@ public class ShardedRankEngineTests
     }
 
     [Fact]
-    public void A_vision_language_engine_resumed_from_a_snapshot_holds_its_weights_moments_and_step()
+    public void AVisionLanguageEngineResumedFromASnapshotHoldsItsWeightsMomentsAndStep()
     {
         var config = EngineReference.Config(globalBatch: 4, microBatch: 2) with
         {

@@ -1,3 +1,4 @@
+using Forge.Model.Config;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -15,10 +16,10 @@ public sealed class Mlp2LayerAdapter : VisionAdapter
     {
         _activation = activation switch
         {
-            "gelu" => x => nn.functional.gelu(x),
-            "silu" => x => nn.functional.silu(x),
-            "relu" => x => nn.functional.relu(x),
-            _ => throw new ArgumentException($"adapter.activation '{activation}' is unknown; expected gelu, silu or relu"),
+            AdapterConfig.Gelu => x => nn.functional.gelu(x),
+            AdapterConfig.Silu => x => nn.functional.silu(x),
+            AdapterConfig.Relu => x => nn.functional.relu(x),
+            _ => throw new ArgumentException($"adapter.activation '{activation}' is unknown; expected one of {string.Join(", ", AdapterConfig.Activations)}"),
         };
         proj1 = nn.Linear(inDim, hidden, hasBias: true, device: device);
         proj2 = nn.Linear(hidden, outDim, hasBias: true, device: device);

@@ -9,8 +9,8 @@ public abstract class VisionAdapter(string name) : nn.Module<Tensor, Tensor>(nam
 {
     public static VisionAdapter Create(AdapterConfig config, int inDim, int outDim, Device device) => config.Type switch
     {
-        "mlp_2layer" => new Mlp2LayerAdapter(inDim, config.HiddenDim > 0 ? config.HiddenDim : outDim, outDim, config.Activation, device),
-        "linear" => new LinearAdapter(inDim, outDim, device),
-        _ => throw new ArgumentException($"adapter.type '{config.Type}' is unknown; expected mlp_2layer or linear"),
+        AdapterConfig.Mlp2Layer => new Mlp2LayerAdapter(inDim, config.HiddenDim > 0 ? config.HiddenDim : outDim, outDim, config.Activation, device),
+        AdapterConfig.Linear => new LinearAdapter(inDim, outDim, device),
+        _ => throw new ArgumentException($"adapter.type '{config.Type}' is unknown; expected one of {string.Join(", ", AdapterConfig.Types)}"),
     };
 }

@@ -1,4 +1,5 @@
 using Forge.Model.Data;
+using Forge.Model.Text;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -39,9 +40,9 @@ public sealed class SyntheticCaptions(int globalBatchSize, long seed = 7, int te
             images.Add(randn(new long[] { 3, imageSize, imageSize }, generator: generator));
             var tokens = randint(1, TinyCaptionModel.Vocab, new long[] { textLength }, generator: generator);
             var label = tokens.clone();
-            label[0] = ImageTextBatch.IgnoreIndex;
+            label[0] = CaptionEncoder.IgnoreIndex;
             var padding = (int)(i % 4);
-            if (padding > 0) label[TensorIndex.Slice(textLength - padding)] = ImageTextBatch.IgnoreIndex;
+            if (padding > 0) label[TensorIndex.Slice(textLength - padding)] = CaptionEncoder.IgnoreIndex;
             ids.Add(tokens);
             labels.Add(label);
         }

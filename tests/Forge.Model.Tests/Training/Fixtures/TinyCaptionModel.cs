@@ -1,4 +1,5 @@
 using Forge.Model.Data;
+using Forge.Model.Text;
 using Forge.Model.Modeling;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -42,7 +43,7 @@ public sealed class TinyCaptionModel : ITrainableModel
         var logits = Logits(batch.Images, batch.InputIds);
         var predicted = logits[.., ..^1].reshape(-1, Vocab);
         var targets = batch.Labels[.., 1..].reshape(-1);
-        var loss = nn.functional.cross_entropy(predicted, targets, ignore_index: ImageTextBatch.IgnoreIndex, reduction: nn.Reduction.Sum);
+        var loss = nn.functional.cross_entropy(predicted, targets, ignore_index: CaptionEncoder.IgnoreIndex, reduction: nn.Reduction.Sum);
         return (loss.MoveToOuterDisposeScope(), batch.TargetTokens());
     }
 

@@ -1,43 +1,18 @@
-using Forge.Model.Benchmarks;
 using Forge.Model.Config;
 using Forge.Model.Data;
 using Forge.Model.Distributed;
 using Forge.Model.Modeling;
 using Forge.Model.Runtime;
+using Forge.Model.Text;
+using Forge.Model.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Forge.Model.Training;
-
-/// <summary>What to measure: a model preset, the ranks (threads of this process), precision and device.</summary>
-public sealed record EngineBenchmarkOptions
-{
-    public string Preset { get; init; } = "ca-tiny";
-    public int Ranks { get; init; } = 1;
-    public int Steps { get; init; } = 10;
-    public int Warmup { get; init; } = 3;
-    /// <summary>"bf16" (bf16 compute, fp32 master weights) or "fp32".</summary>
-    public string DType { get; init; } = "bf16";
-    /// <summary>"cuda" (rank r on cuda:r) or "cpu".</summary>
-    public string Device { get; init; } = "cuda";
-    /// <summary>Also time the bare model step (forward, backward, clip, AdamW without the engine) for the overhead figure.</summary>
-    public bool CompareWithModelStep { get; init; } = true;
-}
-
-/// <summary>
-/// Rank 0's figures: mean seconds per phase over the measured steps run with the device waited for at
-/// each phase boundary (the breakdown), the median step of as many steps run without those waits (the
-/// figure compared with the bare model step, which is timed the same way), and the AdamW kernel.
-/// </summary>
-public sealed record EngineBenchmarkResult(string Preset, int Ranks, StepTimings Mean, double MedianTotal, double? BareModelStep, string OptimizerKernel)
-{
-    /// <summary>Engine step time over the bare model step, minus one (0.05 = 5% slower).</summary>
-    public double? Overhead => BareModelStep is { } bare ? MedianTotal / bare - 1 : null;
-}
+namespace Forge.Host.Benchmarks;
 
 /// <summary>
 /// Times full data-parallel steps of <see cref="ShardedRankEngine"/> on a model preset of
-/// <see cref="ModelStepBenchmark"/>: data, compute (forward and backward over the micro-batch),
+/// <see cref="BenchmarkPresets"/>: data, compute (forward and backward over the micro-batch),
 /// reduce-scatter, optimizer (norm all-reduce, AdamW on the shard with the clip folded in) and
 /// all-gather, then the overhead over the bare single-device step of the same model and batch. The
 /// measured steps run twice: synchronised at phase boundaries for the breakdown, then unsynchronised
@@ -74,11 +49,12 @@ public static class EngineStepBenchmark
             }).SecondsPerStep;
         }
 
-        var (preset, textLength) = ModelStepBenchmark.Preset(options.Preset);
+        var preset = BenchmarkPresets.Load(options.Preset);
+        var textLength = preset.Vlm.MaxTextLen;
         var config = preset with
         {
             Train = preset.Train with { MixedPrecision = options.DType, GlobalBatchSize = preset.Train.BatchSize * options.Ranks, MaxSteps = options.Warmup + 2 * options.Steps },
-            Scheduler = new SchedulerConfig { Name = "constant", WarmupSteps = 0 },
+            Scheduler = new SchedulerConfig { Name = SchedulerConfig.Constant, WarmupSteps = 0 },
         };
         output.WriteLine($"== engine step: {options.Ranks} rank(s), batch {config.Train.BatchSize} x text {textLength} per rank, " +
                          $"collectives: {(backendForRank is null ? "none" : backendForRank(0).Name)}");
@@ -166,8 +142,8 @@ public static class EngineStepBenchmark
             using var generator = new Generator(1234);
             var ids = randint(3, config.Model.VocabSize, [b, textLength], generator: generator);
             var labels = ids.clone();
-            labels[TensorIndex.Colon, 0] = tensor(ImageTextBatch.IgnoreIndex);
-            var size = config.VisionEncoder.Type == "vit" ? config.VisionEncoder.ImageSize : 16;
+            labels[TensorIndex.Colon, 0] = tensor(CaptionEncoder.IgnoreIndex);
+            var size = config.VisionEncoder.Type == VisionEncoderConfig.Vit ? config.VisionEncoder.ImageSize : 16;
             _batch = new ImageTextBatch { Images = rand([b, 3, size, size], generator: generator), InputIds = ids, Labels = labels, SampleIndices = new long[b] };
         }
 

@@ -1,40 +1,10 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Forge.Model.Config;
+using Forge.Model.Data;
 using SkiaSharp;
 
-namespace Forge.Model.Data;
-
-/// <summary>What `forge bench data` measures with.</summary>
-public sealed record DataBenchmarkOptions
-{
-    /// <summary>JSONL manifest to read; ignored when <see cref="SyntheticImages"/> is positive.</summary>
-    public string Manifest { get; init; } = new DataConfig().Manifest;
-    /// <summary>When positive, generate this many random 64x64 RGBA PNGs in a temporary folder instead.</summary>
-    public int SyntheticImages { get; init; }
-    public string Tokenizer { get; init; } = "byte";
-    public int ImageSize { get; init; } = 64;
-    public int MaxTextLen { get; init; } = 32;
-    public int GlobalBatchSize { get; init; } = 32;
-    public int Steps { get; init; } = 100;
-    /// <summary>Loader threads; 0 means min(4, cores).</summary>
-    public int Workers { get; init; }
-    public int Prefetch { get; init; } = 4;
-    /// <summary>Time the consumer spends per step, standing in for the GPU: shows whether loading keeps ahead of it.</summary>
-    public double ComputeMilliseconds { get; init; }
-    /// <summary>Images decoded one by one on one thread for the single-thread figure.</summary>
-    public int DecodeImages { get; init; } = 512;
-}
-
-/// <summary>The figures `forge bench data` prints.</summary>
-public sealed record DataBenchmarkResult(
-    int Samples,
-    double DecodeImagesPerSecond,
-    double BatchesPerSecond,
-    double LoadedImagesPerSecond,
-    double MeanWaitMilliseconds,
-    long PrefetchHits,
-    long PrefetchMisses);
+namespace Forge.Host.Benchmarks;
 
 /// <summary>
 /// Measures the input pipeline on this machine: single-thread decode speed (decode, composite,

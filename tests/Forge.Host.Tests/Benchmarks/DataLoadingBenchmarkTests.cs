@@ -1,6 +1,6 @@
-using Forge.Model.Data;
+using Forge.Host.Benchmarks;
 
-namespace Forge.Model.Tests.Data;
+namespace Forge.Host.Tests.Benchmarks;
 
 public sealed class DataLoadingBenchmarkTests
 {

@@ -4,42 +4,11 @@ using Forge.Model.Config;
 using Forge.Model.Data;
 using Forge.Model.Modeling;
 using Forge.Model.Runtime;
+using Forge.Model.Text;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Forge.Model.Benchmarks;
-
-/// <summary>What to measure: a preset, how many steps, in which precision, on which device.</summary>
-public sealed record ModelBenchmarkOptions
-{
-    public string Preset { get; init; } = "ca-tiny";
-    public int Steps { get; init; } = 10;
-    public int Warmup { get; init; } = 3;
-    /// <summary>"bf16" (bf16 compute, fp32 master weights) or "fp32".</summary>
-    public string DType { get; init; } = "bf16";
-    /// <summary>"cuda" or "cpu".</summary>
-    public string Device { get; init; } = "cuda";
-    /// <summary>Synchronise between phases to time forward, backward, clip and optimizer separately.</summary>
-    public bool Breakdown { get; init; }
-    /// <summary>Dense peak of the accelerator for MFU, TFLOP/s (H100 SXM bf16: 989).</summary>
-    public double PeakTflops { get; init; } = 989;
-}
-
-/// <summary>Mean seconds per phase over the measured steps (phases are only separated in breakdown mode).</summary>
-public sealed record StepPhaseTimes(double Forward, double Backward, double Clip, double Optimizer);
-
-public sealed record ModelBenchmarkResult(
-    string Preset,
-    string Device,
-    ScalarType ComputeDType,
-    long TrainableParameters,
-    double SecondsPerStep,
-    double TextTokensPerSecond,
-    double FlopsPerStep,
-    double Mfu,
-    long PeakDeviceMemoryBytes,
-    double FinalLoss,
-    StepPhaseTimes? Phases);
+namespace Forge.Host.Benchmarks;
 
 /// <summary>
 /// One full training step of the VLM as the trainer runs it on one device: forward with the loss,
@@ -48,33 +17,11 @@ public sealed record ModelBenchmarkResult(
 /// </summary>
 public static class ModelStepBenchmark
 {
-    public static IReadOnlyList<string> Presets => ["ca-tiny", "ca-1b"];
-
-    public static (JobConfig Config, int TextLength) Preset(string name) => name switch
-    {
-        "ca-tiny" => (new JobConfig
-        {
-            Model = new ModelConfig { Dim = 256, NLayers = 4, NHeads = 4, VocabSize = 32000, MaxSeqLen = 2048 },
-            VisionEncoder = new VisionEncoderConfig { Type = "random", NumTokens = 64, FeatureDim = 256 },
-            Adapter = new AdapterConfig { Type = "mlp_2layer" },
-            Vlm = new VlmConfig { Arch = "cross_attention", CrossAttentionEveryNLayers = 4, MaxTextLen = 128 },
-            Train = new TrainConfig { BatchSize = 16, GradClipNorm = 1.0, Seed = 42 },
-        }, 128),
-        "ca-1b" => (new JobConfig
-        {
-            Model = new ModelConfig { Dim = 2048, NLayers = 16, NHeads = 16, NKvHeads = 8, VocabSize = 32000, MaxSeqLen = 2048 },
-            VisionEncoder = new VisionEncoderConfig { Type = "random", NumTokens = 256, FeatureDim = 1024 },
-            Adapter = new AdapterConfig { Type = "mlp_2layer" },
-            Vlm = new VlmConfig { Arch = "cross_attention", CrossAttentionEveryNLayers = 4, MaxTextLen = 512 },
-            Train = new TrainConfig { BatchSize = 16, GradClipNorm = 1.0, Seed = 42 },
-        }, 512),
-        _ => throw new ArgumentException($"--preset '{name}' is unknown; expected one of {string.Join(", ", Presets)}"),
-    };
-
     public static ModelBenchmarkResult Run(TextWriter output, ModelBenchmarkOptions options)
     {
         TorchRuntime.EnsureLoaded();
-        var (config, textLength) = Preset(options.Preset);
+        var config = BenchmarkPresets.Load(options.Preset);
+        var textLength = config.Vlm.MaxTextLen;
         var device = options.Device switch
         {
             "cuda" when !cuda.is_available() => throw new InvalidOperationException("--device cuda: CUDA is not available here (run `forge doctor`); use --device cpu"),
@@ -85,7 +32,7 @@ public static class ModelStepBenchmark
         var train = config.Train with { MixedPrecision = options.DType };
         var dtype = MixedPrecision.ComputeDType(train, device);
         var onGpu = device.type == DeviceType.CUDA;
-        if (options.DType == "bf16" && !onGpu) output.WriteLine("note: CPU runs compute in fp32 (bf16 applies on CUDA only)");
+        if (options.DType == TrainConfig.Bf16 && !onGpu) output.WriteLine("note: CPU runs compute in fp32 (bf16 applies on CUDA only)");
 
         var memory = new PeakMemory(onGpu);
         using var model = VlmRegistry.Build(config, device, dtype);
@@ -187,7 +134,7 @@ public static class ModelStepBenchmark
         var perCaImage = 2 * dim * caKv * caHeadDim;
         double feature = config.VisionEncoder.FeatureDim;
         double adapterHidden = config.Adapter.HiddenDim > 0 ? config.Adapter.HiddenDim : m.Dim;
-        var adapter = config.Adapter.Type == "linear" ? feature * dim : feature * adapterHidden + adapterHidden * dim;
+        var adapter = config.Adapter.Type == AdapterConfig.Linear ? feature * dim : feature * adapterHidden + adapterHidden * dim;
         return (m.NLayers * perTextLayer + caBlocks * perCaText + dim * m.VocabSize, caBlocks * perCaImage + adapter);
     }
 
@@ -197,9 +144,10 @@ public static class ModelStepBenchmark
         var generator = new Generator(1234);
         var ids = randint(3, config.Model.VocabSize, [b, textLength], generator: generator);
         var labels = ids.clone();
-        labels[TensorIndex.Colon, 0] = tensor(ImageTextBatch.IgnoreIndex);
+        labels[TensorIndex.Colon, 0] = tensor(CaptionEncoder.IgnoreIndex);
         // The stub encoder reads only each image's mean, so small images keep the host-to-device copy trivial.
-        var images = rand([b, 3, 16, 16], generator: generator);
+        var size = config.VisionEncoder.Type == VisionEncoderConfig.Vit ? config.VisionEncoder.ImageSize : 16;
+        var images = rand([b, 3, size, size], generator: generator);
         using var cpu = new ImageTextBatch { Images = images, InputIds = ids, Labels = labels, SampleIndices = new long[b] };
         return cpu.To(device);
     }
