@@ -16,15 +16,14 @@ public static class CollectiveBackends
     /// <param name="advertisedHost">The address other machines reach this one at (for the TCP rendezvous); null picks one.</param>
     public static ICollectiveBackend For(DistributedConfig config, Device device, string? advertisedHost = null)
     {
-        var name = config.Backend.ToLowerInvariant();
-        return name switch
+        return config.Backend switch
         {
-            "auto" => device.type == DeviceType.CUDA ? new NcclCollectiveBackend(device.index < 0 ? 0 : device.index) : new TcpCollectiveBackend(advertisedHost),
-            "nccl" when device.type != DeviceType.CUDA =>
+            DistributedConfig.Auto => device.type == DeviceType.CUDA ? new NcclCollectiveBackend(device.index < 0 ? 0 : device.index) : new TcpCollectiveBackend(advertisedHost),
+            DistributedConfig.Nccl when device.type != DeviceType.CUDA =>
                 throw new ArgumentException($"distributed.backend = \"nccl\" needs CUDA ranks, but this rank runs on {device}"),
-            "nccl" => new NcclCollectiveBackend(device.index < 0 ? 0 : device.index),
-            "tcp" or "cpu" => new TcpCollectiveBackend(advertisedHost),
-            _ => throw new ArgumentException($"distributed.backend = '{config.Backend}': expected \"auto\", \"nccl\" or \"tcp\""),
+            DistributedConfig.Nccl => new NcclCollectiveBackend(device.index < 0 ? 0 : device.index),
+            DistributedConfig.Tcp or DistributedConfig.Cpu => new TcpCollectiveBackend(advertisedHost),
+            _ => throw new ArgumentException($"distributed.backend = '{config.Backend}': expected one of {string.Join(", ", DistributedConfig.Backends.Select(b => $"\"{b}\""))}"),
         };
     }
 }

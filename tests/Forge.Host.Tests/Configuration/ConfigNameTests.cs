@@ -15,9 +15,8 @@ namespace Forge.Host.Tests.Configuration;
 /// <summary>
 /// For every key that names a choice, the names config validation accepts are exactly the names the
 /// code acting on the key handles. Each is tried with every name its owner lists plus near misses
-/// (an alias someone might expect, an unknown word). The dispatch sites in Forge.Actors
-/// (CollectiveBackends, ExportDType) also take other letter cases, and ExportDType also "bf16" and
-/// "fp32"; validation refuses those before they get there, so they are not candidates here.
+/// (an alias someone might expect, an unknown word). Every dispatch site, Forge.Actors' CollectiveBackends
+/// and ExportDType included, switches on the owners' constants, so no site accepts a name validation refuses.
 /// </summary>
 public sealed class ConfigNameTests
 {

@@ -1,3 +1,4 @@
+using Forge.Model.Config;
 using static TorchSharp.torch;
 
 namespace Forge.Actors.Checkpointing.Export;
@@ -5,10 +6,10 @@ namespace Forge.Actors.Checkpointing.Export;
 /// <summary>The dtypes a consolidated export may be written in (`checkpoint.export_dtype`).</summary>
 public static class ExportDType
 {
-    public static ScalarType Parse(string value) => value.ToLowerInvariant() switch
+    public static ScalarType Parse(string value) => value switch
     {
-        "bfloat16" or "bf16" => ScalarType.BFloat16,
-        "float32" or "fp32" => ScalarType.Float32,
+        CheckpointConfig.BFloat16 => ScalarType.BFloat16,
+        CheckpointConfig.Float32 => ScalarType.Float32,
         _ => throw new ArgumentException($"checkpoint.export_dtype = \"{value}\": expected \"bfloat16\" or \"float32\""),
     };
 }
