@@ -124,6 +124,12 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
         Require(c.ChunkMiB is >= 1 and <= CheckpointStoreSettings.MaxChunkMiB, "checkpoint.chunk_mib", c.ChunkMiB,
             $"1 to {CheckpointStoreSettings.MaxChunkMiB} MiB (chunks stay well below the 1 GB blob limits of SQLite and PostgreSQL)");
         OneOf("checkpoint.export_dtype", c.ExportDtype, KnownNames.ExportDtypes);
+        if (c.LoadPath.Length > 0)
+            Require(File.Exists(c.LoadPath) || Directory.Exists(c.LoadPath), "checkpoint.load_path", c.LoadPath,
+                "an existing safetensors file or Hugging Face model directory (config.json with model.safetensors, or model-*.safetensors shards and their index)");
+        for (var i = 0; i < c.ExcludeFromLoading.Count; i++)
+            Require(!string.IsNullOrWhiteSpace(c.ExcludeFromLoading[i]), $"checkpoint.exclude_from_loading[{i}]", c.ExcludeFromLoading[i],
+                "a tensor name, a dotted prefix or a glob (* and ?)");
     }
 
     private void Distributed(DistributedConfig d)

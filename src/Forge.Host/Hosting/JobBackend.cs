@@ -8,6 +8,7 @@ using Forge.Host.Output;
 using Forge.Model.Config;
 using Forge.Model.Modeling;
 using Forge.Model.Optim;
+using Forge.Model.Pretrained;
 using Forge.Model.Training;
 using static TorchSharp.torch;
 
@@ -44,6 +45,18 @@ internal static class JobBackend
         };
         await using var node = NodeHost.Start(options, services.ForRank);
         return await node.RunAsync(ct);
+    }
+
+    /// <summary>
+    /// What checkpoint.load_path will load into the configured model, read from the checkpoint's
+    /// headers against a CPU build of the model (the ranks load it themselves); null without a load_path.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A tensor of the checkpoint that does not fit the model, by name.</exception>
+    public static WeightLoadReport? PlanPretrainedLoad(JobConfig config)
+    {
+        if (string.IsNullOrEmpty(config.Checkpoint.LoadPath)) return null;
+        using var model = VlmRegistry.Build(config, CPU, ScalarType.Float32);
+        return PretrainedWeights.Plan(model, config.Checkpoint.LoadPath, config.Checkpoint.ExcludeFromLoading);
     }
 
     /// <summary>The run's checkpoint store: runs/&lt;run&gt;/checkpoints.db, or PostgreSQL per [checkpoint]. Release it with <see cref="CloseAsync"/>.</summary>
