@@ -9,6 +9,7 @@ using Forge.Model.Config;
 using Forge.Model.Modeling;
 using Forge.Model.Optim;
 using Forge.Model.Pretrained;
+using Forge.Model.Safetensors;
 using Forge.Model.Training;
 using static TorchSharp.torch;
 
@@ -67,6 +68,29 @@ internal static class JobBackend
     public static Task ExportSafetensorsAsync(ICheckpointStore store, CheckpointManifest manifest, string path, string dtype, CancellationToken ct,
         IProgress<double>? progress = null) =>
         SafetensorsCheckpointExport.ExportAsync(store, manifest, path, ExportDType.Parse(dtype), ct, progress);
+
+    /// <summary>
+    /// `--format hf`: the checkpoint's text model as a Hugging Face LlamaForCausalLM directory
+    /// (model.safetensors under HF names, config.json from [model]). The cross-attention blocks,
+    /// adapter and vision encoder have no place in LlamaForCausalLM and are left out.
+    /// </summary>
+    /// <returns>How many tensors were written, and how many of the checkpoint's were left out.</returns>
+    /// <exception cref="InvalidOperationException">A text parameter the checkpoint lacks (frozen for the whole run, so never checkpointed).</exception>
+    public static async Task<(int Written, int LeftOut)> ExportHfLlamaAsync(ICheckpointStore store, CheckpointManifest manifest, JobConfig config,
+        string directory, string dtype, CancellationToken ct, IProgress<double>? progress = null)
+    {
+        var inCheckpoint = manifest.Layout.Parameters.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        var missing = HfLlamaNames.TextModelNames(config.Model.NLayers).Where(n => !inCheckpoint.Contains(n)).ToList();
+        if (missing.Count > 0)
+            throw new InvalidOperationException(
+                $"the checkpoint at step {manifest.Step} lacks {missing.Count} text-model parameter(s) that LlamaForCausalLM needs " +
+                $"({string.Join(", ", WeightLoadReport.Fold(missing))}): parameters frozen for the whole run are not checkpointed; they are still checkpoint.load_path's");
+        Directory.CreateDirectory(directory);
+        var written = await SafetensorsCheckpointExport.ExportAsync(store, manifest, Path.Combine(directory, SafetensorsCheckpoint.SingleFileName),
+            ExportDType.Parse(dtype), ct, progress, HfLlamaNames.ToHf);
+        HfLlamaConfig.Write(config.Model, directory, dtype == "float32" ? "float32" : "bfloat16");
+        return (written.Count, manifest.Layout.Parameters.Count - written.Count);
+    }
 
     /// <summary>
     /// Commits a safetensors file's weights as the run's step-0 checkpoint of a one-rank world

@@ -105,7 +105,8 @@ public sealed record HfLlamaConfig
     }
 
     /// <summary>Writes a LlamaForCausalLM config.json for <paramref name="model"/> (untied head: this decoder's head is its own matrix).</summary>
-    public static void Write(ModelConfig model, string directory, int? bosTokenId = null, int? eosTokenId = null, int? padTokenId = null)
+    /// <param name="torchDtype">The weights' dtype as transformers spells it ("float32", "bfloat16").</param>
+    public static void Write(ModelConfig model, string directory, string torchDtype = "float32", int? bosTokenId = null, int? eosTokenId = null, int? padTokenId = null)
     {
         var root = new JsonObject
         {
@@ -128,7 +129,7 @@ public sealed record HfLlamaConfig
             ["mlp_bias"] = false,
             ["tie_word_embeddings"] = false,
             ["initializer_range"] = model.InitStd,
-            ["torch_dtype"] = "float32",
+            ["torch_dtype"] = torchDtype,
         };
         if (bosTokenId is { } bos) root["bos_token_id"] = bos;
         if (eosTokenId is { } eos) root["eos_token_id"] = eos;

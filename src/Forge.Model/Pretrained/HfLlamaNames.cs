@@ -67,6 +67,12 @@ public static partial class HfLlamaNames
         return null;
     }
 
+    /// <summary>This project's names of every parameter LlamaForCausalLM has, for a decoder of <paramref name="layers"/> layers.</summary>
+    public static IReadOnlyList<string> TextModelNames(int layers) =>
+        Whole.Select(w => w.Forge)
+            .Concat(Enumerable.Range(0, layers).SelectMany(i => PerLayer.Select(p => $"transformer.layers.{i}.{p.Forge}")))
+            .ToList();
+
     /// <summary>
     /// Tensors an HF checkpoint may carry that are derived data rather than weights (old
     /// checkpoints saved the RoPE inverse frequencies): skipped without being a mismatch.
