@@ -1,6 +1,7 @@
 using System.Numerics;
 using Forge.Actors.Checkpointing;
 using Forge.Model.Config;
+using Forge.Model.Text;
 
 namespace Forge.Host.Configuration;
 
@@ -99,7 +100,8 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
     private void Data(DataConfig d, ModelConfig m, VisionEncoderConfig v)
     {
         Require(d.Manifest.Length > 0, "data.manifest", d.Manifest, "the path of a JSONL manifest");
-        if (OneOf("data.tokenizer", d.Tokenizer, KnownNames.Tokenizers)
+        if (HfTokenizer.IsPath(d.Tokenizer)) HfTokenizerFits(d.Tokenizer, m);
+        else if (OneOf("data.tokenizer", d.Tokenizer, KnownNames.Tokenizers, "; or the path of a Hugging Face tokenizer.json or a model directory holding one")
             && KnownNames.MinimumVocabulary.TryGetValue(d.Tokenizer, out var minimum))
             Require(m.VocabSize >= minimum, "model.vocab_size", m.VocabSize,
                 $"at least {minimum}, the id range of data.tokenizer \"{d.Tokenizer}\"");
@@ -113,6 +115,21 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
         if (v.Type == "vit" && d.ImageSize > 0)
             Require(d.ImageSize == v.ImageSize, "data.image_size", d.ImageSize,
                 $"equal to vision_encoder.image_size ({v.ImageSize}), the size the ViT is built for");
+    }
+
+    private void HfTokenizerFits(string path, ModelConfig m)
+    {
+        int vocab;
+        try
+        {
+            vocab = TokenizerCatalog.Create(path).VocabSize;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or InvalidOperationException)
+        {
+            Require(false, "data.tokenizer", path, $"a byte-level BPE tokenizer.json this project can run: {e.Message}");
+            return;
+        }
+        Require(m.VocabSize >= vocab, "model.vocab_size", m.VocabSize, $"at least {vocab}, the id range of the tokenizer at {path}");
     }
 
     private void Checkpoint(CheckpointConfig c)
@@ -222,11 +239,11 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
     private bool AtLeast<T>(string key, T value, T minimum, string expectation) where T : INumber<T> =>
         Require(value >= minimum, key, value, expectation);
 
-    private bool OneOf(string key, string value, IReadOnlyList<string> names)
+    private bool OneOf(string key, string value, IReadOnlyList<string> names, string alternative = "")
     {
         if (names.Contains(value)) return true;
         var suggestion = KeySuggestion.Closest(value, names);
-        var expected = $"one of {string.Join(", ", names.Select(n => $"\"{n}\""))}";
+        var expected = $"one of {string.Join(", ", names.Select(n => $"\"{n}\""))}{alternative}";
         return Require(false, key, value, suggestion is null ? expected : $"{expected}; did you mean \"{suggestion}\"?");
     }
 

@@ -10,6 +10,7 @@ using Forge.Model.Modeling;
 using Forge.Model.Optim;
 using Forge.Model.Pretrained;
 using Forge.Model.Safetensors;
+using Forge.Model.Text;
 using Forge.Model.Training;
 using static TorchSharp.torch;
 
@@ -71,7 +72,8 @@ internal static class JobBackend
 
     /// <summary>
     /// `--format hf`: the checkpoint's text model as a Hugging Face LlamaForCausalLM directory
-    /// (model.safetensors under HF names, config.json from [model]). The cross-attention blocks,
+    /// (model.safetensors under HF names, config.json from [model], and the run's tokenizer.json when
+    /// data.tokenizer is one). The cross-attention blocks,
     /// adapter and vision encoder have no place in LlamaForCausalLM and are left out.
     /// </summary>
     /// <returns>How many tensors were written, and how many of the checkpoint's were left out.</returns>
@@ -88,7 +90,19 @@ internal static class JobBackend
         Directory.CreateDirectory(directory);
         var written = await SafetensorsCheckpointExport.ExportAsync(store, manifest, Path.Combine(directory, SafetensorsCheckpoint.SingleFileName),
             ExportDType.Parse(dtype), ct, progress, HfLlamaNames.ToHf);
-        HfLlamaConfig.Write(config.Model, directory, dtype == "float32" ? "float32" : "bfloat16");
+        int? bos = null, eos = null, pad = null;
+        if (HfTokenizer.IsPath(config.Data.Tokenizer))
+        {
+            // The run's own tokenizer travels with the model, as an HF model directory has it.
+            var tokenizer = (HfTokenizer)TokenizerCatalog.Create(config.Data.Tokenizer);
+            (bos, eos, pad) = (tokenizer.BosId, tokenizer.EosId, tokenizer.PadId);
+            var source = Directory.Exists(config.Data.Tokenizer) ? config.Data.Tokenizer : Path.GetDirectoryName(Path.GetFullPath(config.Data.Tokenizer))!;
+            File.Copy(Directory.Exists(config.Data.Tokenizer) ? Path.Combine(source, HfTokenizer.FileName) : config.Data.Tokenizer,
+                Path.Combine(directory, HfTokenizer.FileName), overwrite: true);
+            var tokenizerConfig = Path.Combine(source, HfTokenizer.ConfigFileName);
+            if (File.Exists(tokenizerConfig)) File.Copy(tokenizerConfig, Path.Combine(directory, HfTokenizer.ConfigFileName), overwrite: true);
+        }
+        HfLlamaConfig.Write(config.Model, directory, dtype == "float32" ? "float32" : "bfloat16", bos, eos, pad);
         return (written.Count, manifest.Layout.Parameters.Count - written.Count);
     }
 
