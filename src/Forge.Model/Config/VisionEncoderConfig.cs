@@ -3,7 +3,8 @@ namespace Forge.Model.Config;
 /// <summary>
 /// `[vision_encoder]`: "vit" is a trainable ViT (patch embedding, learned positions, pre-norm
 /// blocks); "random" is a deterministic stub producing features of the configured shape, for
-/// benchmarks that measure the language side alone.
+/// benchmarks that measure the language side alone; "siglip" (also "siglip2") and "clip" are
+/// pretrained Hugging Face towers read from <see cref="Path"/>.
 /// </summary>
 public sealed record VisionEncoderConfig
 {
@@ -17,4 +18,9 @@ public sealed record VisionEncoderConfig
     public int NLayers { get; init; } = 2;
     public int NHeads { get; init; } = 4;
     public int MlpRatio { get; init; } = 4;
+    /// <summary>
+    /// For "siglip", "siglip2" and "clip": the Hugging Face model directory of the pretrained tower
+    /// (config.json, model.safetensors, preprocessor_config.json).
+    /// </summary>
+    public string Path { get; init; } = "";
 }
