@@ -10,7 +10,8 @@ public static class KnownNames
     public static readonly IReadOnlyList<string> Architectures = ["cross_attention", "joint_decoder"];
     public static readonly IReadOnlyList<string> Adapters = ["mlp_2layer", "linear"];
     public static readonly IReadOnlyList<string> Activations = ["gelu", "silu", "relu"];
-    public static readonly IReadOnlyList<string> VisionEncoders = ["vit", "random"];
+    /// <summary>"siglip2" is KempnerForge's name for the fixed-resolution SigLIP 2 towers, which are SigLIP's architecture.</summary>
+    public static readonly IReadOnlyList<string> VisionEncoders = ["vit", "random", "siglip", "siglip2", "clip"];
     public static readonly IReadOnlyList<string> Schedulers = ["cosine", "linear", "constant"];
     public static readonly IReadOnlyList<string> Optimizers = ["adamw"];
     public static readonly IReadOnlyList<string> Tokenizers = ["byte", "cl100k_base", "o200k_base"];
