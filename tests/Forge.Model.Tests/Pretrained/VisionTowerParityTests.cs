@@ -46,6 +46,23 @@ public sealed class VisionTowerParityTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_vlm_built_with_a_siglip_encoder_carries_the_towers_weights_not_its_init()
+    {
+        var config = HfFixtures.CrossAttentionConfig() with
+        {
+            VisionEncoder = new Forge.Model.Config.VisionEncoderConfig { Type = "siglip", Path = HfFixtures.Dir("siglip"), FeatureDim = 32, NumTokens = 16, ImageSize = 32, PatchSize = 8 },
+        };
+        using var vlm = Forge.Model.Modeling.VlmRegistry.Build(config, CPU, ScalarType.Float32);
+        using var pixels = HfFixtures.ReadReference("siglip.safetensors", "pixel_values");
+        using var expected = HfFixtures.ReadReference("siglip.safetensors", "last_hidden_state");
+        using var noGrad = no_grad();
+        using var features = vlm.vision_encoder.forward(pixels);
+
+        Assert.True(MaxDiff("siglip inside the VLM", features, expected) < 1e-4f);
+        Assert.All(vlm.vision_encoder.parameters(), p => Assert.False(p.requires_grad));
+    }
+
+    [Fact]
     public void A_tower_checkpoint_of_another_size_is_an_error_naming_the_tensor()
     {
         var dir = Directory.CreateTempSubdirectory("forge-tower-").FullName;

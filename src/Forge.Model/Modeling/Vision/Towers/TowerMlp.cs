@@ -40,7 +40,8 @@ public sealed class TowerMlp : nn.Module<Tensor, Tensor>
     private static Tensor TanhGelu(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var inner = x.pow(3).TimesInPlace(0.044715).PlusInPlace(x).TimesInPlace(Math.Sqrt(2.0 / Math.PI));
+        // x * x * x rather than pow(x, 3): pow takes an implicit Scalar (see RootedScalars).
+        var inner = x.mul(x).mul_(x).TimesInPlace(0.044715).PlusInPlace(x).TimesInPlace(Math.Sqrt(2.0 / Math.PI));
         return x.mul(inner.tanh_().PlusScalarInPlace(1.0)).TimesInPlace(0.5).MoveToOuterDisposeScope();
     }
 }
