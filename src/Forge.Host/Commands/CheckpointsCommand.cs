@@ -52,9 +52,15 @@ public static class CheckpointsCommand
         var output = new Option<string?>("--output", "-o") { Description = "safetensors path (default: <run-dir>/step-<step>.safetensors)" };
         var dtype = new Option<string?>("--dtype") { Description = "bfloat16 or float32 (default: checkpoint.export_dtype)" };
         dtype.AcceptOnlyFromAmong([.. CheckpointConfig.ExportDtypes]);
-        var command = new Command("export", "Consolidate a committed checkpoint's shards into one safetensors file of model weights.")
+        var format = new Option<string>("--format")
         {
-            runDir, step, output, dtype,
+            Description = "safetensors (one file, this project's names) or hf (a Hugging Face LlamaForCausalLM directory of the text model)",
+            DefaultValueFactory = _ => "safetensors",
+        };
+        format.AcceptOnlyFromAmong("safetensors", "hf");
+        var command = new Command("export", "Consolidate a committed checkpoint's shards into one safetensors file of model weights, or a Hugging Face model directory.")
+        {
+            runDir, step, output, dtype, format,
         };
         command.SetAction((parse, ct) => WithStore(parse.GetValue(runDir)!, ForgeConsole.Create(), ct, async (store, config, console) =>
         {
@@ -65,7 +71,8 @@ public static class CheckpointsCommand
                 return CommandReport.Error(console, wanted is null
                     ? "no committed checkpoints to export"
                     : $"no committed checkpoint at step {wanted}; committed: {string.Join(", ", manifests.Select(m => m.Step))}");
-            var path = parse.GetValue(output) ?? Path.Combine(parse.GetValue(runDir)!, $"step-{manifest.Step}.safetensors");
+            var hf = parse.GetValue(format) == "hf";
+            var path = parse.GetValue(output) ?? Path.Combine(parse.GetValue(runDir)!, hf ? $"hf-step-{manifest.Step}" : $"step-{manifest.Step}.safetensors");
             var exportDtype = parse.GetValue(dtype) ?? config.Checkpoint.ExportDtype;
             // A plain line per tenth read: large models take tens of seconds, and the lines suit logs too.
             var reported = 0;
@@ -76,6 +83,13 @@ public static class CheckpointsCommand
                 reported = tenth;
                 console.MarkupLine($"export: {tenth * 10}% of the weights read");
             });
+            if (hf)
+            {
+                var (written, leftOut) = await JobBackend.ExportHfLlamaAsync(store, manifest, config, path, exportDtype, ct, progress);
+                console.MarkupLine($"wrote {Markup.Escape(path)}/: LlamaForCausalLM config.json and model.safetensors, {written} tensors ({exportDtype}) from step {manifest.Step}" +
+                                   (leftOut > 0 ? $"; left out {leftOut} cross-attention, adapter and vision tensor(s), which LlamaForCausalLM has no place for" : ""));
+                return 0;
+            }
             await JobBackend.ExportSafetensorsAsync(store, manifest, path, exportDtype, ct, progress);
             console.MarkupLine($"wrote {Markup.Escape(path)}: {manifest.Layout.Parameters.Count} tensors ({exportDtype}) from step {manifest.Step}");
             return 0;

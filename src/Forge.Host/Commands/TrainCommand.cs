@@ -43,6 +43,17 @@ public static class TrainCommand
             return CommandReport.ConfigFailed(console, e);
         }
 
+        // Before anything is moved or written: a checkpoint that does not fit the model is bad input.
+        try
+        {
+            if (JobBackend.PlanPretrainedLoad(config) is { } plan)
+                foreach (var line in plan.Lines()) console.MarkupLine(Markup.Escape(line));
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            return CommandReport.Error(console, $"checkpoint.load_path: {e.Message}");
+        }
+
         var run = RunDirectory.For(runsRoot, config.RunName);
         if (run.HoldsRun)
         {

@@ -47,6 +47,8 @@ public static class JobConfigLoader
         var locations = new ConfigLocations(sourceName);
         var config = new TomlBinder(sourceName, metadata, overrideLocations, locations, errors).BindRoot<JobConfig>(document);
         // Validating a half-bound config would blame keys for values the user never wrote.
+        if (errors.Count == 0) config = PretrainedModelConfig.Apply(config, locations, errors);
+        if (errors.Count == 0) config = PretrainedVisionConfig.Apply(config, locations, errors);
         if (errors.Count == 0) new JobConfigValidator(locations, errors).Validate(config);
         if (errors.Count > 0) throw new ConfigException(errors);
         return config;

@@ -108,7 +108,8 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
     private void Data(DataConfig d, ModelConfig m, VisionEncoderConfig v)
     {
         Require(d.Manifest.Length > 0, "data.manifest", d.Manifest, "the path of a JSONL manifest");
-        if (OneOf("data.tokenizer", d.Tokenizer, TokenizerCatalog.Names)
+        if (HfTokenizer.IsPath(d.Tokenizer)) HfTokenizerFits(d.Tokenizer, m);
+        else if (OneOf("data.tokenizer", d.Tokenizer, TokenizerCatalog.Names, "; or the path of a Hugging Face tokenizer.json or a model directory holding one")
             && TokenizerCatalog.VocabSizes.TryGetValue(d.Tokenizer, out var minimum))
             Require(m.VocabSize >= minimum, "model.vocab_size", m.VocabSize,
                 $"at least {minimum}, the id range of data.tokenizer \"{d.Tokenizer}\"");
@@ -124,6 +125,21 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
                 $"equal to vision_encoder.image_size ({v.ImageSize}), the size the ViT is built for");
     }
 
+    private void HfTokenizerFits(string path, ModelConfig m)
+    {
+        int vocab;
+        try
+        {
+            vocab = TokenizerCatalog.Create(path).VocabSize;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or InvalidOperationException)
+        {
+            Require(false, "data.tokenizer", path, $"a byte-level BPE tokenizer.json this project can run: {e.Message}");
+            return;
+        }
+        Require(m.VocabSize >= vocab, "model.vocab_size", m.VocabSize, $"at least {vocab}, the id range of the tokenizer at {path}");
+    }
+
     private void Checkpoint(CheckpointConfig c)
     {
         AtLeast("checkpoint.interval", c.Interval, 0, "0 (only at the end and on a signal) or a positive step interval");
@@ -133,6 +149,12 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
         Require(c.ChunkMiB is >= 1 and <= CheckpointStoreSettings.MaxChunkMiB, "checkpoint.chunk_mib", c.ChunkMiB,
             $"1 to {CheckpointStoreSettings.MaxChunkMiB} MiB (chunks stay well below the 1 GB blob limits of SQLite and PostgreSQL)");
         OneOf("checkpoint.export_dtype", c.ExportDtype, CheckpointConfig.ExportDtypes);
+        if (c.LoadPath.Length > 0)
+            Require(File.Exists(c.LoadPath) || Directory.Exists(c.LoadPath), "checkpoint.load_path", c.LoadPath,
+                "an existing safetensors file or Hugging Face model directory (config.json with model.safetensors, or model-*.safetensors shards and their index)");
+        for (var i = 0; i < c.ExcludeFromLoading.Count; i++)
+            Require(!string.IsNullOrWhiteSpace(c.ExcludeFromLoading[i]), $"checkpoint.exclude_from_loading[{i}]", c.ExcludeFromLoading[i],
+                "a tensor name, a dotted prefix or a glob (* and ?)");
     }
 
     private void Distributed(DistributedConfig d)
@@ -226,11 +248,11 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
     private bool AtLeast<T>(string key, T value, T minimum, string expectation) where T : INumber<T> =>
         Require(value >= minimum, key, value, expectation);
 
-    private bool OneOf(string key, string value, IReadOnlyList<string> names)
+    private bool OneOf(string key, string value, IReadOnlyList<string> names, string alternative = "")
     {
         if (names.Contains(value)) return true;
         var suggestion = KeySuggestion.Closest(value, names);
-        var expected = $"one of {string.Join(", ", names.Select(n => $"\"{n}\""))}";
+        var expected = $"one of {string.Join(", ", names.Select(n => $"\"{n}\""))}{alternative}";
         return Require(false, key, value, suggestion is null ? expected : $"{expected}; did you mean \"{suggestion}\"?");
     }
 

@@ -9,6 +9,9 @@ using Forge.Host.Output;
 using Forge.Model.Config;
 using Forge.Model.Modeling;
 using Forge.Model.Optim;
+using Forge.Model.Pretrained;
+using Forge.Model.Safetensors;
+using Forge.Model.Text;
 using Forge.Model.Training;
 using static TorchSharp.torch;
 
@@ -47,6 +50,18 @@ internal static class JobBackend
         return await node.RunAsync(ct);
     }
 
+    /// <summary>
+    /// What checkpoint.load_path will load into the configured model, read from the checkpoint's
+    /// headers against a CPU build of the model (the ranks load it themselves); null without a load_path.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A tensor of the checkpoint that does not fit the model, by name.</exception>
+    public static WeightLoadReport? PlanPretrainedLoad(JobConfig config)
+    {
+        if (string.IsNullOrEmpty(config.Checkpoint.LoadPath)) return null;
+        using var model = VlmRegistry.Build(config, CPU, ScalarType.Float32);
+        return PretrainedWeights.Plan(model, config.Checkpoint.LoadPath, config.Checkpoint.ExcludeFromLoading);
+    }
+
     /// <summary>The run's checkpoint store: runs/&lt;run&gt;/checkpoints.db, or PostgreSQL per [checkpoint]. Release it with <see cref="CloseAsync"/>.</summary>
     public static async Task<ICheckpointStore> OpenCheckpointStoreAsync(JobConfig config, RunDirectory run, CancellationToken ct) =>
         await SqlCheckpointStore.OpenAsync(CheckpointStoreSettings.FromConfig(config.Checkpoint, run.Path), ct);
@@ -55,6 +70,42 @@ internal static class JobBackend
     public static Task ExportSafetensorsAsync(ICheckpointStore store, CheckpointManifest manifest, string path, string dtype, CancellationToken ct,
         IProgress<double>? progress = null) =>
         SafetensorsCheckpointExport.ExportAsync(store, manifest, path, ExportDType.Parse(dtype), ct, progress);
+
+    /// <summary>
+    /// `--format hf`: the checkpoint's text model as a Hugging Face LlamaForCausalLM directory
+    /// (model.safetensors under HF names, config.json from [model], and the run's tokenizer.json when
+    /// data.tokenizer is one). The cross-attention blocks,
+    /// adapter and vision encoder have no place in LlamaForCausalLM and are left out.
+    /// </summary>
+    /// <returns>How many tensors were written, and how many of the checkpoint's were left out.</returns>
+    /// <exception cref="InvalidOperationException">A text parameter the checkpoint lacks (frozen for the whole run, so never checkpointed).</exception>
+    public static async Task<(int Written, int LeftOut)> ExportHfLlamaAsync(ICheckpointStore store, CheckpointManifest manifest, JobConfig config,
+        string directory, string dtype, CancellationToken ct, IProgress<double>? progress = null)
+    {
+        var inCheckpoint = manifest.Layout.Parameters.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        var missing = HfLlamaNames.TextModelNames(config.Model.NLayers).Where(n => !inCheckpoint.Contains(n)).ToList();
+        if (missing.Count > 0)
+            throw new InvalidOperationException(
+                $"the checkpoint at step {manifest.Step} lacks {missing.Count} text-model parameter(s) that LlamaForCausalLM needs " +
+                $"({string.Join(", ", WeightLoadReport.Fold(missing))}): parameters frozen for the whole run are not checkpointed; they are still checkpoint.load_path's");
+        Directory.CreateDirectory(directory);
+        var written = await SafetensorsCheckpointExport.ExportAsync(store, manifest, Path.Combine(directory, SafetensorsCheckpoint.SingleFileName),
+            ExportDType.Parse(dtype), ct, progress, HfLlamaNames.ToHf);
+        int? bos = null, eos = null, pad = null;
+        if (HfTokenizer.IsPath(config.Data.Tokenizer))
+        {
+            // The run's own tokenizer travels with the model, as an HF model directory has it.
+            var tokenizer = (HfTokenizer)TokenizerCatalog.Create(config.Data.Tokenizer);
+            (bos, eos, pad) = (tokenizer.BosId, tokenizer.EosId, tokenizer.PadId);
+            var source = Directory.Exists(config.Data.Tokenizer) ? config.Data.Tokenizer : Path.GetDirectoryName(Path.GetFullPath(config.Data.Tokenizer))!;
+            File.Copy(Directory.Exists(config.Data.Tokenizer) ? Path.Combine(source, HfTokenizer.FileName) : config.Data.Tokenizer,
+                Path.Combine(directory, HfTokenizer.FileName), overwrite: true);
+            var tokenizerConfig = Path.Combine(source, HfTokenizer.ConfigFileName);
+            if (File.Exists(tokenizerConfig)) File.Copy(tokenizerConfig, Path.Combine(directory, HfTokenizer.ConfigFileName), overwrite: true);
+        }
+        HfLlamaConfig.Write(config.Model, directory, dtype == "float32" ? "float32" : "bfloat16", bos, eos, pad);
+        return (written.Count, manifest.Layout.Parameters.Count - written.Count);
+    }
 
     /// <summary>
     /// Commits a safetensors file's weights as the run's step-0 checkpoint of a one-rank world

@@ -27,6 +27,11 @@ public sealed record CheckpointConfig
     public int ChunkMiB { get; init; } = 64;
     /// <summary>Export dtype for consolidated safetensors: "bfloat16" or "float32".</summary>
     public string ExportDtype { get; init; } = BFloat16;
-    /// <summary>Start from this safetensors file's weights (a fresh optimizer).</summary>
+    /// <summary>
+    /// Start from the weights of this safetensors file or Hugging Face model directory (a fresh
+    /// optimizer); parameters it lacks keep their init.
+    /// </summary>
     public string LoadPath { get; init; } = "";
+    /// <summary>Tensor names (exact, dotted prefix, or glob) of the load_path checkpoint to skip instead of failing on a mismatch.</summary>
+    public IReadOnlyList<string> ExcludeFromLoading { get; init; } = [];
 }

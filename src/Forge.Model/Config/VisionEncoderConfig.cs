@@ -3,14 +3,19 @@ namespace Forge.Model.Config;
 /// <summary>
 /// `[vision_encoder]`: "vit" is a trainable ViT (patch embedding, learned positions, pre-norm
 /// blocks); "random" is a deterministic stub producing features of the configured shape, for
-/// benchmarks that measure the language side alone.
+/// benchmarks that measure the language side alone; "siglip" (also "siglip2") and "clip" are
+/// pretrained Hugging Face towers read from <see cref="Path"/>.
 /// </summary>
 public sealed record VisionEncoderConfig
 {
     public const string Vit = "vit";
     public const string Random = "random";
+    public const string Siglip = "siglip";
+    /// <summary>KempnerForge's name for the fixed-resolution SigLIP 2 towers, which are SigLIP's architecture.</summary>
+    public const string Siglip2 = "siglip2";
+    public const string Clip = "clip";
     /// <summary>The `type` names: validation accepts exactly these and VlmRegistry builds each.</summary>
-    public static IReadOnlyList<string> Types { get; } = [Vit, Random];
+    public static IReadOnlyList<string> Types { get; } = [Vit, Random, Siglip, Siglip2, Clip];
 
     public string Type { get; init; } = Vit;
     /// <summary>Width of the features the encoder emits (the adapter's input).</summary>
@@ -22,4 +27,9 @@ public sealed record VisionEncoderConfig
     public int NLayers { get; init; } = 2;
     public int NHeads { get; init; } = 4;
     public int MlpRatio { get; init; } = 4;
+    /// <summary>
+    /// For "siglip", "siglip2" and "clip": the Hugging Face model directory of the pretrained tower
+    /// (config.json, model.safetensors, preprocessor_config.json).
+    /// </summary>
+    public string Path { get; init; } = "";
 }

@@ -2,6 +2,7 @@ using Forge.Model.Config;
 using Forge.Model.Modeling.Adapters;
 using Forge.Model.Modeling.Architectures;
 using Forge.Model.Modeling.Vision;
+using Forge.Model.Modeling.Vision.Towers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -50,6 +51,8 @@ public static class VlmRegistry
         {
             VisionEncoderConfig.Vit => new VitEncoder(config.VisionEncoder, device),
             VisionEncoderConfig.Random => new RandomVisionEncoder(config.VisionEncoder.NumTokens, config.VisionEncoder.FeatureDim, config.Train.Seed, device),
+            VisionEncoderConfig.Siglip or VisionEncoderConfig.Siglip2 => new SiglipVisionTower(RequirePath(config.VisionEncoder), device),
+            VisionEncoderConfig.Clip => new ClipVisionTower(RequirePath(config.VisionEncoder), device),
             _ => throw new ArgumentException($"vision_encoder.type '{config.VisionEncoder.Type}' is unknown; expected one of {string.Join(", ", VisionEncoderConfig.Types)}"),
         };
         var adapter = VisionAdapter.Create(config.Adapter, encoder.FeatureDim, config.Model.Dim, device);
@@ -62,10 +65,17 @@ public static class VlmRegistry
         var decoder = new TextDecoder(config.Model, crossAttention, device);
         var model = new VisionLanguageModel(encoder, adapter, decoder, architecture, freeze, computeDType);
         ParameterInit.Initialize(model, config.Model, config.Train.Seed);
+        // After the init, which draws for every parameter: a pretrained tower's weights are its directory's.
+        if (encoder is PretrainedVisionTower tower) tower.LoadPretrained();
         model.to(computeDType);
         model.ApplyFreezeFor(0);
         return model;
     }
+
+    private static string RequirePath(VisionEncoderConfig v) =>
+        string.IsNullOrEmpty(v.Path)
+            ? throw new ArgumentException($"vision_encoder.type = \"{v.Type}\" needs vision_encoder.path, a Hugging Face model directory")
+            : v.Path;
 
     private static void ValidateModel(ModelConfig m)
     {

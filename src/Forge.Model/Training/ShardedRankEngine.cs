@@ -5,6 +5,7 @@ using Forge.Model.Distributed;
 using Forge.Model.Evaluation;
 using Forge.Model.Modeling;
 using Forge.Model.Optim;
+using Forge.Model.Pretrained;
 using TorchSharp;
 using static TorchSharp.torch;
 using Forge.Model.Runtime;
@@ -141,7 +142,7 @@ public sealed class ShardedRankEngine : IRankEngine
         HeldOutEvaluator? heldOut = null)
     {
         var dtype = MixedPrecision.ComputeDType(config.Train, device);
-        var engine = new ShardedRankEngine(() => VlmRegistry.Build(config, device, dtype), data, collectives, config, device,
+        var engine = new ShardedRankEngine(() => BuildStartingModel(config, device, dtype, fresh: restored is null), data, collectives, config, device,
             firstStep: restored?.Step ?? 0, heldOut: heldOut);
         try
         {
@@ -151,6 +152,26 @@ public sealed class ShardedRankEngine : IRankEngine
         catch
         {
             engine.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The configured model, with checkpoint.load_path's weights over its init when the run starts
+    /// fresh (a resume's shard replaces every trained weight anyway).
+    /// </summary>
+    public static VisionLanguageModel BuildStartingModel(JobConfig config, Device device, ScalarType dtype, bool fresh)
+    {
+        var model = VlmRegistry.Build(config, device, dtype);
+        if (!fresh || string.IsNullOrEmpty(config.Checkpoint.LoadPath)) return model;
+        try
+        {
+            PretrainedWeights.Load(model, config.Checkpoint.LoadPath, config.Checkpoint.ExcludeFromLoading);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
             throw;
         }
     }

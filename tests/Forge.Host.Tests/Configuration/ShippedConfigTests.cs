@@ -28,13 +28,40 @@ public sealed class ShippedConfigTests
     [MemberData(nameof(ShippedConfigs))]
     public void EveryShippedConfigLoadsValidatesAndSurvivesItsResolvedCopy(string name)
     {
-        var config = JobConfigLoader.Load(Path.Combine(RepositoryPaths.Config, name));
+        var config = LoadShipped(name);
         var resolved = JobConfigWriter.ToToml(config);
 
         var reloaded = JobConfigLoader.Parse(resolved, $"{name} (resolved)");
 
         Assert.Equal(resolved, JobConfigWriter.ToToml(reloaded));
         Assert.Equal(Path.GetFileNameWithoutExtension(name), config.RunName);
+    }
+
+    /// <summary>
+    /// A shipped config as `forge` reads it from the repository root, where its relative paths
+    /// point (the fixture models of warmstart-ca.toml are checked to exist; data manifests are not).
+    /// </summary>
+    private static Forge.Model.Config.JobConfig LoadShipped(string name)
+    {
+        var path = Path.Combine(RepositoryPaths.Config, name);
+        var text = File.ReadAllText(path).Replace("\"tests/Fixtures/", $"\"{RepositoryPaths.Root}/tests/Fixtures/", StringComparison.Ordinal);
+        return JobConfigLoader.Parse(text, path);
+    }
+
+    [Fact]
+    public void TheWarmStartRecipeFreezesTheTextModelAndTowerThenUnfreezesTheTextModel()
+    {
+        var config = LoadShipped("warmstart-ca.toml");
+
+        // [model] and the tower's shape came from the fixture directories.
+        Assert.Equal((32, 2, 384), (config.Model.Dim, config.Model.NLayers, config.Model.VocabSize));
+        Assert.Equal(("siglip", 32, 16, 32), (config.VisionEncoder.Type, config.VisionEncoder.FeatureDim, config.VisionEncoder.NumTokens, config.Data.ImageSize));
+        Assert.Equal(["vision_encoder", "transformer", "cross_attention"], config.Vlm.Freeze.Select(f => f.Module));
+        Assert.False(config.Vlm.Freeze[2].Frozen);
+        var stage = Assert.Single(config.Vlm.FreezeSchedule);
+        Assert.True(stage.StartStep > 0 && stage.StartStep < config.Train.MaxSteps);
+        Assert.Equal("transformer", Assert.Single(stage.Specs).Module);
+        Assert.False(stage.Specs[0].Frozen);
     }
 
     [Fact]

@@ -17,8 +17,13 @@ public static class SafetensorsCheckpointExport
     private const long BandElements = 16L * 1024 * 1024;
 
     /// <param name="progress">Told the fraction of the weights read so far, after each band (a 1 B model reads for tens of seconds).</param>
-    public static async Task ExportAsync(ICheckpointStore store, CheckpointManifest manifest, string path, ScalarType dtype, CancellationToken ct = default,
-        IProgress<double>? progress = null)
+    /// <param name="rename">
+    /// The name each parameter is written under, or null to leave it out (another format's names,
+    /// e.g. Hugging Face Llama's); by default every parameter under its own name.
+    /// </param>
+    /// <returns>The names written, in the file's names.</returns>
+    public static async Task<IReadOnlyList<string>> ExportAsync(ICheckpointStore store, CheckpointManifest manifest, string path, ScalarType dtype, CancellationToken ct = default,
+        IProgress<double>? progress = null, Func<string, string?>? rename = null)
     {
         if (dtype is not (ScalarType.BFloat16 or ScalarType.Float32))
             throw new ArgumentException($"safetensors export dtype {dtype}: expected BFloat16 or Float32");
@@ -33,9 +38,11 @@ public static class SafetensorsCheckpointExport
             var state = await store.LoadRangeAsync(manifest, first, end - first, ct);
             foreach (var parameter in band)
             {
-                var values = state.Master.AsSpan(checked((int)(parameter.Offset - first)), checked((int)parameter.Numel)).ToArray();
-                tensors.Add((parameter.Name, tensor(values, parameter.Shape)));
                 done += parameter.Numel;
+                var name = rename is null ? parameter.Name : rename(parameter.Name);
+                if (name is null) continue;
+                var values = state.Master.AsSpan(checked((int)(parameter.Offset - first)), checked((int)parameter.Numel)).ToArray();
+                tensors.Add((name, tensor(values, parameter.Shape)));
             }
             progress?.Report((double)done / total);
         }
@@ -47,6 +54,7 @@ public static class SafetensorsCheckpointExport
             ["forge.model_config_hash"] = manifest.ModelConfigHash,
         };
         SafetensorsWriter.Save(path, tensors, dtype, metadata);
+        return tensors.Select(t => t.Name).ToList();
     }
 
     private static IEnumerable<List<FlatParameter>> Bands(IEnumerable<FlatParameter> parameters)

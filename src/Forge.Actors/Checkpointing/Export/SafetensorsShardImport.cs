@@ -6,7 +6,8 @@ using static TorchSharp.torch;
 namespace Forge.Actors.Checkpointing.Export;
 
 /// <summary>
-/// Seeds a job from a safetensors file (`checkpoint.load_path`): fills one rank's range of the flat
+/// Seeds a run from a safetensors file (`forge checkpoints import`; a partial start is
+/// `checkpoint.load_path`, see Forge.Model.Pretrained): fills one rank's range of the flat
 /// layout with the file's weights (any float dtype, widened to fp32) and a fresh optimizer (zero
 /// moments, step 0). Every layout parameter must be in the file with its shape, and the file may
 /// hold nothing else, so a file for another model never half-loads.
