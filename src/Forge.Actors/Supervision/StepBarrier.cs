@@ -8,7 +8,7 @@ namespace Forge.Actors.Supervision;
 /// One step's barrier: which ranks have reported, and the aggregate once all have. Every rank
 /// reports its own slice, so tokens add up and the loss is their token-weighted mean (which is
 /// also exact when engines already report the globally reduced loss); the grad norm, learning
-/// rate and held-out loss are global by construction, so rank 0's are taken.
+/// rate, held-out loss and MoE routing are global by construction, so rank 0's are taken.
 /// </summary>
 internal sealed class StepBarrier(long step, int worldSize)
 {
@@ -47,6 +47,6 @@ internal sealed class StepBarrier(long step, int worldSize)
             : results.Average(r => r.Loss);
         var slowest = results.MaxBy(r => r.Timings.Total)!.Timings;
         return new StepReport(Step, loss, results[0].LearningRate, results[0].GradNorm, tokens,
-            wall > 0 ? tokens / wall : 0, results.Length, wall, slowest);
+            wall > 0 ? tokens / wall : 0, results.Length, wall, slowest, results[0].Routing);
     }
 }

@@ -19,7 +19,7 @@ public interface ITrainingObserver
 
 public sealed record JobStarted(string RunName, int WorldSize, long StartStep, long MaxSteps, long TrainableParameters);
 
-/// <summary>One logged step, aggregated over ranks.</summary>
+/// <summary>One logged step, aggregated over ranks. Routing is the MoE routing of the global batch, for models with MoE layers.</summary>
 public sealed record StepReport(
     long Step,
     double Loss,
@@ -29,6 +29,7 @@ public sealed record StepReport(
     double TokensPerSecond,
     int WorldSize,
     double WallSeconds,
-    StepTimings SlowestRank);
+    StepTimings SlowestRank,
+    RoutingStats? Routing = null);
 
 public sealed record JobFinished(long FinalStep, bool Completed, string? ResumeHint, string? Error);

@@ -7,7 +7,9 @@ namespace Forge.Host.Configuration;
 /// </summary>
 public static class KnownNames
 {
-    public static readonly IReadOnlyList<string> Architectures = ["cross_attention", "joint_decoder"];
+    public static readonly IReadOnlyList<string> Architectures = ["cross_attention", "joint_decoder", "mot"];
+    /// <summary>KempnerForge's `model.moe_router` keys implemented here (its sigmoid_topk is not).</summary>
+    public static readonly IReadOnlyList<string> Routers = ["softmax_topk"];
     public static readonly IReadOnlyList<string> Adapters = ["mlp_2layer", "linear"];
     public static readonly IReadOnlyList<string> Activations = ["gelu", "silu", "relu"];
     public static readonly IReadOnlyList<string> VisionEncoders = ["vit", "random"];

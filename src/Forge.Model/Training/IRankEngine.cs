@@ -44,7 +44,8 @@ public sealed record FlatLayoutInfo(IReadOnlyList<FlatParameter> Parameters, lon
 /// <summary>
 /// What one step produced on one rank (loss is already the global weighted value when Reduced is true).
 /// EvalLoss is the held-out mean token loss after the step's update, on eval steps only; it is global
-/// (every rank reports the same value).
+/// (every rank reports the same value). For a model with MoE layers, Loss includes the weighted
+/// routing losses (the objective optimised, as KempnerForge logs it) and Routing has them apart.
 /// </summary>
 public sealed record StepResult(
     long Step,
@@ -54,7 +55,8 @@ public sealed record StepResult(
     double GradNorm,
     double LearningRate,
     StepTimings Timings,
-    double? EvalLoss = null);
+    double? EvalLoss = null,
+    RoutingStats? Routing = null);
 
 /// <summary>Seconds spent per phase of a step on one rank.</summary>
 public sealed record StepTimings(double Data, double Compute, double ReduceScatter, double Optimizer, double AllGather, double Total);
