@@ -59,7 +59,7 @@ internal static class CommonOptions
 
     public static Option<string> BenchPreset()
     {
-        var option = new Option<string>("--preset") { Description = "ca-tiny or ca-1b", DefaultValueFactory = _ => "ca-tiny" };
+        var option = new Option<string>("--preset") { Description = string.Join(", ", ModelStepBenchmark.Presets), DefaultValueFactory = _ => "ca-tiny" };
         option.AcceptOnlyFromAmong([.. ModelStepBenchmark.Presets]);
         return option;
     }
