@@ -22,7 +22,8 @@ public sealed record JobStarted(string RunName, int WorldSize, long StartStep, l
 /// <summary>
 /// One step of the world, aggregated over its ranks: <see cref="Tokens"/> are the global batch's target
 /// tokens (counted once, not per rank), and <see cref="SlowestRank"/> the phase times of the slowest rank.
-/// <see cref="Skipped"/> is a diverged step (loss or gradient norm not finite) whose update no rank applied.
+/// <see cref="Skipped"/> is a diverged step (loss or gradient norm not finite) whose update no rank applied;
+/// <see cref="Routing"/> is the MoE routing of the global batch, for models with MoE layers.
 /// </summary>
 public sealed record StepReport(
     long Step,
@@ -34,7 +35,8 @@ public sealed record StepReport(
     int WorldSize,
     double WallSeconds,
     StepTimings SlowestRank,
-    bool Skipped = false)
+    bool Skipped = false,
+    RoutingStats? Routing = null)
 {
     /// <summary>
     /// The step number every output shows. <see cref="Step"/> is the 0-based index of the optimizer step

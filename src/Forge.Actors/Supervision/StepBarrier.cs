@@ -8,7 +8,7 @@ namespace Forge.Actors.Supervision;
 /// <summary>
 /// One step's barrier: which ranks have reported, and the aggregate once all have. A
 /// <see cref="StepResult"/> names whose each value is: <c>World*</c> values (loss, target tokens,
-/// gradient norm, eval loss, the skip) are the same on every rank and are taken once, from rank 0;
+/// gradient norm, eval loss, the skip, MoE routing) are the same on every rank and are taken once, from rank 0;
 /// <c>Rank*</c> values are shares: samples add up, and the slowest rank's timings are reported.
 /// </summary>
 internal sealed class StepBarrier(long step, int worldSize)
@@ -44,7 +44,7 @@ internal sealed class StepBarrier(long step, int worldSize)
             if (result.RankTimings.Total > slowest.Total) slowest = result.RankTimings;
         }
         var report = new StepReport(Step, world.WorldLoss, world.LearningRate, world.WorldGradNorm, world.WorldTokens,
-            wall > 0 ? world.WorldTokens / wall : 0, _results.Length, wall, slowest, world.Skipped);
+            wall > 0 ? world.WorldTokens / wall : 0, _results.Length, wall, slowest, world.Skipped, world.WorldRouting);
         return new StepOutcome(report, samples, world.WorldEvalLoss);
     }
 }

@@ -15,6 +15,10 @@ public static class BenchmarkPresets
     {
         ["ca-tiny"] = "ca-tiny-bench.toml",
         ["ca-1b"] = "ca-1b-gpu.toml",
+        ["moe-ca-tiny"] = "moe-ca-tiny-bench.toml",
+        ["mot-tiny"] = "mot-tiny-bench.toml",
+        ["moe-ca-debug"] = "moe-ca-debug-bench.toml",
+        ["mot-debug"] = "mot-debug-bench.toml",
     };
 
     public static IReadOnlyList<string> Names { get; } = [.. Files.Keys];

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Forge.Model.Config;
 using Forge.Model.Data;
 using Forge.Model.Modeling;
+using Forge.Model.Modeling.Moe;
 using Forge.Model.Runtime;
 using Forge.Model.Text;
 using TorchSharp;
@@ -41,7 +42,9 @@ public static class ModelStepBenchmark
         var flops = StepFlops(config, textLength, config.Train.BatchSize);
         memory.Sample();
 
-        output.WriteLine($"preset {options.Preset}: dim {config.Model.Dim}, {config.Model.NLayers} layers, {config.Model.NHeads} heads / {config.Model.ResolvedKvHeads} kv, " +
+        var m = config.Model;
+        var moe = m.IsMoe ? $", MoE on {Enumerable.Range(0, m.NLayers).Count(m.IsMoeLayer)} layers (top-{m.MoeTopK} of {m.NumExperts}{(m.MoeSharedExperts > 0 ? " + shared" : "")}, capacity {m.MoeCapacityFactor})" : "";
+        output.WriteLine($"preset {options.Preset}: {config.Vlm.Arch}, dim {m.Dim}, {m.NLayers} layers, {m.NHeads} heads / {m.ResolvedKvHeads} kv{moe}, " +
                          $"{model.transformer.cross_attention_layers.Count} CA blocks, vocab {config.Model.VocabSize}, " +
                          $"{config.VisionEncoder.NumTokens} image tokens x {config.VisionEncoder.FeatureDim}, text {textLength}, batch {config.Train.BatchSize}");
         output.WriteLine($"device {DeviceName(device)}, compute {dtype}, fp32 master weights, {optimizer.Numel / 1e6:F1} M trainable parameters");
@@ -63,8 +66,12 @@ public static class ModelStepBenchmark
             using (var scope = NewDisposeScope())
             {
                 optimizer.ZeroGrad();
-                var (sum, tokens) = model.LossSum(batch);
+                // An MoE step's objective has the routing losses too, as in training.
+                using var routing = model.HasMoeLayers ? new RoutingLog() : null;
+                var (sum, tokens) = model.LossSum(batch, routing);
                 var mean = sum.Over(tokens);
+                if (routing is { Layers: > 0 })
+                    mean = mean.Plus(routing.AuxLoss().Times(config.Model.MoeAuxLossWeight)).Plus(routing.ZLoss().Times(config.Model.MoeRouterZLossWeight));
                 if (options.Breakdown) marks[0] = Mark(device, t, memory);
                 mean.backward();
                 if (options.Breakdown) marks[1] = Mark(device, t, memory);
@@ -100,10 +107,13 @@ public static class ModelStepBenchmark
     /// <summary>
     /// Model FLOPs of one training step (forward + backward = 3x forward), counting matmuls only:
     /// 6 x (matmul parameters a token passes through) x tokens, for text tokens (text layers, CA
-    /// q/o and MLPs, output head) and image tokens (CA k/v, adapter), plus attention score and
-    /// value products: causal self-attention 6 B T^2 d per layer (half of the full square), cross
-    /// attention 12 B T N d per CA block. Embedding lookups, norms, softmax and elementwise work
-    /// are not counted; the frozen stub encoder does no matmuls.
+    /// q/o and MLPs, output head) and image tokens (CA k/v, adapter; for joint_decoder and mot also
+    /// the decoder layers, whose sequence they share), plus attention score and value products:
+    /// causal self-attention 6 B S^2 d per layer (half of the full square; S = text, or image + text),
+    /// cross attention 12 B T N d per CA block. An MoE layer counts the weights a token is routed
+    /// through (top-k experts, the shared expert, the router), as if no token were dropped.
+    /// Embedding lookups, norms, softmax and elementwise work are not counted; the frozen stub
+    /// encoder does no matmuls.
     /// </summary>
     public static double StepFlops(JobConfig config, int textLength, int batch)
     {
@@ -111,31 +121,39 @@ public static class ModelStepBenchmark
         var (textParams, imageParams) = MatmulParameters(config);
         double textTokens = (double)batch * textLength;
         double imageTokens = (double)batch * config.VisionEncoder.NumTokens;
-        var caBlocks = m.NLayers / config.Vlm.CrossAttentionEveryNLayers;
+        var crossAttention = config.Vlm.Arch == "cross_attention";
+        var caBlocks = crossAttention ? m.NLayers / config.Vlm.CrossAttentionEveryNLayers : 0;
+        double sequence = crossAttention ? textLength : textLength + config.VisionEncoder.NumTokens;
         var dense = 6 * (textParams * textTokens + imageParams * imageTokens);
-        var selfAttention = m.NLayers * 6.0 * batch * textLength * (double)textLength * m.NHeads * m.HeadDim;
-        var crossAttention = caBlocks * 12.0 * batch * textLength * config.VisionEncoder.NumTokens * (double)m.Dim;
-        return dense + selfAttention + crossAttention;
+        var selfAttention = m.NLayers * 6.0 * batch * sequence * sequence * m.NHeads * m.HeadDim;
+        var crossAttentionFlops = caBlocks * 12.0 * batch * textLength * config.VisionEncoder.NumTokens * (double)m.Dim;
+        return dense + selfAttention + crossAttentionFlops;
     }
 
     /// <summary>
     /// Matmul weights each text token passes through (text layers, CA q/o and MLPs, output head) and
-    /// each image token passes through (CA k/v, adapter), for a cross-attention model with the stub encoder.
+    /// each image token passes through (CA k/v, adapter; the decoder layers for joint_decoder and mot,
+    /// where an MoT token uses its own modality's copy), with the stub encoder.
     /// </summary>
     public static (double PerTextToken, double PerImageToken) MatmulParameters(JobConfig config)
     {
         var m = config.Model;
-        double dim = m.Dim, ffn = m.ResolvedFfnHiddenDim, hd = m.HeadDim;
+        double dim = m.Dim, ffn = m.ResolvedFfnHiddenDim, hd = m.HeadDim, expertFfn = m.ExpertFfnHiddenDim;
+        var crossAttention = config.Vlm.Arch == "cross_attention";
         var (caHeads, caKv) = config.Vlm.ResolvedCrossAttentionHeads(m.NHeads);
-        var caBlocks = m.NLayers / config.Vlm.CrossAttentionEveryNLayers;
+        var caBlocks = crossAttention ? m.NLayers / config.Vlm.CrossAttentionEveryNLayers : 0;
         var caHeadDim = dim / caHeads;
-        var perTextLayer = dim * m.NHeads * hd * 2 + dim * m.ResolvedKvHeads * hd * 2 + 3 * dim * ffn;
+        var attention = dim * m.NHeads * hd * 2 + dim * m.ResolvedKvHeads * hd * 2;
+        var active = (double)m.MoeTopK + (m.MoeSharedExperts > 0 ? 1 : 0);
+        var layers = Enumerable.Range(0, m.NLayers)
+            .Sum(i => attention + (m.IsMoeLayer(i) ? active * 3 * dim * expertFfn + dim * m.NumExperts : 3 * dim * ffn));
         var perCaText = dim * caHeads * caHeadDim * 2 + 3 * dim * ffn;
         var perCaImage = 2 * dim * caKv * caHeadDim;
         double feature = config.VisionEncoder.FeatureDim;
         double adapterHidden = config.Adapter.HiddenDim > 0 ? config.Adapter.HiddenDim : m.Dim;
         var adapter = config.Adapter.Type == AdapterConfig.Linear ? feature * dim : feature * adapterHidden + adapterHidden * dim;
-        return (m.NLayers * perTextLayer + caBlocks * perCaText + dim * m.VocabSize, caBlocks * perCaImage + adapter);
+        var imageLayers = crossAttention ? 0 : layers;
+        return (layers + caBlocks * perCaText + dim * m.VocabSize, caBlocks * perCaImage + adapter + imageLayers);
     }
 
     private static ImageTextBatch RandomBatch(JobConfig config, int textLength, Device device)

@@ -4,7 +4,7 @@ using Forge.Host.Benchmarks;
 namespace Forge.Host.Commands;
 
 /// <summary>
-/// `forge bench model --preset ca-tiny|ca-1b [--steps N] [--warmup N] [--dtype bf16|fp32]
+/// `forge bench model --preset ca-tiny|ca-1b|moe-ca-tiny|mot-tiny|moe-ca-debug|mot-debug [--steps N] [--warmup N] [--dtype bf16|fp32]
 /// [--device cuda|cpu] [--breakdown]`: times full training steps of the VLM on one device.
 /// Create() returns the `model` subcommand; it belongs under the shared `bench` command.
 /// </summary>
@@ -20,7 +20,7 @@ public static class BenchModelCommand
         var breakdown = new Option<bool>("--breakdown") { Description = "synchronise between phases and print forward/backward/clip/optimizer times" };
         var peak = new Option<double>("--peak-tflops") { Description = "dense bf16 peak for MFU (H100 SXM: 989)", DefaultValueFactory = _ => 989 };
 
-        var command = new Command("model", "Time training steps (forward, backward, clip, AdamW) of the cross-attention VLM: steps/s, text tokens/s, MFU, peak memory.");
+        var command = new Command("model", "Time training steps (forward, backward, clip, AdamW) of the VLM (cross-attention, MoE or MoT presets): steps/s, text tokens/s, MFU, peak memory.");
         foreach (var option in new Option[] { preset, steps, warmup, dtype, device, breakdown, peak }) command.Options.Add(option);
         command.SetAction(parse =>
         {

@@ -59,7 +59,7 @@ internal static class CommonOptions
 
     public static Option<string> BenchPreset()
     {
-        var option = new Option<string>("--preset") { Description = "ca-tiny or ca-1b", DefaultValueFactory = _ => "ca-tiny" };
+        var option = new Option<string>("--preset") { Description = string.Join(", ", BenchmarkPresets.Names), DefaultValueFactory = _ => "ca-tiny" };
         option.AcceptOnlyFromAmong([.. BenchmarkPresets.Names]);
         return option;
     }

@@ -23,6 +23,7 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
     {
         RunName(c.RunName);
         Model(c.Model);
+        Moe(c.Model);
         Train(c.Train, c.Elastic);
         Optimizer(c.Optimizer);
         Scheduler(c.Scheduler);
@@ -66,6 +67,22 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
                 $"a head width dim/n_heads that is even for rotary embeddings (dim {m.Dim} / {m.NHeads} = {m.HeadDim})");
         if (m.NKvHeads > 0)
             Require(m.NHeads % m.NKvHeads == 0, "model.n_kv_heads", m.NKvHeads, $"a divisor of model.n_heads ({m.NHeads})");
+    }
+
+    private void Moe(ModelConfig m)
+    {
+        AtLeast("model.num_experts", m.NumExperts, 0, "0 (dense MLPs) or a positive expert count");
+        AtLeast("model.moe_shared_experts", m.MoeSharedExperts, 0, "0 (none) or a positive count");
+        AtLeast("model.moe_capacity_factor", m.MoeCapacityFactor, 0, "0 (no token dropped) or a positive factor");
+        AtLeast("model.moe_aux_loss_weight", m.MoeAuxLossWeight, 0, "a weight of at least 0");
+        AtLeast("model.moe_router_z_loss_weight", m.MoeRouterZLossWeight, 0, "a weight of at least 0 (0 = off)");
+        if (m.NumExperts <= 0) return;
+        OneOf("model.moe_router", m.MoeRouter, ModelConfig.MoeRouters);
+        if (Positive("model.moe_top_k", m.MoeTopK))
+            Require(m.MoeTopK <= m.NumExperts, "model.moe_top_k", m.MoeTopK, $"at most model.num_experts ({m.NumExperts})");
+        if (Positive("model.moe_frequency", m.MoeFrequency) && m.NLayers > 0)
+            Require(m.MoeFrequency <= m.NLayers, "model.moe_frequency", m.MoeFrequency,
+                $"at most model.n_layers ({m.NLayers}), or no layer gets an MoE MLP");
     }
 
     private void Train(TrainConfig t, ElasticConfig elastic)
@@ -211,6 +228,28 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
             if (v.CrossAttentionNKvHeads > 0 && heads > 0)
                 Require(heads % v.CrossAttentionNKvHeads == 0, "vlm.cross_attention_n_kv_heads", v.CrossAttentionNKvHeads,
                     $"a divisor of the cross-attention heads ({heads})");
+        }
+        else if (known && v.Arch == MixtureOfTransformersArchitecture.Name)
+        {
+            Require(encoder.NumTokens + v.MaxTextLen <= m.MaxSeqLen, "vlm.max_text_len", v.MaxTextLen,
+                $"at most model.max_seq_len - vision_encoder.num_tokens ({m.MaxSeqLen} - {encoder.NumTokens}): MoT runs one attention over image and text tokens");
+            AtLeast("vlm.mot_image_n_heads", v.MotImageNHeads, 0, "0 (model.n_heads) or a positive count");
+            AtLeast("vlm.mot_image_n_kv_heads", v.MotImageNKvHeads, 0, "0 (the text KV heads) or a positive count");
+            if (m.NHeads > 0)
+            {
+                var (heads, kvHeads) = v.ResolvedMotImageHeads(m.NHeads, m.ResolvedKvHeads);
+                if (v.MotImageNHeads > 0)
+                    Require(heads == m.NHeads, "vlm.mot_image_n_heads", v.MotImageNHeads,
+                        $"0 or model.n_heads ({m.NHeads}): one attention over both modalities needs equal head counts");
+                if (v.MotImageNKvHeads > 0)
+                    Require(kvHeads == m.ResolvedKvHeads, "vlm.mot_image_n_kv_heads", v.MotImageNKvHeads,
+                        $"0 or the text KV heads ({m.ResolvedKvHeads}): one attention over both modalities needs equal head counts");
+            }
+            Require(m.NumExperts == 0, "model.num_experts", m.NumExperts,
+                "0 with vlm.arch = \"mot\": MoE MLPs inside MoT blocks are not supported");
+            if (v.MotWarmStartFromText)
+                Require(v.MotWarmStartPath.Length > 0, "vlm.mot_warm_start_path", v.MotWarmStartPath,
+                    "the path of a dense text-stack safetensors file when vlm.mot_warm_start_from_text = true");
         }
         else if (known && v.Arch == JointDecoderArchitecture.Name)
         {

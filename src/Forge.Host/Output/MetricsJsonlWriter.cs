@@ -6,7 +6,8 @@ namespace Forge.Host.Output;
 
 /// <summary>
 /// metrics.jsonl: one JSON object per logged step (step, loss, lr, grad_norm, tokens,
-/// tokens_per_s, world_size, wall_s, step_s and the slowest rank's phase timings) and one per eval
+/// tokens_per_s, world_size, wall_s, step_s and the slowest rank's phase timings; for MoE models also
+/// moe_aux_loss, moe_router_z_loss and moe_tokens_per_expert, one array per MoE layer) and one per eval
 /// (step, eval_loss, wall_s). "step" counts steps done; "wall_s" is the time since this process
 /// started the job, "step_s" the logged step's own duration. Each line is flushed as it is written, so a crash loses nothing
 /// already reported and a reader can follow the file while the job runs.
@@ -47,6 +48,19 @@ public sealed class MetricsJsonlWriter : ITrainingObserver, IDisposable
             Number(json, "all_gather", t.AllGather);
             Number(json, "total", t.Total);
             json.WriteEndObject();
+            if (r.Routing is { } moe)
+            {
+                Number(json, "moe_aux_loss", moe.AuxLoss);
+                Number(json, "moe_router_z_loss", moe.ZLoss);
+                json.WriteStartArray("moe_tokens_per_expert");
+                foreach (var layer in moe.TokensPerExpert)
+                {
+                    json.WriteStartArray();
+                    foreach (var count in layer) json.WriteNumberValue(count);
+                    json.WriteEndArray();
+                }
+                json.WriteEndArray();
+            }
             // Only on a diverged step, whose update no rank applied: every other line keeps its shape.
             if (r.Skipped) json.WriteBoolean("skipped", true);
         });

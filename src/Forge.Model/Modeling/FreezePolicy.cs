@@ -18,13 +18,17 @@ public sealed class FreezePolicy
         ["adapter"] = "adapter",
         ["cross_attention"] = "transformer.cross_attention_layers",
         ["transformer"] = "transformer",
+        ["mot"] = "transformer.layers",
     };
 
     private readonly IReadOnlyList<FreezeSpec> _specs;
     private readonly IReadOnlyList<FreezeStage> _schedule;
+    private readonly HashSet<string> _alwaysFrozen;
 
-    public FreezePolicy(IReadOnlyList<FreezeSpec> specs, IReadOnlyList<FreezeStage> schedule)
+    /// <param name="alwaysFrozen">Parameters frozen whatever the specs say (an arch's unused ones).</param>
+    public FreezePolicy(IReadOnlyList<FreezeSpec> specs, IReadOnlyList<FreezeStage> schedule, IEnumerable<string>? alwaysFrozen = null)
     {
+        _alwaysFrozen = new HashSet<string>(alwaysFrozen ?? [], StringComparer.Ordinal);
         for (var i = 1; i < schedule.Count; i++)
             if (schedule[i].StartStep <= schedule[i - 1].StartStep)
                 throw new ArgumentException($"vlm.freeze_schedule: start_step values must strictly increase, but stage {i} starts at {schedule[i].StartStep} after {schedule[i - 1].StartStep}");
@@ -58,7 +62,7 @@ public sealed class FreezePolicy
             if (!hit && spec.Module != "vision_encoder")
                 throw new ArgumentException($"vlm.freeze: module '{spec.Module}' matches no parameter");
         }
-        foreach (var (name, p) in parameters) p.requires_grad = !frozen[name];
+        foreach (var (name, p) in parameters) p.requires_grad = !frozen[name] && !_alwaysFrozen.Contains(name);
     }
 
     internal static Func<string, bool> Matcher(string module)

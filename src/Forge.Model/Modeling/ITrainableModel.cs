@@ -1,4 +1,5 @@
 using Forge.Model.Data;
+using Forge.Model.Modeling.Moe;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,6 +20,15 @@ public interface ITrainableModel : IDisposable
     /// lets callers weight by the global token count so any world size gives the one-rank update.
     /// </summary>
     (Tensor LossSum, long Tokens) LossSum(ImageTextBatch batch);
+
+    /// <summary>
+    /// <see cref="LossSum(ImageTextBatch)"/>, with the MoE layers' routing losses and expert counts of
+    /// this forward reported to <paramref name="routing"/>. Models without MoE layers report nothing.
+    /// </summary>
+    (Tensor LossSum, long Tokens) LossSum(ImageTextBatch batch, RoutingLog? routing) => LossSum(batch);
+
+    /// <summary>Whether the model has MoE layers, whose routing losses join the training loss.</summary>
+    bool HasMoeLayers => false;
 
     /// <summary>Text logits (B, T, vocab) for the given images and token ids; used by generation and eval.</summary>
     Tensor Logits(Tensor images, Tensor inputIds, Tensor? imageMask = null);

@@ -12,8 +12,9 @@ namespace Forge.Model.Modeling;
 /// a GPU rank's weights identical to a CPU rank's.
 /// Text side (Llama/KempnerForge practice): matrices and the embedding from N(0, init_std); the
 /// residual-output projections of the text layers (o_proj, down_proj) scaled by 1/sqrt(2 n_layers)
-/// so the residual stream's variance does not grow with depth; norms at one. Cross-attention
-/// o_proj and down_proj at zero (identity blocks). Vision side and adapter: torch's Linear/Conv
+/// so the residual stream's variance does not grow with depth (MoE experts' down_proj too); norms at
+/// one. Cross-attention o_proj and down_proj, and MoT's per-modality o_proj and down_proj, at zero
+/// (identity blocks). Vision side and adapter: torch's Linear/Conv
 /// default, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases; learned positions N(0, 0.02).
 /// </summary>
 public static class ParameterInit
@@ -32,8 +33,8 @@ public static class ParameterInit
             if (name.StartsWith("transformer.", StringComparison.Ordinal))
             {
                 var local = name["transformer.".Length..];
-                if (local.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1.0);
-                else if (IsCrossAttentionOutput(local)) p.zero_();
+                if (p.dim() == 1 && IsNorm(local)) p.fill_(1.0);
+                else if (IsCrossAttentionOutput(local) || IsMotResidualOutput(local)) p.zero_();
                 else if (IsTextResidualOutput(local)) Draw(p, t => t.normal_(0, residualStd, generator));
                 else Draw(p, t => t.normal_(0, std, generator));
             }
@@ -66,9 +67,19 @@ public static class ParameterInit
         local.StartsWith("cross_attention_layers.", StringComparison.Ordinal) &&
         (local.EndsWith("attn.o_proj.weight", StringComparison.Ordinal) || local.EndsWith("mlp.down_proj.weight", StringComparison.Ordinal));
 
+    // Dense MLPs, MoE experts and the shared expert alike (KempnerForge matches on the name's end).
     private static bool IsTextResidualOutput(string local) =>
         local.StartsWith("layers.", StringComparison.Ordinal) &&
-        (local.EndsWith("attention.o_proj.weight", StringComparison.Ordinal) || local.EndsWith("mlp.down_proj.weight", StringComparison.Ordinal));
+        (local.EndsWith("o_proj.weight", StringComparison.Ordinal) || local.EndsWith("down_proj.weight", StringComparison.Ordinal));
+
+    // MoT's per-modality residual projections (attn.o_proj.{m}, mlp.{m}.down_proj) start at zero: the block is the identity.
+    private static bool IsMotResidualOutput(string local) =>
+        local.StartsWith("layers.", StringComparison.Ordinal) &&
+        (local.Contains(".attn.o_proj.", StringComparison.Ordinal) || (local.Contains(".mlp.", StringComparison.Ordinal) && local.EndsWith("down_proj.weight", StringComparison.Ordinal)))
+        && (local.Contains(".image.", StringComparison.Ordinal) || local.Contains(".text.", StringComparison.Ordinal));
+
+    // attention_norm.weight, attn_norm.text.weight, mot_norms.image.weight, norm.weight.
+    private static bool IsNorm(string local) => local.Split('.').Any(part => part.EndsWith("norm", StringComparison.Ordinal) || part == "mot_norms");
 
     private static bool IsLayerNorm(string name) => name.Contains("norm.", StringComparison.Ordinal);
 }

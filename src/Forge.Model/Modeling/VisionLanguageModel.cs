@@ -1,6 +1,7 @@
 using Forge.Model.Data;
 using Forge.Model.Modeling.Adapters;
 using Forge.Model.Modeling.Architectures;
+using Forge.Model.Modeling.Moe;
 using Forge.Model.Modeling.Vision;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -55,11 +56,11 @@ public sealed class VisionLanguageModel : nn.Module, ITrainableModel
     }
 
     /// <summary>Final-normed text hidden states (B, T, dim).</summary>
-    public Tensor TextHidden(Tensor images, Tensor inputIds, Tensor? imageMask = null)
+    public Tensor TextHidden(Tensor images, Tensor inputIds, Tensor? imageMask = null, RoutingLog? routing = null)
     {
         using var scope = NewDisposeScope();
         var embeds = ImageEmbeddings(images);
-        return _architecture.TextHidden(transformer, embeds, inputIds, imageMask).MoveToOuterDisposeScope();
+        return _architecture.TextHidden(transformer, embeds, inputIds, imageMask, routing).MoveToOuterDisposeScope();
     }
 
     public Tensor Logits(Tensor images, Tensor inputIds, Tensor? imageMask = null)
@@ -68,10 +69,14 @@ public sealed class VisionLanguageModel : nn.Module, ITrainableModel
         return transformer.output_head.forward(TextHidden(images, inputIds, imageMask)).MoveToOuterDisposeScope();
     }
 
-    public (Tensor LossSum, long Tokens) LossSum(ImageTextBatch batch)
+    public bool HasMoeLayers => transformer.Config.IsMoe;
+
+    public (Tensor LossSum, long Tokens) LossSum(ImageTextBatch batch) => LossSum(batch, null);
+
+    public (Tensor LossSum, long Tokens) LossSum(ImageTextBatch batch, RoutingLog? routing)
     {
         using var scope = NewDisposeScope();
-        var hidden = TextHidden(batch.Images, batch.InputIds, batch.ImageMask);
+        var hidden = TextHidden(batch.Images, batch.InputIds, batch.ImageMask, routing);
         // The last position predicts nothing: skip it before the (vocab-wide) head.
         var predicting = hidden.narrow(1, 0, hidden.shape[1] - 1);
         var (sum, tokens) = CaptionLoss.Sum(transformer.output_head.forward(predicting), batch.Labels);

@@ -1,6 +1,7 @@
 using Forge.Model.Config;
 using Forge.Model.Modeling.Adapters;
 using Forge.Model.Modeling.Architectures;
+using Forge.Model.Modeling.Mot;
 using Forge.Model.Modeling.Vision;
 using Forge.Model.Modeling.Vision.Towers;
 using TorchSharp;
@@ -19,6 +20,7 @@ public static class VlmRegistry
     {
         [CrossAttentionArchitecture.Name] = () => new CrossAttentionArchitecture(),
         [JointDecoderArchitecture.Name] = () => new JointDecoderArchitecture(),
+        [MixtureOfTransformersArchitecture.Name] = () => new MixtureOfTransformersArchitecture(),
     };
 
     public static IReadOnlyCollection<string> Names
@@ -45,7 +47,7 @@ public static class VlmRegistry
         var architecture = factory();
         ValidateModel(config.Model);
         architecture.Validate(config, config.VisionEncoder.NumTokens);
-        var freeze = new FreezePolicy(config.Vlm.Freeze, config.Vlm.FreezeSchedule);
+        var freeze = new FreezePolicy(config.Vlm.Freeze, config.Vlm.FreezeSchedule, architecture.UnusedParameters(config));
 
         VisionEncoder encoder = config.VisionEncoder.Type switch
         {
@@ -62,11 +64,12 @@ public static class VlmRegistry
             var (heads, kvHeads) = config.Vlm.ResolvedCrossAttentionHeads(config.Model.NHeads);
             crossAttention = (config.Vlm.CrossAttentionEveryNLayers, heads, kvHeads);
         }
-        var decoder = new TextDecoder(config.Model, crossAttention, device);
+        var decoder = new TextDecoder(config.Model, crossAttention, device, architecture.UsesMixtureOfTransformers);
         var model = new VisionLanguageModel(encoder, adapter, decoder, architecture, freeze, computeDType);
         ParameterInit.Initialize(model, config.Model, config.Train.Seed);
         // After the init, which draws for every parameter: a pretrained tower's weights are its directory's.
         if (encoder is PretrainedVisionTower tower) tower.LoadPretrained();
+        if (config.Vlm.MotWarmStartFromText) MotWarmStart.FromTextStack(decoder, config.Vlm.MotWarmStartPath);
         model.to(computeDType);
         model.ApplyFreezeFor(0);
         return model;
@@ -82,5 +85,12 @@ public static class VlmRegistry
         if (m.Dim % m.NHeads != 0) throw new ArgumentException($"model.dim {m.Dim} is not divisible by model.n_heads {m.NHeads}");
         if (m.NHeads % m.ResolvedKvHeads != 0) throw new ArgumentException($"model.n_heads {m.NHeads} is not a multiple of model.n_kv_heads {m.ResolvedKvHeads}");
         if (m.HeadDim % 2 != 0) throw new ArgumentException($"model.dim / model.n_heads = {m.HeadDim} must be even for RoPE");
+        if (m.NumExperts < 0) throw new ArgumentException($"model.num_experts = {m.NumExperts}: expected 0 (dense) or a positive count");
+        if (!m.IsMoe) return;
+        if (m.MoeRouter != Moe.SoftmaxTopKRouter.Name)
+            throw new ArgumentException($"model.moe_router = '{m.MoeRouter}': expected one of \"{Moe.SoftmaxTopKRouter.Name}\"");
+        if (m.MoeTopK < 1 || m.MoeTopK > m.NumExperts) throw new ArgumentException($"model.moe_top_k = {m.MoeTopK}: expected 1 to model.num_experts ({m.NumExperts})");
+        if (m.MoeFrequency < 1) throw new ArgumentException($"model.moe_frequency = {m.MoeFrequency}: expected a positive layer interval");
+        if (m.MoeCapacityFactor < 0) throw new ArgumentException($"model.moe_capacity_factor = {m.MoeCapacityFactor}: expected 0 (no drop) or a positive factor");
     }
 }

@@ -4,6 +4,7 @@ using Forge.Model.Text;
 using Forge.Model.Distributed;
 using Forge.Model.Evaluation;
 using Forge.Model.Modeling;
+using Forge.Model.Modeling.Moe;
 using Forge.Model.Optim;
 using Forge.Model.Pretrained;
 using TorchSharp;
@@ -207,25 +208,32 @@ public sealed class ShardedRankEngine : IRankEngine
         var microBatches = _data.MicroBatches(step, WorldSize, Rank, _config.Train.BatchSize);
         try
         {
-            var globalTokens = GlobalTargetTokens(microBatches, step);
             var samples = microBatches.Sum(b => b.Size);
+            var (globalTokens, globalSamples) = GlobalTargetTokens(microBatches, step);
             var dataSeconds = clock.Lap();
 
-            var lossSum = Accumulate(microBatches, globalTokens);
+            var (lossSum, routing) = Accumulate(microBatches, globalTokens, globalSamples);
             var computeSeconds = clock.Lap();
 
             if (WorldSize > 1) _collectives.ReduceScatter(_gradients32, _gradientShard);
             var reduceScatterSeconds = clock.Lap();
 
             var lr = _schedule.At(step);
-            var stats = ClipAndUpdate(lossSum, lr, step);
+            var stats = ClipAndUpdate(lossSum, routing, lr, step);
             var optimizerSeconds = clock.Lap();
 
             PublishShard();
             // The step's one host read comes last: it waits for the update and the cast too, so the step needs
-            // no other wait. It is charged to the all-gather phase, at the cost of one 8-byte copy.
+            // no other wait. It is charged to the all-gather phase, at the cost of one small copy.
             var host = stats.cpu().data<float>().ToArray();
-            var (loss, gradNorm) = (host[1] / globalTokens, Math.Sqrt(host[0]));
+            double loss = host[1] / globalTokens;
+            var gradNorm = Math.Sqrt(host[0]);
+            RoutingStats? routed = null;
+            if (routing is not null)
+            {
+                routed = RoutingFrom(host.AsSpan(2), routing.Value.Layers);
+                loss += _config.Model.MoeAuxLossWeight * routed.AuxLoss + _config.Model.MoeRouterZLossWeight * routed.ZLoss;
+            }
             // Every rank reads the same all-reduced statistics, so every rank agrees that the step was skipped.
             var skipped = !double.IsFinite(loss) || !double.IsFinite(gradNorm);
             if (skipped) _optimizer.Unstep();
@@ -236,7 +244,7 @@ public sealed class ShardedRankEngine : IRankEngine
 
             return new StepResult(step, WorldLoss: loss, WorldTokens: globalTokens, RankSamples: samples, WorldGradNorm: gradNorm, LearningRate: lr,
                 new StepTimings(dataSeconds, computeSeconds, reduceScatterSeconds, optimizerSeconds, allGatherSeconds, clock.Total),
-                evalLoss, skipped);
+                evalLoss, skipped, routed);
         }
         finally
         {
@@ -329,27 +337,40 @@ public sealed class ShardedRankEngine : IRankEngine
             if (!_layout.Contains(name)) _collectives.Broadcast(parameter, root: 0);
     }
 
-    private long GlobalTargetTokens(IReadOnlyList<ImageTextBatch> microBatches, long step)
+    /// <summary>Target tokens and samples of the global batch (one all-reduce of both in a world of more than one).</summary>
+    private (long Tokens, long Samples) GlobalTargetTokens(IReadOnlyList<ImageTextBatch> microBatches, long step)
     {
         var global = microBatches.Sum(b => b.TargetTokens());
+        long samples = microBatches.Sum(b => b.Size);
         if (WorldSize > 1)
         {
-            var count = tensor(new[] { global }, dtype: ScalarType.Int64, device: _device);
-            _collectives.AllReduceSum(count);
-            global = count.item<long>();
+            var counts = tensor(new[] { global, samples }, dtype: ScalarType.Int64, device: _device);
+            _collectives.AllReduceSum(counts);
+            var host = counts.cpu().data<long>().ToArray();
+            (global, samples) = (host[0], host[1]);
         }
         if (global <= 0)
             throw new InvalidOperationException($"step {step}: the global batch has no target tokens (every label is {CaptionEncoder.IgnoreIndex})");
-        return global;
+        return (global, samples);
     }
 
     /// <summary>
     /// Forward and backward over the micro-batches; returns the summed loss as a device scalar. In bf16
     /// each micro-batch's gradient moves into the fp32 accumulator (copied for the first, added after)
     /// and the bf16 buffer is cleared only if another micro-batch follows: one kernel per flat pass.
+    /// With MoE layers each micro-batch's objective also has model.moe_aux_loss_weight times its balance
+    /// loss and model.moe_router_z_loss_weight times its z-loss, weighted by the micro-batch's share of
+    /// the global batch's samples: KempnerForge adds them to every micro-batch's mean loss and averages
+    /// over micro-batches and ranks, which this equals for equal-sized micro-batches, whatever the world size.
+    /// The routing figures come back as device tensors: [aux, z] weighted the same way, and the
+    /// (layers, experts) tokens received, summed.
     /// </summary>
-    private Tensor Accumulate(IReadOnlyList<ImageTextBatch> microBatches, long globalTokens)
+    private (Tensor LossSum, (Tensor Losses, Tensor Received, int Layers)? Routing) Accumulate(
+        IReadOnlyList<ImageTextBatch> microBatches, long globalTokens, long globalSamples)
     {
+        var moe = _model.HasMoeLayers;
+        Tensor? routingLosses = null, received = null;
+        var moeLayers = 0;
         var accumulateInFp32 = !ReferenceEquals(_gradients32, _gradients);
         using (no_grad())
         {
@@ -363,10 +384,27 @@ public sealed class ShardedRankEngine : IRankEngine
             var batch = _device.type == DeviceType.CPU ? hostBatch : hostBatch.To(_device);
             try
             {
-                var (loss, _) = _model.LossSum(batch);
-                loss.Over(globalTokens).backward();
+                using var routing = moe ? new RoutingLog() : null;
+                var (loss, _) = routing is null ? _model.LossSum(batch) : _model.LossSum(batch, routing);
+                var objective = loss.Over(globalTokens);
+                Tensor? terms = null;
+                if (routing is { Layers: > 0 })
+                {
+                    var share = batch.Size / (double)globalSamples;
+                    terms = stack([routing.AuxLoss(), routing.ZLoss()]).Times(share);
+                    var weighted = terms[0].Times(_config.Model.MoeAuxLossWeight).Plus(terms[1].Times(_config.Model.MoeRouterZLossWeight));
+                    objective = objective.Plus(weighted.to(objective.dtype));
+                }
+                objective.backward();
                 using var _ = no_grad();
                 lossSum.PlusInPlace(loss.detach().to(ScalarType.Float32));
+                if (terms is not null)
+                {
+                    var counts = routing!.Received();
+                    moeLayers = routing.Layers;
+                    routingLosses = routingLosses is null ? terms.detach() : routingLosses.Plus(terms.detach());
+                    received = received is null ? counts : received.Plus(counts);
+                }
                 if (!accumulateInFp32) continue;
                 if (i == 0) _gradients32.copy_(_gradients);
                 else _gradients32.PlusInPlace(_gradients);
@@ -377,7 +415,28 @@ public sealed class ShardedRankEngine : IRankEngine
                 if (!ReferenceEquals(batch, hostBatch)) batch.Dispose();
             }
         }
-        return lossSum;
+        if (!moe) return (lossSum, null);
+        // A rank with no micro-batch this step still joins the all-reduce, with zeros of the same shape.
+        var experts = _config.Model.NumExperts;
+        var layers = Enumerable.Range(0, _config.Model.NLayers).Count(_config.Model.IsMoeLayer);
+        if (moeLayers != 0 && moeLayers != layers)
+            throw new InvalidOperationException($"{moeLayers} MoE layers reported, but model.n_layers and model.moe_frequency give {layers}");
+        return (lossSum, (routingLosses ?? zeros(2, dtype: ScalarType.Float32, device: _device),
+            received ?? zeros(layers, experts, dtype: ScalarType.Float32, device: _device), layers));
+    }
+
+    /// <summary>[aux, z, received (layers x experts)] as read back from the step's stats.</summary>
+    private RoutingStats RoutingFrom(ReadOnlySpan<float> host, int layers)
+    {
+        var experts = _config.Model.NumExperts;
+        var perLayer = new List<long[]>(layers);
+        for (var l = 0; l < layers; l++)
+        {
+            var row = new long[experts];
+            for (var e = 0; e < experts; e++) row[e] = (long)Math.Round(host[2 + l * experts + e]);
+            perLayer.Add(row);
+        }
+        return new RoutingStats(host[0], host[1], perLayer);
     }
 
     /// <summary>
@@ -385,11 +444,15 @@ public sealed class ShardedRankEngine : IRankEngine
     /// for the clip). Returns the global [squared norm, loss sum] on the device, for the caller to read
     /// once the rest of the step is queued.
     /// </summary>
-    private Tensor ClipAndUpdate(Tensor lossSum, double lr, long step)
+    private Tensor ClipAndUpdate(Tensor lossSum, (Tensor Losses, Tensor Received, int Layers)? routing, double lr, long step)
     {
         using var _ = no_grad();
         // norm() reduces without a shard-sized temporary (square() would allocate one).
-        var stats = cat([_gradientShard.norm().square().reshape(1), lossSum]);
+        Tensor[] parts = routing is { } r
+            ? [_gradientShard.norm().square().reshape(1), lossSum, r.Losses.to(ScalarType.Float32), r.Received.reshape(-1)]
+            : [_gradientShard.norm().square().reshape(1), lossSum];
+        // The routing figures ride in the same all-reduce as the norm and the loss: no extra message.
+        var stats = cat(parts);
         if (WorldSize > 1) _collectives.AllReduceSum(stats);
         // Frozen parts of the shard have zero gradient, so the norm is the trained parameters' norm.
         var segments = _stageSegments?.Select(p => new OptimizerSegment(p.Offset, p.Length, step + 1 - p.Lag)).ToList();

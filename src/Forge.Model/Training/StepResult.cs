@@ -13,6 +13,8 @@ namespace Forge.Model.Training;
 /// <param name="RankTimings">this rank's seconds per phase</param>
 /// <param name="WorldEvalLoss">held-out mean token loss after the step's update, on eval steps only</param>
 /// <param name="Skipped">the loss or gradient norm was not finite, so no rank applied the update</param>
+/// <param name="WorldRouting">for a model with MoE layers, the global batch's routing losses and tokens per expert
+/// (<see cref="WorldLoss"/> then includes the weighted routing losses, the objective optimised, as KempnerForge logs it)</param>
 public sealed record StepResult(
     long Step,
     double WorldLoss,
@@ -22,7 +24,8 @@ public sealed record StepResult(
     double LearningRate,
     StepTimings RankTimings,
     double? WorldEvalLoss = null,
-    bool Skipped = false);
+    bool Skipped = false,
+    RoutingStats? WorldRouting = null);
 
 /// <summary>Seconds spent per phase of a step on one rank.</summary>
 public sealed record StepTimings(double Data, double Compute, double ReduceScatter, double Optimizer, double AllGather, double Total);

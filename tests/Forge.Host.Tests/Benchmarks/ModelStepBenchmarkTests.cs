@@ -29,4 +29,35 @@ public sealed class ModelStepBenchmarkTests
         Assert.InRange(total, 1.05e9, 1.15e9);
         Assert.Equal(512, config.Vlm.MaxTextLen);
     }
+
+    [Theory]
+    [InlineData("moe-ca-tiny")]
+    [InlineData("mot-tiny")]
+    public void With_every_expert_active_the_FLOP_count_covers_exactly_the_MoE_and_MoT_models_matmul_weights(string name)
+    {
+        // top_k = num_experts routes every token through every expert, so active weights = built weights;
+        // an MoT token uses its own modality's copy, so text plus image weights = built weights.
+        var preset = BenchmarkPresets.Load(name);
+        var config = preset with { Model = preset.Model with { VocabSize = 512, MoeTopK = preset.Model.IsMoe ? preset.Model.NumExperts : 2 } };
+        using var model = VlmRegistry.Build(config, CPU, ScalarType.Float32);
+        var built = model.named_parameters()
+            .Where(p => p.parameter.dim() == 2 && p.name != "transformer.token_embedding.embedding.weight")
+            .Sum(p => p.parameter.numel());
+        var (perText, perImage) = ModelStepBenchmark.MatmulParameters(config);
+        Assert.Equal(built, (long)(perText + perImage));
+    }
+
+    [Theory]
+    [InlineData("moe-ca-tiny")]
+    [InlineData("mot-tiny")]
+    public void The_MoE_and_MoT_presets_run_training_steps_on_the_CPU(string name)
+    {
+        var output = new StringWriter();
+
+        var result = ModelStepBenchmark.Run(output, new ModelBenchmarkOptions { Preset = name, Steps = 1, Warmup = 0, DType = "fp32", Device = "cpu" });
+
+        Assert.True(double.IsFinite(result.FinalLoss), output.ToString());
+        Assert.True(result.SecondsPerStep > 0);
+        Assert.Contains(name.StartsWith("mot", StringComparison.Ordinal) ? "preset mot-tiny: mot" : "MoE on 2 layers (top-2 of 4 + shared", output.ToString());
+    }
 }

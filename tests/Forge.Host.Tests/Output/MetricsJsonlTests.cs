@@ -53,6 +53,30 @@ public sealed class MetricsJsonlTests
     }
 
     [Fact]
+    public void AnMoeStepLogsItsRoutingLossesAndTokensPerExpertApartFromTheLoss()
+    {
+        using var dir = new TempDirectory();
+        var routing = new Forge.Model.Training.RoutingStats(AuxLoss: 2.5, ZLoss: 6.25, TokensPerExpert: [[3, 5, 0, 8], [4, 4, 4, 4]]);
+        using (var writer = new MetricsJsonlWriter(dir.File("metrics.jsonl"), append: false))
+        {
+            writer.OnJobStarted(new JobStarted("r", 1, 0, 10, 1));
+            writer.OnStep(Reports.Step(1, 4.0) with { Routing = routing });
+            writer.OnStep(Reports.Step(2, 3.0));
+        }
+
+        var lines = ReadLines(dir.File("metrics.jsonl"));
+
+        var moe = JsonDocument.Parse(lines[0]).RootElement;
+        Assert.Equal(4.0, moe.GetProperty("loss").GetDouble());
+        Assert.Equal(2.5, moe.GetProperty("moe_aux_loss").GetDouble());
+        Assert.Equal(6.25, moe.GetProperty("moe_router_z_loss").GetDouble());
+        var perLayer = moe.GetProperty("moe_tokens_per_expert").EnumerateArray().Select(l => l.EnumerateArray().Select(c => c.GetInt64()).ToArray()).ToArray();
+        Assert.Equal(new long[][] { [3, 5, 0, 8], [4, 4, 4, 4] }, perLayer);
+        // A dense model's lines carry no MoE keys.
+        Assert.False(JsonDocument.Parse(lines[1]).RootElement.TryGetProperty("moe_aux_loss", out _));
+    }
+
+    [Fact]
     public void AnEvalAddsALineWithEvalLossAtItsStep()
     {
         using var dir = new TempDirectory();

@@ -27,14 +27,19 @@ public sealed class TensorBoardWriter : ITrainingObserver, IDisposable
 
     public string FilePath { get; }
 
-    public void OnStep(StepReport r) => Write(r.StepsDone,
-    [
-        ("train/loss", r.Loss),
-        ("train/lr", r.LearningRate),
-        ("train/grad_norm", r.GradNorm),
-        ("train/tokens_per_s", r.TokensPerSecond),
-        ("train/world_size", r.WorldSize),
-    ]);
+    public void OnStep(StepReport r)
+    {
+        (string, double)[] scalars =
+        [
+            ("train/loss", r.Loss),
+            ("train/lr", r.LearningRate),
+            ("train/grad_norm", r.GradNorm),
+            ("train/tokens_per_s", r.TokensPerSecond),
+            ("train/world_size", r.WorldSize),
+        ];
+        if (r.Routing is { } moe) scalars = [.. scalars, ("moe/aux_loss", moe.AuxLoss), ("moe/router_z_loss", moe.ZLoss)];
+        Write(r.StepsDone, scalars);
+    }
 
     public void OnEval(long step, double evalLoss) => Write(step, [("eval/loss", evalLoss)]);
 

@@ -1,4 +1,5 @@
 using Forge.Model.Config;
+using Forge.Model.Modeling.Moe;
 using static TorchSharp.torch;
 
 namespace Forge.Model.Modeling.Architectures;
@@ -19,6 +20,6 @@ public sealed class CrossAttentionArchitecture : IVlmArchitecture
             throw new ArgumentException($"vlm.max_text_len {config.Vlm.MaxTextLen} exceeds model.max_seq_len {config.Model.MaxSeqLen}");
     }
 
-    public Tensor TextHidden(TextDecoder decoder, Tensor imageEmbeds, Tensor inputIds, Tensor? imageMask) =>
-        decoder.Hidden(decoder.token_embedding.forward(inputIds), imageEmbeds, imageMask);
+    public Tensor TextHidden(TextDecoder decoder, Tensor imageEmbeds, Tensor inputIds, Tensor? imageMask, RoutingLog? routing = null) =>
+        decoder.Hidden(decoder.token_embedding.forward(inputIds), imageEmbeds, imageMask, routing: routing);
 }

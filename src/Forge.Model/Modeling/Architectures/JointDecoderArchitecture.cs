@@ -1,4 +1,5 @@
 using Forge.Model.Config;
+using Forge.Model.Modeling.Moe;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -22,7 +23,7 @@ public sealed class JointDecoderArchitecture : IVlmArchitecture
             throw new ArgumentException($"model.max_seq_len {config.Model.MaxSeqLen} is too small for joint_decoder: {imageTokens} image tokens + vlm.max_text_len {config.Vlm.MaxTextLen} = {needed}");
     }
 
-    public Tensor TextHidden(TextDecoder decoder, Tensor imageEmbeds, Tensor inputIds, Tensor? imageMask)
+    public Tensor TextHidden(TextDecoder decoder, Tensor imageEmbeds, Tensor inputIds, Tensor? imageMask, RoutingLog? routing = null)
     {
         using var scope = NewDisposeScope();
         var (b, n, t) = (inputIds.shape[0], imageEmbeds.shape[1], inputIds.shape[1]);
@@ -31,7 +32,7 @@ public sealed class JointDecoderArchitecture : IVlmArchitecture
         Tensor? keyPadding = imageMask is null
             ? null
             : cat([imageMask, ones(b, t, ScalarType.Bool, imageMask.device)], 1);
-        var hidden = decoder.Hidden(sequence, keyPaddingMask: keyPadding);
+        var hidden = decoder.Hidden(sequence, keyPaddingMask: keyPadding, routing: routing);
         return hidden.narrow(1, n, t).MoveToOuterDisposeScope();
     }
 }
