@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Forge.Actors.Training;
+using Forge.Model.Evaluation;
 using Forge.Model.Training;
 
 namespace Forge.Actors.Supervision;
@@ -31,8 +32,8 @@ internal sealed class StepBarrier(long step, int worldSize)
     /// <summary>Samples of the global batch, summed over the ranks that reported.</summary>
     public long Samples => _results.Sum(r => r?.Samples ?? 0);
 
-    /// <summary>The held-out loss of an eval step (rank 0's; every rank reports the same global value), else null.</summary>
-    public double? EvalLoss => _results[0]?.EvalLoss;
+    /// <summary>The held-out losses of an eval step (rank 0's; every rank reports the same global values), else null.</summary>
+    public HeldOutLosses? EvalLoss => _results[0]?.EvalLoss;
 
     public IEnumerable<int> Missing => Enumerable.Range(0, _results.Length).Where(r => _results[r] is null);
 

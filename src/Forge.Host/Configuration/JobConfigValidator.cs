@@ -72,6 +72,7 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
         AtLeast("train.eval_interval", t.EvalInterval, 0, "0 (no eval) or a positive step interval");
         AtLeast("train.eval_batches", t.EvalBatches, 0, "a count of at least 0");
         AtLeast("train.generate_samples", t.GenerateSamples, 0, "a count of at least 0");
+        AtLeast("train.score_samples", t.ScoreSamples, 0, "0 (no caption scores) or a count of held-out images per test");
         if (t.GlobalBatchSize > 0 && elastic.MinRanks > t.GlobalBatchSize)
             Require(false, "elastic.min_ranks", elastic.MinRanks,
                 $"at most train.global_batch_size ({t.GlobalBatchSize}): every rank needs at least one sample per step");
@@ -99,6 +100,15 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
     private void Data(DataConfig d, ModelConfig m, VisionEncoderConfig v)
     {
         Require(d.Manifest.Length > 0, "data.manifest", d.Manifest, "the path of a JSONL manifest");
+        // The unseen-art test scores training names drawn by other art: the training art itself, or the
+        // unseen-names set (whose names training lacks), would leave it testing something else or nothing.
+        if (!string.IsNullOrWhiteSpace(d.UnseenArtManifest) && d.Manifest.Length > 0)
+        {
+            if (Require(!SamePath(d.UnseenArtManifest, d.Manifest), "data.unseen_art_manifest", d.UnseenArtManifest,
+                    $"a manifest of other art than data.manifest (\"{d.Manifest}\"), e.g. \"data/emoji-twitter/train.jsonl\" beside \"data/emoji-google/train.jsonl\""))
+                Require(string.IsNullOrWhiteSpace(d.EvalManifest) || !SamePath(d.UnseenArtManifest, d.EvalManifest), "data.unseen_art_manifest",
+                    d.UnseenArtManifest, $"another manifest than data.eval_manifest (\"{d.EvalManifest}\"): the unseen-art test keeps only names data.manifest teaches");
+        }
         if (OneOf("data.tokenizer", d.Tokenizer, KnownNames.Tokenizers)
             && KnownNames.MinimumVocabulary.TryGetValue(d.Tokenizer, out var minimum))
             Require(m.VocabSize >= minimum, "model.vocab_size", m.VocabSize,
@@ -114,6 +124,8 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
             Require(d.ImageSize == v.ImageSize, "data.image_size", d.ImageSize,
                 $"equal to vision_encoder.image_size ({v.ImageSize}), the size the ViT is built for");
     }
+
+    private static bool SamePath(string a, string b) => Path.GetFullPath(a) == Path.GetFullPath(b);
 
     private void Checkpoint(CheckpointConfig c)
     {

@@ -5,8 +5,13 @@ public sealed record DataConfig
 {
     /// <summary>Path of the JSONL manifest, relative to the working directory or absolute.</summary>
     public string Manifest { get; init; } = "data/emoji-google/train.jsonl";
-    /// <summary>Held-out manifest for eval and caption samples; empty for none.</summary>
+    /// <summary>Held-out manifest for eval and caption samples (the unseen-names test); empty for none.</summary>
     public string EvalManifest { get; init; } = "data/emoji-google/eval.jsonl";
+    /// <summary>
+    /// The unseen-art test: a manifest of other art (another emoji vendor) whose rows with a caption of
+    /// <see cref="Manifest"/> are scored; empty for none.
+    /// </summary>
+    public string UnseenArtManifest { get; init; } = "";
     /// <summary>"byte" (tiny models) or a tiktoken BPE: "cl100k_base", "o200k_base".</summary>
     public string Tokenizer { get; init; } = "byte";
     public int ImageSize { get; init; } = 64;

@@ -28,8 +28,12 @@ public sealed class ImageTextDataset
     }
 
     /// <summary>Opens a manifest with the `[data]` settings and `vlm.max_text_len`.</summary>
-    public static ImageTextDataset Open(string manifestPath, DataConfig data, int maxTextLen) => new(
-        ImageTextManifest.Load(manifestPath, data.SkipBadSamples),
+    public static ImageTextDataset Open(string manifestPath, DataConfig data, int maxTextLen) =>
+        Open(ImageTextManifest.Load(manifestPath, data.SkipBadSamples), data, maxTextLen);
+
+    /// <summary>A loaded (possibly filtered) manifest with the `[data]` settings and `vlm.max_text_len`.</summary>
+    public static ImageTextDataset Open(ImageTextManifest manifest, DataConfig data, int maxTextLen) => new(
+        manifest,
         new ImageTransform(data.ImageSize, data.Mean, data.Std),
         new CaptionEncoder(TokenizerCatalog.Create(data.Tokenizer), maxTextLen),
         data.SkipBadSamples);

@@ -1,3 +1,4 @@
+using Forge.Model.Evaluation;
 using Forge.Model.Optim;
 
 namespace Forge.Model.Training;
@@ -43,8 +44,8 @@ public sealed record FlatLayoutInfo(IReadOnlyList<FlatParameter> Parameters, lon
 
 /// <summary>
 /// What one step produced on one rank (loss is already the global weighted value when Reduced is true).
-/// EvalLoss is the held-out mean token loss after the step's update, on eval steps only; it is global
-/// (every rank reports the same value).
+/// EvalLoss holds the held-out tests' mean token losses after the step's update, on eval steps only; they
+/// are global (every rank reports the same values).
 /// </summary>
 public sealed record StepResult(
     long Step,
@@ -54,7 +55,7 @@ public sealed record StepResult(
     double GradNorm,
     double LearningRate,
     StepTimings Timings,
-    double? EvalLoss = null);
+    HeldOutLosses? EvalLoss = null);
 
 /// <summary>Seconds spent per phase of a step on one rank.</summary>
 public sealed record StepTimings(double Data, double Compute, double ReduceScatter, double Optimizer, double AllGather, double Total);
