@@ -119,6 +119,9 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
             Require(d.Std.All(s => s > 0), "data.std", d.Std, "positive numbers (images are divided by them)");
         AtLeast("data.num_workers", d.NumWorkers, 0, "0 (min(4, cores)) or a positive thread count");
         Positive("data.prefetch", d.Prefetch);
+        Require(d.AugmentCrop is > 0 and <= 1, "data.augment_crop", d.AugmentCrop, "a fraction of the image side in (0, 1]; 1 = no random crop");
+        AtLeast("data.augment_blur", d.AugmentBlur, 0, "0 (no blur) or a largest blur sigma in pixels");
+        Require(d.AugmentColour is >= 0 and < 1, "data.augment_colour", d.AugmentColour, "a fraction in [0, 1); 0 = no colour change");
         OneOf("data.emoji_vendor", d.EmojiVendor, KnownNames.EmojiVendors);
         if (v.Type == "vit" && d.ImageSize > 0)
             Require(d.ImageSize == v.ImageSize, "data.image_size", d.ImageSize,

@@ -25,6 +25,12 @@ public sealed record DataConfig
     public int NumWorkers { get; init; }
     /// <summary>Batches decoded ahead of the step that needs them.</summary>
     public int Prefetch { get; init; } = 4;
+    /// <summary>Training-image augmentation (see ImageAugmentation): the smallest random square crop, as a fraction of the side; 1 = none.</summary>
+    public double AugmentCrop { get; init; } = 1.0;
+    /// <summary>Largest random Gaussian blur sigma, in image pixels; 0 = none.</summary>
+    public double AugmentBlur { get; init; }
+    /// <summary>Largest random brightness, contrast and saturation change, as a fraction (0.2 = ±20%); 0 = none.</summary>
+    public double AugmentColour { get; init; }
     /// <summary>Emoji art vendor the setup converts: google, twitter, apple or facebook.</summary>
     public string EmojiVendor { get; init; } = "google";
 }

@@ -49,7 +49,7 @@ public sealed class PrefetchingBatchSource : IBatchSource
 
     /// <summary>The training source a job config describes: data.manifest, data.* settings, vlm.max_text_len.</summary>
     public static PrefetchingBatchSource Open(JobConfig config, int globalBatchSize) => new(
-        ImageTextDataset.Open(config.Data.Manifest, config.Data, config.Vlm.MaxTextLen),
+        ImageTextDataset.Open(config.Data.Manifest, config.Data, config.Vlm.MaxTextLen, training: true),
         globalBatchSize, config.Data.Seed, config.Data.NumWorkers, config.Data.Prefetch);
 
     public ImageTextDataset Dataset { get; }
@@ -143,7 +143,7 @@ public sealed class PrefetchingBatchSource : IBatchSource
         var (batches, rows) = Layout(key);
         for (var b = 0; b < batches.Length; b++)
             for (var i = 0; i < rows[b].Length; i++)
-                Dataset.Fill(rows[b][i], batches[b].PixelsOf(i), batches[b].InputIdsOf(i), batches[b].LabelsOf(i));
+                Dataset.Fill(rows[b][i], batches[b].PixelsOf(i), batches[b].InputIdsOf(i), batches[b].LabelsOf(i), batches[b].SampleIndices[i]);
         return batches;
     }
 
@@ -166,7 +166,7 @@ public sealed class PrefetchingBatchSource : IBatchSource
             try
             {
                 var batch = slice.MicroBatches[job.MicroBatch];
-                Dataset.Fill(job.DatasetRow, batch.PixelsOf(job.Row), batch.InputIdsOf(job.Row), batch.LabelsOf(job.Row));
+                Dataset.Fill(job.DatasetRow, batch.PixelsOf(job.Row), batch.InputIdsOf(job.Row), batch.LabelsOf(job.Row), batch.SampleIndices[job.Row]);
                 slice.RowDone();
             }
             catch (Exception e)
