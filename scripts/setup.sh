@@ -50,8 +50,11 @@ fi
 command -v dotnet >/dev/null || { echo "[setup] error: the .NET 10 SDK is not on PATH (https://dot.net)" >&2; exit 1; }
 
 # --- 3. Demo data (emoji captions) -------------------------------------------------------------
+# The configured vendor's art trains; twitter's art of the same emoji is the demo's unseen-art test
+# (data.unseen_art_manifest). Each vendor converts once, so a second run only checks stamps.
 if [ -x scripts/fetch-emoji.sh ]; then
-  scripts/fetch-emoji.sh
+  vendor="${FORGE_EMOJI_VENDOR:-google}"
+  if [ "$vendor" = twitter ]; then scripts/fetch-emoji.sh twitter; else scripts/fetch-emoji.sh "$vendor" twitter; fi
 fi
 
 # --- 4. Restore and build ------------------------------------------------------------------------

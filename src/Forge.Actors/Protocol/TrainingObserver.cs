@@ -1,3 +1,4 @@
+using Forge.Model.Evaluation;
 using Forge.Model.Training;
 
 namespace Forge.Actors.Protocol;
@@ -10,8 +11,8 @@ public interface ITrainingObserver
 {
     void OnJobStarted(JobStarted info);
     void OnStep(StepReport report);
-    /// <summary>The held-out mean token loss after `step` steps done (the numbering of checkpoints and JobStarted).</summary>
-    void OnEval(long step, double evalLoss);
+    /// <summary>The held-out tests' mean token losses after `step` steps done (the numbering of checkpoints and JobStarted).</summary>
+    void OnEval(long step, HeldOutLosses losses);
     void OnCheckpoint(long step, double stallSeconds, double writeSeconds);
     void OnMessage(string message);
     void OnJobFinished(JobFinished info);

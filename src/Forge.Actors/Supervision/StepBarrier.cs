@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Forge.Actors.Protocol;
-using Forge.Actors.Protocol;
+using Forge.Model.Evaluation;
 using Forge.Model.Training;
 
 namespace Forge.Actors.Supervision;
@@ -50,4 +50,4 @@ internal sealed class StepBarrier(long step, int worldSize)
 }
 
 /// <summary>A passed barrier: the step's report, the samples the world consumed, and the eval loss of an eval step.</summary>
-internal sealed record StepOutcome(StepReport Report, long Samples, double? EvalLoss);
+internal sealed record StepOutcome(StepReport Report, long Samples, HeldOutLosses? EvalLoss);

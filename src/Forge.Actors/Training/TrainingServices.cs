@@ -48,15 +48,16 @@ public sealed record TrainingServices : IAsyncDisposable
 
     /// <summary>
     /// The production wiring of a job: the configured VLM on <see cref="ShardedRankEngine"/>, the
-    /// prefetching batch source over data.manifest, the held-out set of data.eval_manifest (opened
-    /// once, shared by the process's ranks), NCCL for GPU ranks and the TCP data plane for
+    /// prefetching batch source over data.manifest, the held-out sets of data.eval_manifest and
+    /// data.unseen_art_manifest (opened once, shared by the process's ranks), NCCL for GPU ranks and the TCP data plane for
     /// CPU ranks ([distributed] backend), and the SQL checkpoint store ([checkpoint] store) in the
     /// run directory.
     /// </summary>
     public static async Task<TrainingServices> ForJobAsync(TrainingJobOptions options, CancellationToken ct = default)
     {
         var config = options.Config;
-        var heldOut = OpenHeldOut(config);
+        var heldOut = HeldOutTests.UnseenNames(config);
+        var unseenArt = HeldOutTests.UnseenArt(config);
         // The global batch size is the supervisor's to fix (with the first world): sources are made per size.
         var data = BatchSources.Open(config);
         try
@@ -65,7 +66,7 @@ public sealed record TrainingServices : IAsyncDisposable
                 .ConfigureAwait(false);
             return new TrainingServices
             {
-                Engines = new VisionLanguageEngineFactory(config, data, heldOut),
+                Engines = new VisionLanguageEngineFactory(config, data, heldOut, unseenArt),
                 Backend = CollectiveBackends.For(config.Distributed, torch.CPU),
                 BackendForDevice = device => device < 0
                     ? CollectiveBackends.For(config.Distributed, torch.CPU)
@@ -84,11 +85,6 @@ public sealed record TrainingServices : IAsyncDisposable
         }
     }
 
-    /// <summary>The evaluator over data.eval_manifest, or null when it is empty (no eval).</summary>
-    private static HeldOutEvaluator? OpenHeldOut(JobConfig config) =>
-        string.IsNullOrWhiteSpace(config.Data.EvalManifest)
-            ? null
-            : new HeldOutEvaluator(ImageTextDataset.Open(config.Data.EvalManifest, config.Data, config.Vlm.MaxTextLen), config.Data.Seed);
 
     public async ValueTask DisposeAsync()
     {

@@ -15,10 +15,11 @@ namespace Forge.Actors.Training;
 /// <summary>
 /// The production engine factory: every rank trains the configured vision-language model with
 /// <see cref="ShardedRankEngine"/> on the process's shared batch source for the job's global batch size
-/// (fixed by the supervisor, sent with the world), and scores the shared held-out set on eval steps when
-/// one is given.
+/// (fixed by the supervisor, sent with the world), and scores the shared held-out sets (unseen names,
+/// unseen art) on eval steps when they are given.
 /// </summary>
-public sealed class VisionLanguageEngineFactory(JobConfig config, BatchSources data, HeldOutEvaluator? heldOut = null) : IRankEngineFactory
+public sealed class VisionLanguageEngineFactory(
+    JobConfig config, BatchSources data, HeldOutEvaluator? heldOut = null, HeldOutEvaluator? unseenArt = null) : IRankEngineFactory
 {
     // One factory serves every rank of the process, each on its own torch thread; the device a
     // thread was prepared for is therefore per-thread state, like torch's own current device.
@@ -33,6 +34,6 @@ public sealed class VisionLanguageEngineFactory(JobConfig config, BatchSources d
     public IRankEngine Create(RankAssignment assignment, ICollectives collectives, OptimizerShard? restored)
     {
         var device = _device >= 0 ? torch.device(DeviceType.CUDA, _device) : CPU;
-        return ShardedRankEngine.ForVisionLanguageModel(config, data.For(assignment.GlobalBatchSize), collectives, device, restored, heldOut);
+        return ShardedRankEngine.ForVisionLanguageModel(config, data.For(assignment.GlobalBatchSize), collectives, device, restored, heldOut, unseenArt);
     }
 }

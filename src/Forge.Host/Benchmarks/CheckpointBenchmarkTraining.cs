@@ -9,6 +9,7 @@ using Forge.Actors.Ranks;
 using Forge.Actors.Supervision;
 using Forge.Model.Config;
 using Forge.Model.Distributed;
+using Forge.Model.Evaluation;
 using Forge.Model.Optim;
 using Forge.Model.Training;
 using static TorchSharp.torch;
@@ -72,7 +73,7 @@ internal static class CheckpointBenchmarkTraining
         public ConcurrentQueue<string> Deferrals { get; } = new();
         public void OnJobStarted(JobStarted info) { }
         public void OnStep(StepReport report) { }
-        public void OnEval(long step, double evalLoss) { }
+        public void OnEval(long step, HeldOutLosses losses) { }
         public void OnCheckpoint(long step, double stallSeconds, double writeSeconds) => Checkpoints.Add(new Checkpoint(step, stallSeconds, writeSeconds));
         public void OnMessage(string message) { if (message.Contains("deferred", StringComparison.Ordinal)) Deferrals.Enqueue(message); }
         public void OnJobFinished(JobFinished info) { }

@@ -11,7 +11,7 @@ public static class PlotCommand
     {
         var runDir = CommonOptions.RunDirectory();
         var output = new Option<string?>("--output", "-o") { Description = "PNG path (default: <run-dir>/plot.png)" };
-        var command = new Command("plot", "Draw a run's training loss, eval loss and tokens/s against step into a PNG (from metrics.jsonl).")
+        var command = new Command("plot", "Draw a run's training loss, held-out eval losses and tokens/s against step into a PNG (from metrics.jsonl), with the run's captions.png beside them.")
         {
             runDir, output,
         };
@@ -28,7 +28,11 @@ public static class PlotCommand
 
         var path = outputPath ?? run.Plot;
         TrainingCurvePlot.Write(points, path, Path.GetFileName(Path.GetFullPath(run.Path)));
-        console.MarkupLine($"wrote {Markup.Escape(path)} ({points.Count(p => p.Loss is not null)} steps, {points.Count(p => p.EvalLoss is not null)} evals)");
+        // The end-of-run captions sheet (train/resume write it) goes beside the curves it explains.
+        var sheet = File.Exists(run.CaptionSheet);
+        if (sheet) CaptionSheet.PlaceBeside(path, run.CaptionSheet);
+        var evals = points.Count(p => p.EvalLoss is not null || p.EvalArtLoss is not null);
+        console.MarkupLine($"wrote {Markup.Escape(path)} ({points.Count(p => p.Loss is not null)} steps, {evals} evals{(sheet ? ", captions sheet beside" : "")})");
         return 0;
     }
 }

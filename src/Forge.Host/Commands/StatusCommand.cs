@@ -36,6 +36,8 @@ public static class StatusCommand
         var journal = JournalEntry.ReadAll(run.Events);
         var lastStep = metrics.LastOrDefault(p => p.Loss is not null);
         var lastEval = metrics.LastOrDefault(p => p.EvalLoss is not null);
+        var lastArtEval = metrics.LastOrDefault(p => p.EvalArtLoss is not null);
+        var lastScores = metrics.LastOrDefault(p => p.HasCaptionScores);
         var firstStep = metrics.FirstOrDefault(p => p.Loss is not null);
         var started = journal.LastOrDefault(e => e.Event is "job_started" or "job_resumed");
 
@@ -51,6 +53,10 @@ public static class StatusCommand
             Row("loss", string.Create(CultureInfo.InvariantCulture, $"{loss:F4} (first logged {firstStep!.Loss:F4} at step {firstStep.Step})"));
         if (lastEval?.EvalLoss is { } evalLoss)
             Row("eval loss", string.Create(CultureInfo.InvariantCulture, $"{evalLoss:F4} at step {lastEval.Step}"));
+        if (lastArtEval?.EvalArtLoss is { } artLoss)
+            Row("unseen-art loss", string.Create(CultureInfo.InvariantCulture, $"{artLoss:F4} at step {lastArtEval.Step}"));
+        if (lastScores is not null)
+            Row("captions", CaptionScoresText(lastScores));
         if (lastStep?.TokensPerSecond is { } rate) Row("throughput", ProgressText.Rate(rate));
         Row("checkpoint", await LastCheckpoint(run, journal, ct));
         console.Write(table);
@@ -63,6 +69,16 @@ public static class StatusCommand
                 console.MarkupLine($"  {e.Time:yyyy-MM-dd HH:mm:ss}  {Markup.Escape(e.Event),-16} {Markup.Escape(e.Details())}");
         }
         return 0;
+    }
+
+    private static string CaptionScoresText(MetricsPoint p)
+    {
+        var parts = new List<string>();
+        if (p.EvalArtExactMatch is { } artExact)
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"unseen art {artExact * 100:F0}% exact, similarity {p.EvalArtSimilarity:F2}"));
+        if (p.EvalExactMatch is { } exact)
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"unseen names {exact * 100:F0}% exact, similarity {p.EvalSimilarity:F2}"));
+        return $"{string.Join("; ", parts)} at step {p.Step}";
     }
 
     private static string State(IReadOnlyList<JournalEntry> journal, RunDirectory run)

@@ -98,6 +98,7 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
         AtLeast("train.eval_batches", t.EvalBatches, 0, "a count of at least 0");
         AtLeast("train.generate_samples", t.GenerateSamples, 0, "a count of at least 0");
         AtLeast("train.max_bad_steps", t.MaxBadSteps, 1, "a count of at least 1");
+        AtLeast("train.score_samples", t.ScoreSamples, 0, "0 (no caption scores) or a count of held-out images per test");
         if (t.GlobalBatchSize > 0 && elastic.MinRanks > t.GlobalBatchSize)
             Require(false, "elastic.min_ranks", elastic.MinRanks,
                 $"at most train.global_batch_size ({t.GlobalBatchSize}): every rank needs at least one sample per step");
@@ -125,6 +126,15 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
     private void Data(DataConfig d, ModelConfig m, VisionEncoderConfig v)
     {
         Require(d.Manifest.Length > 0, "data.manifest", d.Manifest, "the path of a JSONL manifest");
+        // The unseen-art test scores training names drawn by other art: the training art itself, or the
+        // unseen-names set (whose names training lacks), would leave it testing something else or nothing.
+        if (!string.IsNullOrWhiteSpace(d.UnseenArtManifest) && d.Manifest.Length > 0)
+        {
+            if (Require(!SamePath(d.UnseenArtManifest, d.Manifest), "data.unseen_art_manifest", d.UnseenArtManifest,
+                    $"a manifest of other art than data.manifest (\"{d.Manifest}\"), e.g. \"data/emoji-twitter/train.jsonl\" beside \"data/emoji-google/train.jsonl\""))
+                Require(string.IsNullOrWhiteSpace(d.EvalManifest) || !SamePath(d.UnseenArtManifest, d.EvalManifest), "data.unseen_art_manifest",
+                    d.UnseenArtManifest, $"another manifest than data.eval_manifest (\"{d.EvalManifest}\"): the unseen-art test keeps only names data.manifest teaches");
+        }
         if (HfTokenizer.IsPath(d.Tokenizer)) HfTokenizerFits(d.Tokenizer, m);
         else if (OneOf("data.tokenizer", d.Tokenizer, TokenizerCatalog.Names, "; or the path of a Hugging Face tokenizer.json or a model directory holding one")
             && TokenizerCatalog.VocabSizes.TryGetValue(d.Tokenizer, out var minimum))
@@ -136,6 +146,9 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
             Require(d.Std.All(s => s > 0), "data.std", d.Std, "positive numbers (images are divided by them)");
         AtLeast("data.num_workers", d.NumWorkers, 0, "0 (min(4, cores)) or a positive thread count");
         Positive("data.prefetch", d.Prefetch);
+        Require(d.AugmentCrop is > 0 and <= 1, "data.augment_crop", d.AugmentCrop, "a fraction of the image side in (0, 1]; 1 = no random crop");
+        AtLeast("data.augment_blur", d.AugmentBlur, 0, "0 (no blur) or a largest blur sigma in pixels");
+        Require(d.AugmentColour is >= 0 and < 1, "data.augment_colour", d.AugmentColour, "a fraction in [0, 1); 0 = no colour change");
         OneOf("data.emoji_vendor", d.EmojiVendor, DataConfig.EmojiVendors);
         if (v.Type == VisionEncoderConfig.Vit && d.ImageSize > 0)
             Require(d.ImageSize == v.ImageSize, "data.image_size", d.ImageSize,
@@ -156,6 +169,8 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
         }
         Require(m.VocabSize >= vocab, "model.vocab_size", m.VocabSize, $"at least {vocab}, the id range of the tokenizer at {path}");
     }
+
+    private static bool SamePath(string a, string b) => Path.GetFullPath(a) == Path.GetFullPath(b);
 
     private void Checkpoint(CheckpointConfig c)
     {

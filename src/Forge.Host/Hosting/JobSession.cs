@@ -14,14 +14,14 @@ namespace Forge.Host.Hosting;
 /// </summary>
 internal static class JobSession
 {
-    /// <param name="captions">Captions of the job's last checkpoint (null: none to show); run after the live bar has ended.</param>
+    /// <param name="captions">The held-out tests of the job's last checkpoint (null: none to show); run after the live bar has ended.</param>
     public static async Task<int> RunAsync(
         JobConfig config,
         RunDirectory run,
         bool resume,
         IAnsiConsole console,
         Func<ITrainingObserver, CancellationToken, Task<JobFinished>> job,
-        Func<CancellationToken, Task<CheckpointCaptions?>>? captions = null)
+        Func<CancellationToken, Task<HeldOutReport?>>? captions = null)
     {
         using var outputs = RunOutputs.Open(config.Metrics, run, resume);
         using var signals = new StopSignals(message => console.MarkupLine($"[yellow]{Markup.Escape(message)}[/]")).Register();
@@ -48,7 +48,7 @@ internal static class JobSession
             return 1;
         }
 
-        if (finished.Error is null && captions is not null) await ShowCaptionsAsync(console, run, captions);
+        if (finished.Error is null && captions is not null) await ShowHeldOutTestsAsync(console, run, outputs, captions);
 
         if (!finished.Completed)
             console.MarkupLine(finished.ResumeHint is { } hint
@@ -58,16 +58,24 @@ internal static class JobSession
     }
 
     /// <summary>
-    /// The training result stands whatever happens here, so a captioning failure is a warning, not an
-    /// exit code. Not cancellable by the stop signal: a stopped job still shows its captions (a second
-    /// signal exits at once).
+    /// The summary table and captions on the console, captions.jsonl, captions.png, and the caption scores
+    /// in metrics.jsonl and TensorBoard. The training result stands whatever happens here, so a failure is
+    /// a warning, not an exit code. Not cancellable by the stop signal: a stopped job still shows its
+    /// held-out tests (a second signal exits at once).
     /// </summary>
-    private static async Task ShowCaptionsAsync(IAnsiConsole console, RunDirectory run, Func<CancellationToken, Task<CheckpointCaptions?>> captions)
+    private static async Task ShowHeldOutTestsAsync(IAnsiConsole console, RunDirectory run, RunOutputs outputs,
+        Func<CancellationToken, Task<HeldOutReport?>> captions)
     {
         try
         {
-            if (await captions(CancellationToken.None) is { } generated)
-                CaptionReport.Show(console, generated.Step, generated.Captions, run.Captions);
+            if (await captions(CancellationToken.None) is not { } report) return;
+            CaptionReport.Show(console, report, run.Captions);
+            outputs.RecordCaptionScores(report.Step, report.Scores);
+            if (report.Tests.Any(t => t.ShownCount > 0))
+            {
+                CaptionSheet.Write(report, run.CaptionSheet);
+                console.MarkupLine($"[grey](captions sheet: {Markup.Escape(run.CaptionSheet)})[/]");
+            }
         }
         catch (Exception e)
         {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Forge.Actors.Protocol;
 using Forge.Actors.Training;
+using Forge.Model.Evaluation;
 
 namespace Forge.Host.Output;
 
@@ -53,7 +54,7 @@ public sealed class EventJournal : ITrainingObserver, IDisposable
     public void Note(string eventName, string text) => Append(eventName, json => json.WriteString("text", text));
 
     public void OnStep(StepReport report) { }
-    public void OnEval(long step, double evalLoss) { }
+    public void OnEval(long step, HeldOutLosses losses) { }
 
     private void Append(string eventName, Action<Utf8JsonWriter> body)
     {

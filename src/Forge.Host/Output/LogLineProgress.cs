@@ -1,6 +1,7 @@
 using System.Globalization;
 using Forge.Actors.Protocol;
 using Forge.Actors.Training;
+using Forge.Model.Evaluation;
 
 namespace Forge.Host.Output;
 
@@ -25,7 +26,7 @@ public sealed class LogLineProgress(TextWriter output, TimeProvider? clock = nul
     public void OnStep(StepReport r) =>
         Line($"{ProgressText.Step(r, _maxSteps)}  eta {ProgressText.Duration(_job.Remaining(r.StepsDone))}");
 
-    public void OnEval(long step, double evalLoss) => Line(string.Create(CultureInfo.InvariantCulture, $"eval step {step}  loss {evalLoss:F4}"));
+    public void OnEval(long step, HeldOutLosses losses) => Line($"eval {ProgressText.Eval(step, losses)}");
 
     public void OnCheckpoint(long step, double stallSeconds, double writeSeconds) =>
         Line(string.Create(CultureInfo.InvariantCulture, $"checkpoint step {step}  stall {stallSeconds:F2}s  write {writeSeconds:F2}s"));

@@ -1,5 +1,6 @@
 using Forge.Actors.Protocol;
 using Forge.Actors.Training;
+using Forge.Model.Evaluation;
 
 namespace Forge.Host.Output;
 
@@ -27,7 +28,7 @@ public sealed class LoggedSteps(long logInterval, ITrainingObserver inner) : ITr
         if (done % logInterval == 0 || done == _startStep + 1 || done >= _maxSteps || report.Skipped) inner.OnStep(report);
     }
 
-    public void OnEval(long step, double evalLoss) => inner.OnEval(step, evalLoss);
+    public void OnEval(long step, HeldOutLosses losses) => inner.OnEval(step, losses);
     public void OnCheckpoint(long step, double stallSeconds, double writeSeconds) => inner.OnCheckpoint(step, stallSeconds, writeSeconds);
     public void OnMessage(string message) => inner.OnMessage(message);
     public void OnJobFinished(JobFinished info) => inner.OnJobFinished(info);

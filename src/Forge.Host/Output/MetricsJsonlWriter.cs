@@ -1,14 +1,17 @@
 using System.Text.Json;
 using Forge.Actors.Protocol;
 using Forge.Actors.Training;
+using Forge.Model.Evaluation;
 
 namespace Forge.Host.Output;
 
 /// <summary>
 /// metrics.jsonl: one JSON object per logged step (step, loss, lr, grad_norm, tokens,
 /// tokens_per_s, world_size, wall_s, step_s and the slowest rank's phase timings; for MoE models also
-/// moe_aux_loss, moe_router_z_loss and moe_tokens_per_expert, one array per MoE layer) and one per eval
-/// (step, eval_loss, wall_s). "step" counts steps done; "wall_s" is the time since this process
+/// moe_aux_loss, moe_router_z_loss and moe_tokens_per_expert, one array per MoE layer; skipped on a diverged step), one per eval
+/// (step, eval_loss for the unseen-names test, eval_art_loss for the unseen-art test, wall_s) and one
+/// with the end-of-run caption scores (step, eval_exact_match, eval_similarity, eval_captioned and the
+/// same with eval_art_, wall_s); a test that is not configured has no keys. "step" counts steps done; "wall_s" is the time since this process
 /// started the job, "step_s" the logged step's own duration. Each line is flushed as it is written, so a crash loses nothing
 /// already reported and a reader can follow the file while the job runs.
 /// </summary>
@@ -66,12 +69,30 @@ public sealed class MetricsJsonlWriter : ITrainingObserver, IDisposable
         });
     }
 
-    public void OnEval(long step, double evalLoss) => Write(json =>
+    public void OnEval(long step, HeldOutLosses losses) => Write(json =>
     {
         json.WriteNumber("step", step);
-        Number(json, "eval_loss", evalLoss);
+        if (losses.UnseenNames is { } names) Number(json, "eval_loss", names);
+        if (losses.UnseenArt is { } art) Number(json, "eval_art_loss", art);
         Number(json, "wall_s", _clock.ElapsedSeconds);
     });
+
+    /// <summary>The end-of-run caption scores of the checkpoint committed at `step` (steps done).</summary>
+    public void OnCaptionScores(long step, HeldOutScores scores) => Write(json =>
+    {
+        json.WriteNumber("step", step);
+        Scores(json, "eval", scores.UnseenNames);
+        Scores(json, "eval_art", scores.UnseenArt);
+        Number(json, "wall_s", _clock.ElapsedSeconds);
+    });
+
+    private static void Scores(Utf8JsonWriter json, string prefix, CaptionScores? scores)
+    {
+        if (scores is null) return;
+        Number(json, $"{prefix}_exact_match", scores.ExactMatch);
+        Number(json, $"{prefix}_similarity", scores.Similarity);
+        json.WriteNumber($"{prefix}_captioned", scores.Samples);
+    }
 
     public void OnJobStarted(JobStarted info)
     {

@@ -46,7 +46,12 @@ public static class MetricsLog
                 Number(o, "grad_norm"),
                 Number(o, "tokens_per_s"),
                 o.TryGetProperty("world_size", out var w) ? w.GetInt32() : null,
-                Number(o, "wall_s"));
+                Number(o, "wall_s"),
+                Number(o, "eval_art_loss"),
+                Number(o, "eval_exact_match"),
+                Number(o, "eval_similarity"),
+                Number(o, "eval_art_exact_match"),
+                Number(o, "eval_art_similarity"));
         }
         catch (JsonException)
         {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Forge.Actors.Protocol;
 using Forge.Actors.Training;
+using Forge.Model.Evaluation;
 
 namespace Forge.Host.Output;
 
@@ -15,6 +16,15 @@ public static class ProgressText
     /// <summary>The live bar's description: short enough to leave an 80-column terminal room for the bar and the time left.</summary>
     public static string Compact(StepReport r, long maxSteps) =>
         string.Create(Invariant, $"step {r.StepsDone}/{maxSteps}  loss {r.Loss:F4}  {Rate(r.TokensPerSecond)}");
+
+    /// <summary>"loss" is the unseen-names test (data.eval_manifest), "art loss" the unseen-art test; a test not configured is left out.</summary>
+    public static string Eval(long step, HeldOutLosses losses)
+    {
+        var text = string.Create(Invariant, $"step {step}");
+        if (losses.UnseenNames is { } names) text += string.Create(Invariant, $"  loss {names:F4}");
+        if (losses.UnseenArt is { } art) text += string.Create(Invariant, $"  art loss {art:F4}");
+        return text;
+    }
 
     public static string Rate(double tokensPerSecond) => tokensPerSecond switch
     {

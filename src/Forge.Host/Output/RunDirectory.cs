@@ -14,6 +14,7 @@ public sealed record RunDirectory(string Path)
     public string TensorBoard => Combine("tensorboard");
     public string Plot => Combine("plot.png");
     public string Captions => Combine("captions.jsonl");
+    public string CaptionSheet => Combine("captions.png");
     public string CheckpointDatabase => Combine("checkpoints.db");
 
     public bool Exists => Directory.Exists(Path);

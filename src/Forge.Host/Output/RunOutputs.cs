@@ -2,6 +2,7 @@ using Forge.Actors.Protocol;
 using Forge.Actors.Training;
 using Forge.Host.Output.TensorBoard;
 using Forge.Model.Config;
+using Forge.Model.Evaluation;
 
 namespace Forge.Host.Output;
 
@@ -17,6 +18,19 @@ public sealed class RunOutputs : IDisposable
     {
         Journal = journal;
         Observers = observers;
+    }
+
+    /// <summary>
+    /// The end-of-run caption scores, into metrics.jsonl and TensorBoard as [metrics] chooses. They come
+    /// from the host after the job, not from the supervisor, hence not through <see cref="ITrainingObserver"/>.
+    /// </summary>
+    public void RecordCaptionScores(long step, HeldOutScores scores)
+    {
+        foreach (var observer in Observers)
+        {
+            if (observer is MetricsJsonlWriter metrics) metrics.OnCaptionScores(step, scores);
+            else if (observer is TensorBoardWriter tensorBoard) tensorBoard.OnCaptionScores(step, scores);
+        }
     }
 
     public EventJournal Journal { get; }

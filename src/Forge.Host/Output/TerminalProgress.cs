@@ -1,6 +1,7 @@
 using System.Globalization;
 using Forge.Actors.Protocol;
 using Forge.Actors.Training;
+using Forge.Model.Evaluation;
 using Spectre.Console;
 
 namespace Forge.Host.Output;
@@ -58,8 +59,7 @@ public sealed class TerminalProgress : ITrainingObserver
         _task.Description = Markup.Escape(ProgressText.Compact(r, _maxSteps));
     }
 
-    public void OnEval(long step, double evalLoss) =>
-        Line(string.Create(CultureInfo.InvariantCulture, $"[blue]eval[/] step {step}  loss {evalLoss:F4}"));
+    public void OnEval(long step, HeldOutLosses losses) => Line($"[blue]eval[/] {Markup.Escape(ProgressText.Eval(step, losses))}");
 
     public void OnCheckpoint(long step, double stallSeconds, double writeSeconds) =>
         Line(string.Create(CultureInfo.InvariantCulture, $"[green]checkpoint[/] step {step}  stall {stallSeconds:F2}s  write {writeSeconds:F2}s"));

@@ -3,7 +3,7 @@ using ScottPlot;
 namespace Forge.Host.Output;
 
 /// <summary>
-/// plot.png for `forge plot`: training loss (and eval loss as markers) against step on the left
+/// plot.png for `forge plot`: training loss (and the held-out tests' eval losses as markers) against step on the left
 /// axis, throughput in tokens/s on the right, so a stall or a rescale shows next to the curve.
 /// </summary>
 public static class TrainingCurvePlot
@@ -13,6 +13,7 @@ public static class TrainingCurvePlot
         var train = points.Where(p => p.Loss is { } l && double.IsFinite(l)).ToList();
         if (train.Count == 0) throw new InvalidOperationException("no logged training steps to plot");
         var evals = points.Where(p => p.EvalLoss is { } l && double.IsFinite(l)).ToList();
+        var artEvals = points.Where(p => p.EvalArtLoss is { } l && double.IsFinite(l)).ToList();
         var rates = train.Where(p => p.TokensPerSecond is { } r && double.IsFinite(r)).ToList();
 
         var plot = new Plot();
@@ -28,9 +29,18 @@ public static class TrainingCurvePlot
         if (evals.Count > 0)
         {
             var eval = plot.Add.Scatter(evals.Select(p => (double)p.Step).ToArray(), evals.Select(p => p.EvalLoss!.Value).ToArray());
-            eval.LegendText = "eval loss";
+            eval.LegendText = artEvals.Count > 0 ? "eval loss, unseen names" : "eval loss";
             eval.LineWidth = 0;
             eval.MarkerSize = 8;
+        }
+
+        if (artEvals.Count > 0)
+        {
+            var art = plot.Add.Scatter(artEvals.Select(p => (double)p.Step).ToArray(), artEvals.Select(p => p.EvalArtLoss!.Value).ToArray());
+            art.LegendText = "eval loss, unseen art";
+            art.LineWidth = 0;
+            art.MarkerSize = 8;
+            art.MarkerShape = MarkerShape.FilledSquare;
         }
 
         if (rates.Count > 0)

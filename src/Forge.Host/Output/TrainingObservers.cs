@@ -1,5 +1,6 @@
 using Forge.Actors.Protocol;
 using Forge.Actors.Training;
+using Forge.Model.Evaluation;
 
 namespace Forge.Host.Output;
 
@@ -14,7 +15,7 @@ public sealed class TrainingObservers(IEnumerable<ITrainingObserver> observers, 
 
     public void OnJobStarted(JobStarted info) => Each(o => o.OnJobStarted(info));
     public void OnStep(StepReport report) => Each(o => o.OnStep(report));
-    public void OnEval(long step, double evalLoss) => Each(o => o.OnEval(step, evalLoss));
+    public void OnEval(long step, HeldOutLosses losses) => Each(o => o.OnEval(step, losses));
     public void OnCheckpoint(long step, double stallSeconds, double writeSeconds) => Each(o => o.OnCheckpoint(step, stallSeconds, writeSeconds));
     public void OnMessage(string message) => Each(o => o.OnMessage(message));
     public void OnJobFinished(JobFinished info) => Each(o => o.OnJobFinished(info));

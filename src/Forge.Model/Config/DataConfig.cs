@@ -8,8 +8,13 @@ public sealed record DataConfig
 
     /// <summary>Path of the JSONL manifest, relative to the working directory or absolute.</summary>
     public string Manifest { get; init; } = "data/emoji-google/train.jsonl";
-    /// <summary>Held-out manifest for eval and caption samples; empty for none.</summary>
+    /// <summary>Held-out manifest for eval and caption samples (the unseen-names test); empty for none.</summary>
     public string EvalManifest { get; init; } = "data/emoji-google/eval.jsonl";
+    /// <summary>
+    /// The unseen-art test: a manifest of other art (another emoji vendor) whose rows with a caption of
+    /// <see cref="Manifest"/> are scored; empty for none.
+    /// </summary>
+    public string UnseenArtManifest { get; init; } = "";
     /// <summary>"byte" (tiny models) or a tiktoken BPE: "cl100k_base", "o200k_base" (the names of Text.TokenizerCatalog).</summary>
     public string Tokenizer { get; init; } = "byte";
     public int ImageSize { get; init; } = 64;
@@ -23,6 +28,12 @@ public sealed record DataConfig
     public int NumWorkers { get; init; }
     /// <summary>Batches decoded ahead of the step that needs them.</summary>
     public int Prefetch { get; init; } = 4;
+    /// <summary>Training-image augmentation (see ImageAugmentation): the smallest random square crop, as a fraction of the side; 1 = none.</summary>
+    public double AugmentCrop { get; init; } = 1.0;
+    /// <summary>Largest random Gaussian blur sigma, in image pixels; 0 = none.</summary>
+    public double AugmentBlur { get; init; }
+    /// <summary>Largest random brightness, contrast and saturation change, as a fraction (0.2 = ±20%); 0 = none.</summary>
+    public double AugmentColour { get; init; }
     /// <summary>Emoji art vendor the setup converts: google, twitter, apple or facebook.</summary>
     public string EmojiVendor { get; init; } = "google";
 }

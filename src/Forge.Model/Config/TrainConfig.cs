@@ -25,11 +25,13 @@ public sealed record TrainConfig
     public long LogInterval { get; init; } = 10;
     public long EvalInterval { get; init; } = 50;
     public int EvalBatches { get; init; } = 4;
-    /// <summary>Held-out images whose greedy captions are printed at the end of a run.</summary>
+    /// <summary>Held-out images per test whose greedy captions are printed and drawn at the end of a run.</summary>
     public int GenerateSamples { get; init; } = 6;
     /// <summary>
     /// A step whose loss or gradient norm is not finite is skipped on every rank (no update). After this
     /// many skipped steps in a row the job stops, and its last committed checkpoint is left as it was.
     /// </summary>
     public int MaxBadSteps { get; init; } = 5;
+    /// <summary>Held-out images per test captioned at the end to score exact match and similarity; 0 = the whole set.</summary>
+    public int ScoreSamples { get; init; } = 64;
 }

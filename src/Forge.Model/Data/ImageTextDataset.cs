@@ -19,20 +19,34 @@ public sealed class ImageTextDataset
 {
     private readonly ConcurrentDictionary<int, BadSample> _undecodable = new();
 
-    public ImageTextDataset(ImageTextManifest manifest, ImageTransform transform, CaptionEncoder captions, bool skipBadSamples)
+    /// <param name="augmentation">Changes rows filled with a sample index (training); null or identity: none.</param>
+    public ImageTextDataset(ImageTextManifest manifest, ImageTransform transform, CaptionEncoder captions, bool skipBadSamples,
+        ImageAugmentation? augmentation = null)
     {
         Manifest = manifest;
         Transform = transform;
         Captions = captions;
         SkipBadSamples = skipBadSamples;
+        Augmentation = augmentation is { IsIdentity: false } ? augmentation : null;
     }
 
-    /// <summary>Opens a manifest with the `[data]` settings and `vlm.max_text_len`.</summary>
-    public static ImageTextDataset Open(string manifestPath, DataConfig data, int maxTextLen) => new(
-        ImageTextManifest.Load(manifestPath, data.SkipBadSamples),
+    /// <summary>
+    /// Opens a manifest with the `[data]` settings and `vlm.max_text_len`; a <paramref name="training"/>
+    /// set also gets the data.augment_* augmentation.
+    /// </summary>
+    public static ImageTextDataset Open(string manifestPath, DataConfig data, int maxTextLen, bool training = false) =>
+        Open(ImageTextManifest.Load(manifestPath, data.SkipBadSamples), data, maxTextLen, training);
+
+    /// <summary>A loaded (possibly filtered) manifest with the `[data]` settings and `vlm.max_text_len`.</summary>
+    public static ImageTextDataset Open(ImageTextManifest manifest, DataConfig data, int maxTextLen, bool training = false) => new(
+        manifest,
         new ImageTransform(data.ImageSize, data.Mean, data.Std),
         new CaptionEncoder(TokenizerCatalog.Create(data.Tokenizer), maxTextLen),
-        data.SkipBadSamples);
+        data.SkipBadSamples,
+        training ? ImageAugmentation.FromConfig(data) : null);
+
+    /// <summary>The training augmentation, or null (held-out sets, or none configured).</summary>
+    public ImageAugmentation? Augmentation { get; }
 
     public ImageTextManifest Manifest { get; }
     public ImageTransform Transform { get; }
@@ -47,13 +61,16 @@ public sealed class ImageTextDataset
     public IReadOnlyList<BadSample> BadSamples =>
         [.. Manifest.Skipped, .. _undecodable.Values.OrderBy(b => b.Line)];
 
-    /// <summary>Decodes and tokenises one row into the given spans.</summary>
-    public void Fill(int row, Span<float> pixels, Span<long> inputIds, Span<long> labels)
+    /// <summary>
+    /// Decodes and tokenises one row into the given spans; with the sample's index in the sample stream,
+    /// the image is augmented by that sample's draw (when the set has an augmentation).
+    /// </summary>
+    public void Fill(int row, Span<float> pixels, Span<long> inputIds, Span<long> labels, long? sampleIndex = null)
     {
         var sample = Manifest.Samples[row];
         try
         {
-            Transform.DecodeInto(sample.ImagePath, pixels);
+            Transform.DecodeInto(sample.ImagePath, pixels, sampleIndex is { } index ? Augmentation?.Draw(index) : null);
         }
         catch (InvalidDataException e)
         {
@@ -79,7 +96,7 @@ public sealed class ImageTextDataset
 
     /// <summary>Decodes batch row <paramref name="i"/> from its data set row; distinct rows may be decoded concurrently.</summary>
     internal void Decode(CollatedBatch batch, int i) =>
-        Fill(batch.DatasetRows[i], batch.PixelsOf(i), batch.InputIdsOf(i), batch.LabelsOf(i));
+        Fill(batch.DatasetRows[i], batch.PixelsOf(i), batch.InputIdsOf(i), batch.LabelsOf(i), batch.SampleIndices[i]);
 
     /// <summary>Decodes the given rows on the calling thread into one batch.</summary>
     internal CollatedBatch Collate(IReadOnlyList<int> rows, long[] sampleIndices)

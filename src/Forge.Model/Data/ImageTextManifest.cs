@@ -66,6 +66,17 @@ public sealed class ImageTextManifest
         return new ImageTextManifest(path, samples, bad);
     }
 
+    /// <summary>
+    /// The rows <paramref name="keep"/> accepts, with this manifest's path and skipped rows; fails like a
+    /// load when none is left, naming <paramref name="rule"/>.
+    /// </summary>
+    public ImageTextManifest Where(Func<ImageTextSample, bool> keep, string rule)
+    {
+        var kept = Samples.Where(keep).ToList();
+        if (kept.Count == 0) throw new InvalidDataException($"{Path}: no usable samples {rule}");
+        return new ImageTextManifest(Path, kept, Skipped);
+    }
+
     private static bool TryParse(string line, string manifest, int lineNumber, string folder, out ImageTextSample sample, out string reason)
     {
         sample = null!;

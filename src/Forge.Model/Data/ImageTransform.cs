@@ -39,9 +39,18 @@ public sealed class ImageTransform
     /// <summary>Floats per decoded image: 3 * size * size.</summary>
     public int PixelCount => 3 * ImageSize * ImageSize;
 
-    /// <summary>Decodes the file into <paramref name="chw"/> (length <see cref="PixelCount"/>).</summary>
+    /// <summary>
+    /// Decodes the file into <paramref name="chw"/> (length <see cref="PixelCount"/>), changed by
+    /// <paramref name="augmentation"/> when one is given (training rows; see <see cref="ImageAugmentation"/>).
+    /// </summary>
     /// <exception cref="InvalidDataException">The file is missing, not an image, or truncated.</exception>
-    public unsafe void DecodeInto(string imagePath, Span<float> chw)
+    public void DecodeInto(string imagePath, Span<float> chw, ImageAugmentationDraw? augmentation = null)
+    {
+        DecodeGeometry(imagePath, chw, augmentation);
+        if (augmentation is { ChangesColour: true }) ChangeColour(chw, augmentation);
+    }
+
+    private unsafe void DecodeGeometry(string imagePath, Span<float> chw, ImageAugmentationDraw? augmentation)
     {
         if (chw.Length != PixelCount) throw new ArgumentException($"expected {PixelCount} floats, got {chw.Length}", nameof(chw));
         using var codec = SKCodec.Create(imagePath)
@@ -58,7 +67,8 @@ public sealed class ImageTransform
                 var result = codec.GetPixels(info, (IntPtr)decoded);
                 if (result != SKCodecResult.Success)
                     throw new InvalidDataException($"image '{imagePath}' could not be decoded ({result})");
-                if (info.Width == ImageSize && info.Height == ImageSize)
+                var whole = augmentation is null || (augmentation.Crop == SKRect.Create(0, 0, 1, 1) && augmentation.BlurSigma <= 0);
+                if (whole && info.Width == ImageSize && info.Height == ImageSize)
                 {
                     // Already the target size (every emoji): composite by hand, no canvas needed.
                     NormaliseOverWhite(buffer.AsSpan(0, info.BytesSize), chw);
@@ -67,12 +77,19 @@ public sealed class ImageTransform
                 using var source = SKImage.FromPixels(new SKPixmap(info, (IntPtr)decoded));
                 using var resized = new SKBitmap(new SKImageInfo(ImageSize, ImageSize, SKColorType.Rgba8888, SKAlphaType.Premul));
                 using (var canvas = new SKCanvas(resized))
+                using (var paint = new SKPaint())
                 {
                     canvas.Clear(SKColors.White);
                     var side = Math.Min(info.Width, info.Height);
                     // Integer offsets keep the crop on pixel boundaries (no half-pixel blur at scale 1).
                     var crop = SKRect.Create((info.Width - side) / 2, (info.Height - side) / 2, side, side);
-                    canvas.DrawImage(source, crop, SKRect.Create(0, 0, ImageSize, ImageSize), Sampling);
+                    if (augmentation is not null)
+                    {
+                        var part = augmentation.Crop;
+                        crop = SKRect.Create(crop.Left + part.Left * side, crop.Top + part.Top * side, part.Width * side, part.Height * side);
+                        if (augmentation.BlurSigma > 0) paint.ImageFilter = SKImageFilter.CreateBlur(augmentation.BlurSigma, augmentation.BlurSigma);
+                    }
+                    canvas.DrawImage(source, crop, SKRect.Create(0, 0, ImageSize, ImageSize), Sampling, paint);
                 }
                 NormaliseOverWhite(resized.GetPixelSpan(), chw);
             }
@@ -82,6 +99,38 @@ public sealed class ImageTransform
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    /// <summary>
+    /// Brightness, contrast (about the image's mean grey) and saturation (about each pixel's grey) in
+    /// [0, 1] pixel values, clamped there, then normalised again.
+    /// </summary>
+    private void ChangeColour(Span<float> chw, ImageAugmentationDraw draw)
+    {
+        var plane = ImageSize * ImageSize;
+        var rgb = new float[3][];
+        for (var c = 0; c < 3; c++)
+        {
+            rgb[c] = chw.Slice(c * plane, plane).ToArray();
+            for (var i = 0; i < plane; i++) rgb[c][i] = (rgb[c][i] - _shift[c]) / (_scale[c] * 255f);
+        }
+        double meanGrey = 0;
+        for (var i = 0; i < plane; i++) meanGrey += Grey(rgb, i);
+        meanGrey /= plane;
+        for (var i = 0; i < plane; i++)
+        {
+            var grey = Grey(rgb, i) * draw.Brightness;
+            for (var c = 0; c < 3; c++)
+            {
+                var value = rgb[c][i] * draw.Brightness;
+                value = grey + (value - grey) * draw.Saturation;
+                value = meanGrey * draw.Brightness + (value - meanGrey * draw.Brightness) * draw.Contrast;
+                chw[c * plane + i] = (float)Math.Clamp(value, 0, 1) * 255f * _scale[c] + _shift[c];
+            }
+        }
+    }
+
+    // ITU-R BT.601 luma, the weights torchvision's colour jitter uses.
+    private static double Grey(float[][] rgb, int i) => 0.299 * rgb[0][i] + 0.587 * rgb[1][i] + 0.114 * rgb[2][i];
 
     /// <summary>
     /// Premultiplied RGBA over an opaque white background is c + (255 - alpha) per channel, exactly;

@@ -1,3 +1,4 @@
+using Forge.Model.Evaluation;
 using Forge.Model.Optim;
 
 namespace Forge.Model.Training;

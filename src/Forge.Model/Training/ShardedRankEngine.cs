@@ -59,6 +59,7 @@ public sealed class ShardedRankEngine : IRankEngine
     private int _appliedStage;
     private IReadOnlyList<ShardSegmentPlan>? _stageSegments;
     private readonly HeldOutEvaluator? _heldOut;
+    private readonly HeldOutEvaluator? _unseenArt;
 
     /// <param name="modelFactory">
     /// Builds the model, on any device and in any dtype (the engine moves it to <paramref name="device"/> and casts
@@ -70,7 +71,8 @@ public sealed class ShardedRankEngine : IRankEngine
     /// <param name="device">Where the replica and the buffers live (default CPU).</param>
     /// <param name="firstStep">The first step this engine will run (its freeze stage applies first).</param>
     /// <param name="computeDtype">Overrides the dtype train.mixed_precision picks (e.g. bf16 on CPU, to check the bf16 path without a GPU).</param>
-    /// <param name="heldOut">Scores the held-out set on eval steps; null (no data.eval_manifest) never evaluates.</param>
+    /// <param name="heldOut">Scores the held-out set (unseen names) on eval steps; null: no data.eval_manifest.</param>
+    /// <param name="unseenArt">Scores the unseen-art set on eval steps; null: no data.unseen_art_manifest. With neither, no step evaluates.</param>
     public ShardedRankEngine(
         Func<ITrainableModel> modelFactory,
         IBatchSource data,
@@ -79,12 +81,14 @@ public sealed class ShardedRankEngine : IRankEngine
         Device? device = null,
         long firstStep = 0,
         ScalarType? computeDtype = null,
-        HeldOutEvaluator? heldOut = null)
+        HeldOutEvaluator? heldOut = null,
+        HeldOutEvaluator? unseenArt = null)
     {
         _data = data;
         _collectives = collectives;
         _config = config;
         _heldOut = heldOut;
+        _unseenArt = unseenArt;
         _device = device ?? CPU;
         ComputeDtype = computeDtype ?? MixedPrecision.ComputeDType(config.Train, _device);
         if (config.Train.BatchSize < 1) throw new ArgumentException($"train.batch_size = {config.Train.BatchSize}: expected at least 1");
@@ -140,11 +144,11 @@ public sealed class ShardedRankEngine : IRankEngine
     /// </summary>
     public static ShardedRankEngine ForVisionLanguageModel(
         JobConfig config, IBatchSource data, ICollectives collectives, Device device, OptimizerShard? restored = null,
-        HeldOutEvaluator? heldOut = null)
+        HeldOutEvaluator? heldOut = null, HeldOutEvaluator? unseenArt = null)
     {
         var dtype = MixedPrecision.ComputeDType(config.Train, device);
         var engine = new ShardedRankEngine(() => BuildStartingModel(config, device, dtype, fresh: restored is null), data, collectives, config, device,
-            firstStep: restored?.Step ?? 0, heldOut: heldOut);
+            firstStep: restored?.Step ?? 0, heldOut: heldOut, unseenArt: unseenArt);
         try
         {
             if (restored is not null) engine.LoadShard([restored]);
@@ -272,23 +276,27 @@ public sealed class ShardedRankEngine : IRankEngine
     public bool IsEvalStep(long step)
     {
         var interval = _config.Train.EvalInterval;
-        if (_heldOut is null || interval <= 0) return false;
+        if ((_heldOut is null && _unseenArt is null) || interval <= 0) return false;
         return (step + 1) % interval == 0 || step + 1 == _config.Train.MaxSteps;
     }
 
     /// <summary>
-    /// The held-out mean token loss: this rank's share of the first train.eval_batches batches, then
-    /// (loss sum, tokens) summed over ranks in fp64, so the mean is the one-rank mean whatever the world
-    /// size. Null when the held-out rows hold no target tokens.
+    /// Each held-out test's mean token loss: this rank's share of its first train.eval_batches batches, then
+    /// (loss sum, tokens) of both tests summed over ranks in one fp64 all-reduce, so each mean is the one-rank
+    /// mean whatever the world size. Null for a test that is not configured or whose rows hold no target tokens.
     /// </summary>
-    private double? EvaluateHeldOut()
+    private HeldOutLosses EvaluateHeldOut()
     {
         var train = _config.Train;
-        var local = _heldOut!.Evaluate(_model, _device, train.BatchSize, train.EvalBatches, WorldSize, Rank);
-        var sums = tensor(new[] { local.LossSum, local.Tokens }, dtype: ScalarType.Float64, device: _device);
+        var names = _heldOut?.Evaluate(_model, _device, train.BatchSize, train.EvalBatches, WorldSize, Rank) ?? EvalResult.Empty;
+        var art = _unseenArt?.Evaluate(_model, _device, train.BatchSize, train.EvalBatches, WorldSize, Rank) ?? EvalResult.Empty;
+        using var scope = NewDisposeScope();
+        var sums = tensor(new[] { names.LossSum, names.Tokens, art.LossSum, art.Tokens }, dtype: ScalarType.Float64, device: _device);
         _collectives.AllReduceSum(sums);
         var global = sums.cpu().data<double>().ToArray();
-        return global[1] > 0 ? global[0] / global[1] : null;
+        return new HeldOutLosses(
+            global[1] > 0 ? global[0] / global[1] : null,
+            global[3] > 0 ? global[2] / global[3] : null);
     }
 
     /// <summary>

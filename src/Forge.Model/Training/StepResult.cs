@@ -1,3 +1,5 @@
+using Forge.Model.Evaluation;
+
 namespace Forge.Model.Training;
 
 /// <summary>
@@ -11,7 +13,7 @@ namespace Forge.Model.Training;
 /// <param name="WorldGradNorm">the global gradient norm before clipping</param>
 /// <param name="LearningRate">the scheduled learning rate of the step (the same on every rank)</param>
 /// <param name="RankTimings">this rank's seconds per phase</param>
-/// <param name="WorldEvalLoss">held-out mean token loss after the step's update, on eval steps only</param>
+/// <param name="WorldEvalLoss">the held-out tests' mean token losses after the step's update, on eval steps only</param>
 /// <param name="Skipped">the loss or gradient norm was not finite, so no rank applied the update</param>
 /// <param name="WorldRouting">for a model with MoE layers, the global batch's routing losses and tokens per expert
 /// (<see cref="WorldLoss"/> then includes the weighted routing losses, the objective optimised, as KempnerForge logs it)</param>
@@ -23,7 +25,7 @@ public sealed record StepResult(
     double WorldGradNorm,
     double LearningRate,
     StepTimings RankTimings,
-    double? WorldEvalLoss = null,
+    HeldOutLosses? WorldEvalLoss = null,
     bool Skipped = false,
     RoutingStats? WorldRouting = null);
 

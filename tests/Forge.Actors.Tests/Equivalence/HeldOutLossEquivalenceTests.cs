@@ -67,8 +67,9 @@ public sealed class HeldOutLossEquivalenceTests : IDisposable
                 // Scored again from outside, on the engine's replica as the step left it.
                 var expected = _heldOut.Evaluate(engine.Model, CPU, batchSize: 2, maxBatches: 3);
                 Assert.Equal(6, expected.Samples);
-                Assert.NotNull(result.WorldEvalLoss);
-                Assert.Equal(expected.MeanLoss, result.WorldEvalLoss!.Value, Tolerance);
+                Assert.NotNull(result.WorldEvalLoss?.UnseenNames);
+                Assert.Equal(expected.MeanLoss, result.WorldEvalLoss!.UnseenNames!.Value, Tolerance);
+                Assert.Null(result.WorldEvalLoss.UnseenArt);
             }
             else
             {
@@ -95,6 +96,46 @@ public sealed class HeldOutLossEquivalenceTests : IDisposable
     }
 
     [Fact]
+    public void WithAnUnseenArtSetEachTestReportsItsOwnLossAndTwoRanksAgreeWithOne()
+    {
+        var config = Config();
+        var artManifest = TestDataSets.WriteManifest(_folder, "art.jsonl",
+            [("moon", null), ("cat", null), ("red", null), ("sun", null), ("dog", null)], imageSize: 8);
+        var art = new HeldOutEvaluator(TestDataSets.Open(artManifest, imageSize: 8, maxTextLen: 8), seed: 5);
+        HeldOutLosses?[] Run(ICollectives group, Action<ShardedRankEngine, HeldOutLosses>? check = null)
+        {
+            using var data = new SyntheticCaptions(4, textLength: 8, imageSize: 8);
+            using var engine = new ShardedRankEngine(() => Build(config), data, group, config, heldOut: _heldOut, unseenArt: art);
+            return [.. Enumerable.Range(0, Steps).Select(step =>
+            {
+                var losses = engine.RunStep(step).WorldEvalLoss;
+                if (losses is not null) check?.Invoke(engine, losses);
+                return losses;
+            })];
+        }
+
+        // All 5 art rows (fewer than eval_batches 3 x batch_size 2), scored on the replica the step left.
+        var one = Run(new SingleRankCollectives(), (engine, losses) =>
+            Assert.Equal(art.Evaluate(engine.Model, CPU, batchSize: 2, maxBatches: 3).MeanLoss, losses.UnseenArt!.Value, Tolerance));
+        var two = LoopbackGroup.Run(2, group => Run(group));
+
+        // The unseen-names loss is the one an engine without the art set reports: the tests do not mix.
+        var namesOnly = EvalLosses(new SingleRankCollectives(), config);
+        Assert.Equal(namesOnly.Select(l => l is null), one.Select(l => l is null));
+        foreach (var (expected, actual) in namesOnly.Zip(one).Where(p => p.Item1 is not null))
+            Assert.Equal(expected!.Value, actual!.UnseenNames!.Value, Tolerance);
+        Assert.Equal(3, one.Count(l => l?.UnseenArt is not null));
+        foreach (var rank in two)
+            foreach (var (expected, actual) in one.Zip(rank))
+            {
+                Assert.Equal(expected is null, actual is null);
+                if (expected is null) continue;
+                Assert.Equal(expected.UnseenNames!.Value, actual!.UnseenNames!.Value, Tolerance);
+                Assert.Equal(expected.UnseenArt!.Value, actual.UnseenArt!.Value, Tolerance);
+            }
+    }
+
+    [Fact]
     public void AnEngineWithoutAHeldOutSetOrWithEvalInterval0NeverEvaluates()
     {
         var config = Config();
@@ -111,7 +152,7 @@ public sealed class HeldOutLossEquivalenceTests : IDisposable
     {
         using var data = new SyntheticCaptions(4, textLength: 8, imageSize: 8);
         using var engine = Engine(group, config, data);
-        return [.. Enumerable.Range(0, Steps).Select(step => engine.RunStep(step).WorldEvalLoss)];
+        return [.. Enumerable.Range(0, Steps).Select(step => engine.RunStep(step).WorldEvalLoss?.UnseenNames)];
     }
 
     private ShardedRankEngine Engine(ICollectives group, JobConfig config, IBatchSource data) =>

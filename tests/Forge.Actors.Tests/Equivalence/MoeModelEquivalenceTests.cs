@@ -43,7 +43,7 @@ public class MoeModelEquivalenceTests(ITestOutputHelper output)
     [InlineData("cross_attention", 2)]
     [InlineData("cross_attention", 3)]
     [InlineData("joint_decoder", 3)]
-    public void Ranks_train_the_MoE_model_like_one_rank(string arch, int ranks)
+    public void RanksTrainTheMoEModelLikeOneRank(string arch, int ranks)
     {
         var config = Config(arch);
         var one = Train(new SingleRankCollectives(), config);

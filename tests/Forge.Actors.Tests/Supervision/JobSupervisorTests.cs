@@ -5,6 +5,7 @@ using Forge.Actors.Ranks;
 using Forge.Actors.Supervision;
 using Forge.Actors.Tests.Ranks.Fakes;
 using Forge.Actors.Training;
+using Forge.Model.Evaluation;
 using Xunit.Abstractions;
 
 namespace Forge.Actors.Tests.Supervision;
@@ -185,7 +186,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
         ranks.RunStep(epoch, 0, world);
         foreach (var probe in world) ProbeRanks.ExpectRunStep(probe, 1);
         for (var rank = 0; rank < world.Length; rank++)
-            ranks.Say(world[rank], new StepDone(epoch, rank, ProbeRanks.Result(1, rank) with { WorldEvalLoss = 1.25 }));
+            ranks.Say(world[rank], new StepDone(epoch, rank, ProbeRanks.Result(1, rank) with { WorldEvalLoss = new HeldOutLosses(1.25, null) }));
         ProbeRanks.ExpectRunStep(world[0], 2);
 
         Assert.Equal(2, _observer.Steps.Count);

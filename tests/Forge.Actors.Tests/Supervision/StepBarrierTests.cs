@@ -1,4 +1,5 @@
 using Forge.Actors.Supervision;
+using Forge.Model.Evaluation;
 using Forge.Model.Training;
 
 namespace Forge.Actors.Tests.Supervision;
@@ -7,7 +8,7 @@ public sealed class StepBarrierTests
 {
     private static StepResult Report(int rank, long worldTokens = 939, int samples = 5, double total = 0.1, bool skipped = false) =>
         new(7, WorldLoss: 4.3888, WorldTokens: worldTokens, RankSamples: samples, WorldGradNorm: 1.5, LearningRate: 3e-4,
-            new StepTimings(0.01 * rank, 0.02, 0.03, 0.04, 0.05, total), WorldEvalLoss: 2.5, Skipped: skipped);
+            new StepTimings(0.01 * rank, 0.02, 0.03, 0.04, 0.05, total), WorldEvalLoss: new HeldOutLosses(2.5, null), Skipped: skipped);
 
     [Fact]
     public void WorldValuesAreCountedOnceAndRankSamplesAddUpWhateverTheWorldSize()
@@ -32,7 +33,7 @@ public sealed class StepBarrierTests
         Assert.Equal(0.30, fromThree.Report.SlowestRank.Total);   // rank 1, the slowest
         Assert.Equal(0.01, fromThree.Report.SlowestRank.Data);
         Assert.Equal(0.15, fromTwo.Report.SlowestRank.Total);
-        Assert.Equal(2.5, fromThree.EvalLoss);
+        Assert.Equal(new HeldOutLosses(2.5, null), fromThree.EvalLoss);
         Assert.Equal(3, fromThree.Report.WorldSize);
         Assert.False(fromThree.Report.Skipped);
     }

@@ -33,7 +33,7 @@ public sealed class ModelStepBenchmarkTests
     [Theory]
     [InlineData("moe-ca-tiny")]
     [InlineData("mot-tiny")]
-    public void With_every_expert_active_the_FLOP_count_covers_exactly_the_MoE_and_MoT_models_matmul_weights(string name)
+    public void WithEveryExpertActiveTheFLOPCountCoversExactlyTheMoEAndMoTModelsMatmulWeights(string name)
     {
         // top_k = num_experts routes every token through every expert, so active weights = built weights;
         // an MoT token uses its own modality's copy, so text plus image weights = built weights.
@@ -50,7 +50,7 @@ public sealed class ModelStepBenchmarkTests
     [Theory]
     [InlineData("moe-ca-tiny")]
     [InlineData("mot-tiny")]
-    public void The_MoE_and_MoT_presets_run_training_steps_on_the_CPU(string name)
+    public void TheMoEAndMoTPresetsRunTrainingStepsOnTheCPU(string name)
     {
         var output = new StringWriter();
 

@@ -30,12 +30,14 @@ public sealed class TrainCommandTests
     /// from the final checkpoint.
     /// </summary>
     [Fact]
-    public async Task TrainingLogsEvalLossEveryEvalIntervalAndEndsWithHeldOutCaptions()
+    public async Task TrainingLogsBothHeldOutLossesEveryEvalIntervalAndEndsWithScoredCaptionsAndASheet()
     {
         using var dir = new TempDirectory();
         using var data = new TemporaryFolder();
         var train = TestDataSets.WriteNumbered(data, "train.jsonl", 8, imageSize: 8);
         var heldOut = TestDataSets.WriteManifest(data, "eval.jsonl", [("red heart", null), ("blue car", null), ("green tree", null)], imageSize: 8);
+        // Other art: two training names, and a name training lacks that the unseen-art test must leave out.
+        var art = TestDataSets.WriteManifest(data, "art.jsonl", [("sample 1", null), ("sample 6", null), ("yellow sun", null)], imageSize: 8);
         File.WriteAllText(dir.File("tiny.toml"), $"""
             run_name = "tiny"
             [model]
@@ -59,6 +61,7 @@ public sealed class TrainCommandTests
             [data]
             manifest = "{train}"
             eval_manifest = "{heldOut}"
+            unseen_art_manifest = "{art}"
             image_size = 8
             num_workers = 1
             [train]
@@ -76,14 +79,26 @@ public sealed class TrainCommandTests
 
         Assert.True(code == 0, output.ToString());
         var run = RunDirectory.For(dir.File("runs"), "tiny");
-        var evals = MetricsLog.Read(run.Metrics).Where(p => p.EvalLoss is not null).ToArray();
+        var metrics = MetricsLog.Read(run.Metrics);
+        var evals = metrics.Where(p => p.EvalLoss is not null).ToArray();
         Assert.Equal([2L, 4L, 5L], evals.Select(p => p.Step));   // every 2nd step done, and the last
         Assert.All(evals, p => Assert.InRange(p.EvalLoss!.Value, 0.01, 20));
+        Assert.All(evals, p => Assert.InRange(p.EvalArtLoss!.Value, 0.01, 20));
+        var scores = Assert.Single(metrics, p => p.HasCaptionScores);
+        Assert.Equal(5, scores.Step);
+        Assert.All([scores.EvalExactMatch, scores.EvalSimilarity, scores.EvalArtExactMatch, scores.EvalArtSimilarity],
+            v => Assert.InRange(v!.Value, 0, 1));
+
+        // Every captioned row is saved with its test (train.score_samples = 64 covers both small sets).
         var captions = File.ReadAllLines(run.Captions).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
-        Assert.Equal(2, captions.Length);
         Assert.All(captions, c => Assert.Equal(5, c.GetProperty("step").GetInt64()));
-        Assert.All(captions, c => Assert.Contains(c.GetProperty("reference").GetString(), new[] { "red heart", "blue car", "green tree" }));
-        Assert.Contains("Captions for held-out images:", output.ToString());
+        var byTest = captions.ToLookup(c => c.GetProperty("test").GetString(), c => c.GetProperty("reference").GetString());
+        Assert.Equal(["sample 1", "sample 6"], byTest["unseen art"].Order());
+        Assert.Equal(["blue car", "green tree", "red heart"], byTest["unseen names"].Order());
+        var text = output.ToString();
+        Assert.Contains("Held-out tests", text);
+        Assert.Contains("Captions for held-out images:", text);
+        Assert.True(File.Exists(run.CaptionSheet));
     }
 
     [Fact]

@@ -89,6 +89,12 @@ public sealed class ConfigErrorTests
     [InlineData("run_name = \"..\"\n", "run_name", "letters, digits")]
     [InlineData("run_name = \"\"\n", "run_name", "letters, digits")]
     [InlineData("[[vlm.freeze_schedule]]\nstart_step = 10\n[[vlm.freeze_schedule]]\nstart_step = 5\n", "vlm.freeze_schedule[1].start_step", "greater than the previous stage's start_step (10)")]
+    [InlineData("[data]\nmanifest = \"data/emoji-google/train.jsonl\"\nunseen_art_manifest = \"data/emoji-google/./train.jsonl\"\n", "data.unseen_art_manifest", "a manifest of other art than data.manifest")]
+    [InlineData("[data]\neval_manifest = \"data/emoji-twitter/eval.jsonl\"\nunseen_art_manifest = \"data/emoji-twitter/eval.jsonl\"\n", "data.unseen_art_manifest", "another manifest than data.eval_manifest")]
+    [InlineData("[train]\nscore_samples = -1\n", "train.score_samples", "0 (no caption scores) or a count")]
+    [InlineData("[data]\naugment_crop = 0.0\n", "data.augment_crop", "a fraction of the image side in (0, 1]")]
+    [InlineData("[data]\naugment_blur = -1.0\n", "data.augment_blur", "0 (no blur)")]
+    [InlineData("[data]\naugment_colour = 1.0\n", "data.augment_colour", "a fraction in [0, 1)")]
     public void AnImpossibleValueNamesTheKeyAndTheExpectation(string toml, string key, string expectation)
     {
         var error = SingleError(toml);

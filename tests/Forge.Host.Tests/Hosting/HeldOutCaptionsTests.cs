@@ -31,7 +31,7 @@ public sealed class HeldOutCaptionsTests : IDisposable
         _dir.Dispose();
     }
 
-    private JobConfig Config(int generateSamples = 3, string? evalManifest = null) => JobConfigLoader.Parse($"""
+    private JobConfig Config(int generateSamples = 3, string? evalManifest = null, int scoreSamples = 0) => JobConfigLoader.Parse($"""
         run_name = "tiny"
         [model]
         dim = 16
@@ -56,6 +56,7 @@ public sealed class HeldOutCaptionsTests : IDisposable
         image_size = 8
         [train]
         generate_samples = {generateSamples}
+        score_samples = {scoreSamples}
         """, "tiny.toml");
 
     /// <summary>Commits, as the run's checkpoint at `step`, the weights of the model `config` builds (a world of one).</summary>
@@ -100,10 +101,12 @@ public sealed class HeldOutCaptionsTests : IDisposable
         await Commit(config, run, step: 2);
         await Commit(trained, run, step: 5);
 
-        var result = await HeldOutCaptions.FromLatestCheckpointAsync(config, run, CancellationToken.None);
+        var report = await HeldOutCaptions.FromLatestCheckpointAsync(config, run, CancellationToken.None);
 
-        Assert.NotNull(result);
-        Assert.Equal(5, result.Step);
+        Assert.NotNull(report);
+        Assert.Equal(5, report.Step);
+        var result = Assert.Single(report.Tests);
+        Assert.Equal(HeldOutTestReport.UnseenNames, result.Name);
         Assert.Equal(3, result.Captions.Select(c => c.ImagePath).Distinct().Count());
         var heldOut = ImageTextDataset.Open(_heldOut, config.Data, config.Vlm.MaxTextLen);
         var byTrained = CaptionsBy(trained, heldOut, result.Captions);
@@ -122,8 +125,29 @@ public sealed class HeldOutCaptionsTests : IDisposable
 
         var run = new RunDirectory(_dir.File("tiny"));
         await Commit(config, run, step: 1);
-        Assert.Null(await HeldOutCaptions.FromLatestCheckpointAsync(Config(generateSamples: 0), run, CancellationToken.None));
+        Assert.Null(await HeldOutCaptions.FromLatestCheckpointAsync(Config(generateSamples: 0, scoreSamples: 0), run, CancellationToken.None));
         Assert.Null(await HeldOutCaptions.FromLatestCheckpointAsync(Config(evalManifest: ""), run, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task ScoresAndEvalLossAreThoseOfTheCommittedWeightsOverTheFirstScoreSamplesImages()
+    {
+        var config = Config(generateSamples: 2, scoreSamples: 4);
+        var trained = config with { Train = config.Train with { Seed = 7 } };
+        var run = new RunDirectory(_dir.File("tiny"));
+        await Commit(trained, run, step: 3);
+
+        var test = Assert.Single((await HeldOutCaptions.FromLatestCheckpointAsync(config, run, CancellationToken.None))!.Tests);
+
+        var heldOut = ImageTextDataset.Open(_heldOut, config.Data, config.Vlm.MaxTextLen);
+        var evaluator = new HeldOutEvaluator(heldOut, config.Data.Seed);
+        Assert.Equal(4, test.Captions.Count);
+        Assert.Equal(2, test.Shown.Count());
+        Assert.Equal(evaluator.Rows.Take(4).Select(r => heldOut[r].ImagePath), test.Captions.Select(c => c.ImagePath));
+        Assert.Equal(CaptionScores.Of(test.Captions.ToArray()), test.Scores);
+        using var model = VlmRegistry.Build(trained, CPU, ScalarType.Float32);
+        var expected = evaluator.Evaluate(model, CPU, config.Train.BatchSize, config.Train.EvalBatches).MeanLoss;
+        Assert.Equal(expected, test.EvalLoss!.Value, 1e-5);
     }
 
     [Fact]

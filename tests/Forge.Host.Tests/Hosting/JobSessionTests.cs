@@ -20,7 +20,7 @@ public sealed class JobSessionTests
     {
         o.OnJobStarted(new JobStarted("session", 2, 0, 30, 1000));
         for (var done = 1; done <= 30; done++) o.OnStep(Reports.Step(done, 5.0 - done / 10.0));
-        o.OnEval(30, 2.5);
+        o.OnEval(30, new HeldOutLosses(2.5, null));
         o.OnCheckpoint(30, 0.1, 0.4);
         var finished = new JobFinished(30, completed, null, error);
         o.OnJobFinished(finished);
@@ -85,8 +85,9 @@ public sealed class JobSessionTests
         Assert.Equal("job_failed", JournalEntry.ReadAll(run.Events).Last().Event);
     }
 
-    private static Func<CancellationToken, Task<CheckpointCaptions?>> Captions(params GeneratedCaption[] captions) =>
-        _ => Task.FromResult<CheckpointCaptions?>(new CheckpointCaptions(30, captions));
+    private static Func<CancellationToken, Task<HeldOutReport?>> Captions(params GeneratedCaption[] captions) =>
+        _ => Task.FromResult<HeldOutReport?>(new HeldOutReport(30,
+            [new HeldOutTestReport(HeldOutTestReport.UnseenNames, "eval.jsonl", 1.5, CaptionScores.Of(captions), captions, captions.Length)]));
 
     [Fact]
     public async Task CaptionsFollowTheFinalSummaryAndAreSavedInTheRunDirectory()
@@ -101,7 +102,7 @@ public sealed class JobSessionTests
         Assert.Equal(0, code);
         var text = console.ToString();
         Assert.True(text.IndexOf("Captions for held-out images:", StringComparison.Ordinal) > text.IndexOf("finished at step 30", StringComparison.Ordinal));
-        Assert.Contains("heart.png\n    reference: red heart\n    generated: red hat", text.ReplaceLineEndings("\n"));
+        Assert.Contains("x heart.png\n      reference: red heart\n      generated: red hat", text.ReplaceLineEndings("\n"));
         var lines = File.ReadAllLines(run.Captions).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
         Assert.Equal(["red hat", "blue"], lines.Select(l => l.GetProperty("generated").GetString()));
         Assert.Equal("blue car & co", lines[1].GetProperty("reference").GetString());
@@ -132,7 +133,7 @@ public sealed class JobSessionTests
         var asked = false;
 
         await JobSession.RunAsync(Config, run, resume: false, Recorder(new StringWriter()), (o, _) => FakeJob(o, false, "NCCL error"),
-            _ => { asked = true; return Task.FromResult<CheckpointCaptions?>(null); });
+            _ => { asked = true; return Task.FromResult<HeldOutReport?>(null); });
 
         Assert.False(asked);
         Assert.False(File.Exists(run.Captions));

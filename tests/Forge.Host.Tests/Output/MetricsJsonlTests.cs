@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Forge.Actors.Protocol;
 using Forge.Host.Output;
+using Forge.Model.Evaluation;
 
 namespace Forge.Host.Tests.Output;
 
@@ -85,13 +86,54 @@ public sealed class MetricsJsonlTests
         writer.OnJobStarted(new JobStarted("r", 2, 0, 100, 1));
         writer.OnStep(Reports.Step(50, 2.0));
         clock.Advance(TimeSpan.FromSeconds(7));
-        writer.OnEval(50, 2.5);
+        writer.OnEval(50, new HeldOutLosses(2.5, null));
 
         var eval = JsonDocument.Parse(ReadLines(dir.File("m.jsonl"))[1]).RootElement;
 
         Assert.Equal(50, eval.GetProperty("step").GetInt64());
         Assert.Equal(2.5, eval.GetProperty("eval_loss").GetDouble());
         Assert.Equal(7.0, eval.GetProperty("wall_s").GetDouble());
+    }
+
+    [Fact]
+    public void AnEvalLineCarriesTheLossOfEachConfiguredHeldOutTest()
+    {
+        using var dir = new TempDirectory();
+        using (var writer = new MetricsJsonlWriter(dir.File("m.jsonl"), append: false))
+        {
+            writer.OnEval(150, new HeldOutLosses(1.25, 0.5));
+            writer.OnEval(300, new HeldOutLosses(null, 0.25));
+        }
+
+        var lines = ReadLines(dir.File("m.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+
+        Assert.Equal(1.25, lines[0].GetProperty("eval_loss").GetDouble());
+        Assert.Equal(0.5, lines[0].GetProperty("eval_art_loss").GetDouble());
+        Assert.False(lines[1].TryGetProperty("eval_loss", out _));   // not configured: no key, not a null
+        Assert.Equal(0.25, lines[1].GetProperty("eval_art_loss").GetDouble());
+        var read = MetricsLog.Read(dir.File("m.jsonl"));
+        Assert.Equal([(1.25, 0.5), (null, 0.25)], read.Select(p => (p.EvalLoss, p.EvalArtLoss)));
+        Assert.DoesNotContain(read, p => p.HasCaptionScores);
+    }
+
+    [Fact]
+    public void TheCaptionScoresLineCarriesEachTestsExactMatchSimilarityAndCountAndReadsBack()
+    {
+        using var dir = new TempDirectory();
+        using (var writer = new MetricsJsonlWriter(dir.File("m.jsonl"), append: false))
+            writer.OnCaptionScores(900, new HeldOutScores(new CaptionScores(64, 0.125, 0.5), new CaptionScores(32, 0.75, 0.875)));
+
+        var line = JsonDocument.Parse(ReadLines(dir.File("m.jsonl")).Single()).RootElement;
+
+        Assert.Equal(900, line.GetProperty("step").GetInt64());
+        Assert.Equal((0.125, 0.5, 64), (line.GetProperty("eval_exact_match").GetDouble(), line.GetProperty("eval_similarity").GetDouble(),
+            line.GetProperty("eval_captioned").GetInt32()));
+        Assert.Equal((0.75, 0.875, 32), (line.GetProperty("eval_art_exact_match").GetDouble(), line.GetProperty("eval_art_similarity").GetDouble(),
+            line.GetProperty("eval_art_captioned").GetInt32()));
+        var point = Assert.Single(MetricsLog.Read(dir.File("m.jsonl")));
+        Assert.True(point.HasCaptionScores);
+        Assert.Equal((0.125, 0.5, 0.75, 0.875), (point.EvalExactMatch, point.EvalSimilarity, point.EvalArtExactMatch, point.EvalArtSimilarity));
+        Assert.Null(point.Loss);
     }
 
     [Fact]

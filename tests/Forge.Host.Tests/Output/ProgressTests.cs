@@ -1,6 +1,7 @@
 using Forge.Actors.Protocol;
 using Forge.Actors.Training;
 using Forge.Host.Output;
+using Forge.Model.Evaluation;
 
 namespace Forge.Host.Tests.Output;
 
@@ -48,7 +49,7 @@ public sealed class ProgressTests
         progress.OnJobStarted(new JobStarted("demo", 2, 0, 100, 1_000_000));
         clock.Advance(TimeSpan.FromSeconds(2.5));
         progress.OnStep(Reports.Step(10, 4.5));
-        progress.OnEval(10, 4.75);
+        progress.OnEval(10, new HeldOutLosses(4.75, null));
         progress.OnCheckpoint(10, 0.5, 1.25);
         progress.OnJobFinished(new JobFinished(10, false, null, null));
 
@@ -89,7 +90,7 @@ public sealed class ProgressTests
         {
             observer.OnJobStarted(new JobStarted("demo", 1, 0, 30, 1000));
             for (var step = 10; step <= 30; step += 10) observer.OnStep(Reports.Step(step, 4.0 - step / 10.0));
-            observer.OnEval(30, 1.5);
+            observer.OnEval(30, new HeldOutLosses(1.5, null));
             observer.OnCheckpoint(30, 0.1, 0.2);
             observer.OnJobFinished(new JobFinished(30, true, null, null));
             return Task.FromResult(42);
@@ -109,7 +110,7 @@ public sealed class ProgressTests
         public List<long> Steps { get; } = [];
         public void OnJobStarted(JobStarted info) { }
         public void OnStep(StepReport report) => Steps.Add(report.StepsDone);
-        public void OnEval(long step, double evalLoss) { }
+        public void OnEval(long step, HeldOutLosses losses) { }
         public void OnCheckpoint(long step, double stallSeconds, double writeSeconds) { }
         public void OnMessage(string message) { }
         public void OnJobFinished(JobFinished info) { }
@@ -119,7 +120,7 @@ public sealed class ProgressTests
     {
         public void OnJobStarted(JobStarted info) { }
         public void OnStep(StepReport report) => throw new IOException("disk full");
-        public void OnEval(long step, double evalLoss) { }
+        public void OnEval(long step, HeldOutLosses losses) { }
         public void OnCheckpoint(long step, double stallSeconds, double writeSeconds) { }
         public void OnMessage(string message) { }
         public void OnJobFinished(JobFinished info) { }

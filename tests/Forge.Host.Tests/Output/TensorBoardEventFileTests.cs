@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Forge.Host.Output.TensorBoard;
+using Forge.Model.Evaluation;
 using Google.Protobuf;
 
 namespace Forge.Host.Tests.Output;
@@ -37,7 +38,7 @@ public sealed class TensorBoardEventFileTests
         {
             path = writer.FilePath;
             writer.OnStep(Reports.Step(10, 4.5));
-            writer.OnEval(10, 4.75);
+            writer.OnEval(10, new HeldOutLosses(4.75, null));
             writer.OnCheckpoint(10, 0.5, 2.0);
         }
 
@@ -58,6 +59,30 @@ public sealed class TensorBoardEventFileTests
         Assert.Equal(4.75f, events[2].Scalars["eval/loss"]);
         Assert.Equal(0.5f, events[3].Scalars["checkpoint/stall_s"]);
         Assert.Equal(2.0f, events[3].Scalars["checkpoint/write_s"]);
+    }
+
+    [Fact]
+    public void BothHeldOutTestsLogTheirLossesAndTheEndOfRunCaptionScores()
+    {
+        using var dir = new TempDirectory();
+        string path;
+        using (var writer = new TensorBoardWriter(dir.Path, new FixedClock(Now)))
+        {
+            path = writer.FilePath;
+            writer.OnEval(150, new HeldOutLosses(1.25, 0.5));
+            writer.OnEval(300, new HeldOutLosses(null, 0.25));
+            writer.OnCaptionScores(300, new HeldOutScores(new CaptionScores(64, 0.125, 0.5), new CaptionScores(64, 0.75, 0.875)));
+        }
+
+        var events = ReadRecords(path).Select(DecodeEvent).Skip(1).ToList();
+
+        Assert.Equal([150L, 300L, 300L], events.Select(e => e.Step));
+        Assert.Equal(new Dictionary<string, float> { ["eval/loss"] = 1.25f, ["eval_art/loss"] = 0.5f }, events[0].Scalars);
+        Assert.Equal(new Dictionary<string, float> { ["eval_art/loss"] = 0.25f }, events[1].Scalars);
+        Assert.Equal(new Dictionary<string, float>
+        {
+            ["eval/exact_match"] = 0.125f, ["eval/similarity"] = 0.5f, ["eval_art/exact_match"] = 0.75f, ["eval_art/similarity"] = 0.875f,
+        }, events[2].Scalars);
     }
 
     [Fact]

@@ -28,7 +28,7 @@ public class KempnerForgeParityTests(ITestOutputHelper output)
     };
 
     [Fact]
-    public void MoE_with_cross_attention_matches_KempnerForge_logits_and_routing_losses()
+    public void MoEWithCrossAttentionMatchesKempnerForgeLogitsAndRoutingLosses()
     {
         var config = Config("cross_attention", new ModelConfig
         {
@@ -59,7 +59,7 @@ public class KempnerForgeParityTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Mixture_of_transformers_matches_KempnerForge_logits()
+    public void MixtureOfTransformersMatchesKempnerForgeLogits()
     {
         var config = Config("mot", new ModelConfig
         {

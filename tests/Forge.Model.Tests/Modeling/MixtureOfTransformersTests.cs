@@ -13,7 +13,7 @@ public class MixtureOfTransformersTests
     private static JobConfig MotConfig() => TinyVlm.Config("mot");
 
     [Fact]
-    public void A_MoT_block_at_init_is_the_identity()
+    public void AMoTBlockAtInitIsTheIdentity()
     {
         manual_seed(8);
         using var block = new MotBlock(32, 4, 2, 48, 1e-5);
@@ -31,7 +31,7 @@ public class MixtureOfTransformersTests
     }
 
     [Fact]
-    public void A_MoT_model_at_init_gives_the_text_embeddings_final_normed_whatever_the_image()
+    public void AMoTModelAtInitGivesTheTextEmbeddingsFinalNormedWhateverTheImage()
     {
         using var model = TinyVlm.Build(MotConfig());
         using var ids = TinyVlm.Ids(2, 8, 3);
@@ -46,7 +46,7 @@ public class MixtureOfTransformersTests
     }
 
     [Fact]
-    public void MoT_with_equal_text_and_image_weights_equals_a_dense_block_over_the_joint_sequence()
+    public void MoTWithEqualTextAndImageWeightsEqualsADenseBlockOverTheJointSequence()
     {
         manual_seed(9);
         using var dense = new TransformerBlock(32, 4, 2, 48, 1e-5);
@@ -97,7 +97,7 @@ public class MixtureOfTransformersTests
     }
 
     [Fact]
-    public void A_warm_start_copies_each_dense_block_into_every_modality()
+    public void AWarmStartCopiesEachDenseBlockIntoEveryModality()
     {
         using var folder = new TemporaryFolder();
         var dense = TinyVlm.Config("joint_decoder");
@@ -140,7 +140,7 @@ public class MixtureOfTransformersTests
     }
 
     [Fact]
-    public void MoT_parameters_have_KempnerForges_per_modality_names()
+    public void MoTParametersHaveKempnerForgesPerModalityNames()
     {
         using var model = TinyVlm.Build(MotConfig());
         var names = model.named_parameters().Select(p => p.name).ToHashSet();
@@ -167,7 +167,7 @@ public class MixtureOfTransformersTests
     }
 
     [Fact]
-    public void Text_positions_see_the_image_through_the_one_attention_once_trained()
+    public void TextPositionsSeeTheImageThroughTheOneAttentionOnceTrained()
     {
         using var model = TinyVlm.Build(MotConfig());
         using (no_grad())

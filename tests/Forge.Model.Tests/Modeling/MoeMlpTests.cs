@@ -9,7 +9,7 @@ namespace Forge.Model.Tests.Modeling;
 public class MoeMlpTests
 {
     [Fact]
-    public void One_expert_with_top_1_equals_the_dense_MLP_with_the_same_weights()
+    public void OneExpertWithTop1EqualsTheDenseMLPWithTheSameWeights()
     {
         manual_seed(3);
         using var moe = new MoeMlp(16, 32, experts: 1, topK: 1, sharedExperts: 0, capacityFactor: 0);
@@ -28,7 +28,7 @@ public class MoeMlpTests
     }
 
     [Fact]
-    public void A_decoder_with_one_expert_and_top_1_gives_the_dense_decoders_logits()
+    public void ADecoderWithOneExpertAndTop1GivesTheDenseDecodersLogits()
     {
         var dense = TinyVlm.Config("joint_decoder");
         var moe = dense with { Model = dense.Model with { NumExperts = 1, MoeTopK = 1, MoeFrequency = 1 } };
@@ -52,7 +52,7 @@ public class MoeMlpTests
     }
 
     [Fact]
-    public void Capacity_keeps_each_experts_first_tokens_in_sequence_order_whatever_their_scores()
+    public void CapacityKeepsEachExpertsFirstTokensInSequenceOrderWhateverTheirScores()
     {
         // Six tokens, one slot, two experts, factor 0.5: capacity ceil(6 * 1 / 2 * 0.5) = 2 per expert.
         using var indices = tensor(new long[] { 0, 0, 1, 0, 1, 0 }).reshape(6, 1);
@@ -66,7 +66,7 @@ public class MoeMlpTests
     }
 
     [Fact]
-    public void Capacity_counts_each_routing_slot_on_its_own()
+    public void CapacityCountsEachRoutingSlotOnItsOwn()
     {
         // Top-2 of 4 experts, four tokens, factor 0.5: capacity ceil(4 * 2 / 4 * 0.5) = 1 per expert and slot.
         // Expert 0 is token 0's first choice and token 1's second: one each in its two slots, both kept.
@@ -80,7 +80,7 @@ public class MoeMlpTests
     }
 
     [Fact]
-    public void A_token_dropped_for_capacity_gets_nothing_from_the_routed_experts()
+    public void ATokenDroppedForCapacityGetsNothingFromTheRoutedExperts()
     {
         manual_seed(4);
         using var moe = new MoeMlp(8, 16, experts: 2, topK: 1, sharedExperts: 0, capacityFactor: 0.25);
@@ -99,7 +99,7 @@ public class MoeMlpTests
     }
 
     [Fact]
-    public void Uniform_router_probabilities_give_a_balance_loss_of_one_and_a_z_loss_of_log_experts_squared()
+    public void UniformRouterProbabilitiesGiveABalanceLossOfOneAndAZLossOfLogExpertsSquared()
     {
         using var router = new SoftmaxTopKRouter(8, experts: 4, topK: 2);
         using (no_grad()) router.gate.weight!.zero_();
@@ -116,7 +116,7 @@ public class MoeMlpTests
     }
 
     [Fact]
-    public void MoE_layers_sit_where_KempnerForge_puts_them_under_its_names()
+    public void MoELayersSitWhereKempnerForgePutsThemUnderItsNames()
     {
         var config = TinyVlm.Config() with { Model = TinyVlm.Config().Model with { NLayers = 4, NumExperts = 3, MoeTopK = 2, MoeFrequency = 2, MoeSharedExperts = 1 } };
         config = config with { Vlm = config.Vlm with { CrossAttentionEveryNLayers = 2 } };

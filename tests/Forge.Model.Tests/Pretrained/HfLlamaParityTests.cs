@@ -11,7 +11,7 @@ public sealed class HfLlamaParityTests(ITestOutputHelper output)
     [InlineData("llama")]
     [InlineData("llama-tied")]
     [InlineData("llama-sharded")]
-    public void Logits_match_transformers_on_the_tiny_random_llama(string fixture)
+    public void LogitsMatchTransformersOnTheTinyRandomLlama(string fixture)
     {
         var config = HfFixtures.CrossAttentionConfig(fixture);
         using var vlm = VlmRegistry.Build(config, CPU, ScalarType.Float32);
@@ -30,7 +30,7 @@ public sealed class HfLlamaParityTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void The_config_json_maps_onto_the_model_section()
+    public void TheConfigJsonMapsOntoTheModelSection()
     {
         var hf = HfLlamaConfig.Read(HfFixtures.Dir("llama"));
         Assert.Equal(32, hf.Model.Dim);
@@ -48,7 +48,7 @@ public sealed class HfLlamaParityTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void A_config_the_decoder_cannot_compute_is_refused_by_key()
+    public void AConfigTheDecoderCannotComputeIsRefusedByKey()
     {
         var dir = Directory.CreateTempSubdirectory("forge-hfcfg-").FullName;
         try
@@ -68,7 +68,7 @@ public sealed class HfLlamaParityTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Names_map_both_ways()
+    public void NamesMapBothWays()
     {
         foreach (var hf in new[] { "model.embed_tokens.weight", "model.norm.weight", "lm_head.weight", "model.layers.1.self_attn.k_proj.weight", "model.layers.0.post_attention_layernorm.weight" })
             Assert.Equal(hf, HfLlamaNames.ToHf(HfLlamaNames.ToForge(hf)!));

@@ -34,7 +34,7 @@ public sealed class PretrainedWeightsTests : IDisposable
     }
 
     [Fact]
-    public void A_text_only_checkpoint_in_a_cross_attention_model_gives_the_text_only_logits_bit_for_bit()
+    public void ATextOnlyCheckpointInACrossAttentionModelGivesTheTextOnlyLogitsBitForBit()
     {
         var config = HfFixtures.CrossAttentionConfig();
         using var vlm = VlmRegistry.Build(config, CPU, ScalarType.Float32);
@@ -57,7 +57,7 @@ public sealed class PretrainedWeightsTests : IDisposable
     }
 
     [Fact]
-    public void With_the_text_model_frozen_only_cross_attention_and_adapter_parameters_get_gradient_at_step_zero()
+    public void WithTheTextModelFrozenOnlyCrossAttentionAndAdapterParametersGetGradientAtStepZero()
     {
         var config = HfFixtures.CrossAttentionConfig() with
         {
@@ -97,7 +97,7 @@ public sealed class PretrainedWeightsTests : IDisposable
     }
 
     [Fact]
-    public void A_tensor_the_model_lacks_is_an_error_naming_it_unless_excluded()
+    public void ATensorTheModelLacksIsAnErrorNamingItUnlessExcluded()
     {
         var config = HfFixtures.CrossAttentionConfig();
         using var vlm = VlmRegistry.Build(config, CPU, ScalarType.Float32);
@@ -115,7 +115,7 @@ public sealed class PretrainedWeightsTests : IDisposable
     }
 
     [Fact]
-    public void A_shape_mismatch_is_an_error_naming_the_tensor_and_both_shapes_unless_excluded()
+    public void AShapeMismatchIsAnErrorNamingTheTensorAndBothShapesUnlessExcluded()
     {
         // A vocabulary of 400 against the checkpoint's 384: the embedding and the head do not fit.
         var config = HfFixtures.CrossAttentionConfig() with { Model = HfFixtures.CrossAttentionConfig().Model with { VocabSize = 400 } };
@@ -135,7 +135,7 @@ public sealed class PretrainedWeightsTests : IDisposable
     }
 
     [Fact]
-    public void A_sharded_model_directory_loads_the_same_weights_as_its_single_file()
+    public void AShardedModelDirectoryLoadsTheSameWeightsAsItsSingleFile()
     {
         var config = HfFixtures.CrossAttentionConfig();
         using var single = VlmRegistry.Build(config, CPU, ScalarType.Float32);
@@ -153,7 +153,7 @@ public sealed class PretrainedWeightsTests : IDisposable
     }
 
     [Fact]
-    public void Tied_embeddings_load_the_output_head_from_the_embedding()
+    public void TiedEmbeddingsLoadTheOutputHeadFromTheEmbedding()
     {
         var config = HfFixtures.CrossAttentionConfig("llama-tied");
         using var vlm = VlmRegistry.Build(config, CPU, ScalarType.Float32);
@@ -165,7 +165,7 @@ public sealed class PretrainedWeightsTests : IDisposable
     }
 
     [Fact]
-    public void The_report_folds_layer_indices_into_ranges()
+    public void TheReportFoldsLayerIndicesIntoRanges()
     {
         var folded = WeightLoadReport.Fold(["a.layers.0.w", "a.layers.1.w", "a.layers.2.w", "a.layers.5.w", "norm.weight"]);
         Assert.Equal(["a.layers.{0-2,5}.w", "norm.weight"], folded);

@@ -16,7 +16,7 @@ public sealed class VisionTowerParityTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Siglip_last_hidden_state_matches_transformers()
+    public void SiglipLastHiddenStateMatchesTransformers()
     {
         using var tower = new SiglipVisionTower(HfFixtures.Dir("siglip"), CPU);
         tower.LoadPretrained();
@@ -30,7 +30,7 @@ public sealed class VisionTowerParityTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Clip_output_is_last_hidden_state_without_the_cls_token_and_matches_transformers()
+    public void ClipOutputIsLastHiddenStateWithoutTheClsTokenAndMatchesTransformers()
     {
         using var tower = new ClipVisionTower(HfFixtures.Dir("clip"), CPU);
         tower.LoadPretrained();
@@ -46,7 +46,7 @@ public sealed class VisionTowerParityTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void A_vlm_built_with_a_siglip_encoder_carries_the_towers_weights_not_its_init()
+    public void AVlmBuiltWithASiglipEncoderCarriesTheTowersWeightsNotItsInit()
     {
         var config = HfFixtures.CrossAttentionConfig() with
         {
@@ -63,7 +63,7 @@ public sealed class VisionTowerParityTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void A_tower_checkpoint_of_another_size_is_an_error_naming_the_tensor()
+    public void ATowerCheckpointOfAnotherSizeIsAnErrorNamingTheTensor()
     {
         var dir = Directory.CreateTempSubdirectory("forge-tower-").FullName;
         try
@@ -84,7 +84,7 @@ public sealed class VisionTowerParityTests(ITestOutputHelper output)
     [Theory]
     [InlineData("siglip", 32, 0.5)]
     [InlineData("clip", 32, 0.48145466)]
-    public void The_preprocessor_config_gives_the_towers_size_and_normalisation(string tower, int size, double firstMean)
+    public void ThePreprocessorConfigGivesTheTowersSizeAndNormalisation(string tower, int size, double firstMean)
     {
         var p = HfImagePreprocessing.Read(HfFixtures.Dir(tower));
         Assert.Equal(size, p.ImageSize);
@@ -95,7 +95,7 @@ public sealed class VisionTowerParityTests(ITestOutputHelper output)
     [Theory]
     [InlineData("siglip")]
     [InlineData("clip")]
-    public void An_image_at_the_towers_size_preprocesses_as_transformers_does(string tower)
+    public void AnImageAtTheTowersSizePreprocessesAsTransformersDoes(string tower)
     {
         var p = HfImagePreprocessing.Read(HfFixtures.Dir(tower));
         var transform = new ImageTransform(p.ImageSize, p.Mean, p.Std);
@@ -108,7 +108,7 @@ public sealed class VisionTowerParityTests(ITestOutputHelper output)
 
     [Theory]
     [InlineData("clip")]
-    public void A_larger_image_is_cropped_and_resized_close_to_transformers(string tower)
+    public void ALargerImageIsCroppedAndResizedCloseToTransformers(string tower)
     {
         // Skia's linear filter with mipmaps against PIL's bicubic: the same crop and scale, not the same kernel.
         var p = HfImagePreprocessing.Read(HfFixtures.Dir(tower));

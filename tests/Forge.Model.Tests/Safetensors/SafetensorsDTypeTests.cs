@@ -35,7 +35,7 @@ public sealed class SafetensorsDTypeTests : IDisposable
     [InlineData("BF16", ScalarType.BFloat16, new byte[] { 0x80, 0x3F, 0x40, 0xC0 }, new[] { 1.0, -3.0 })]
     [InlineData("F32", ScalarType.Float32, new byte[] { 0, 0, 0xC0, 0x3F, 0, 0, 0x10, 0xC1 }, new[] { 1.5, -9.0 })]
     [InlineData("F64", ScalarType.Float64, new byte[] { 0, 0, 0, 0, 0, 0, 0xF0, 0x3F, 0, 0, 0, 0, 0, 0, 0x04, 0xC0 }, new[] { 1.0, -2.5 })]
-    public void Every_checkpoint_and_mask_dtype_reads_with_its_values(string code, ScalarType type, byte[] data, double[] expected)
+    public void EveryCheckpointAndMaskDtypeReadsWithItsValues(string code, ScalarType type, byte[] data, double[] expected)
     {
         using var reader = new SafetensorsReader(Write(code, data));
         using var t = reader.Read("t");
@@ -47,7 +47,7 @@ public sealed class SafetensorsDTypeTests : IDisposable
     [Theory]
     [InlineData("F8_E4M3")]
     [InlineData("F8_E5M2")]
-    public void An_8_bit_float_tensor_is_an_error_naming_it(string code)
+    public void An8BitFloatTensorIsAnErrorNamingIt(string code)
     {
         var path = Write(code, [1, 2], name: "model.layers.0.mlp.up_proj.weight");
         var e = Assert.Throws<InvalidDataException>(() => new SafetensorsReader(path));
@@ -59,7 +59,7 @@ public sealed class SafetensorsDTypeTests : IDisposable
     [InlineData(ScalarType.Byte)]
     [InlineData(ScalarType.Int8)]
     [InlineData(ScalarType.Int16)]
-    public void The_narrow_integer_dtypes_round_trip(ScalarType type)
+    public void TheNarrowIntegerDtypesRoundTrip(ScalarType type)
     {
         using var t = arange(0, 6, ScalarType.Int64).to(type);
         var path = Path.Combine(_dir, $"rt-{type}.safetensors");

@@ -13,7 +13,7 @@ public sealed class HfTokenizerTests
         JsonSerializer.Deserialize<Cases>(File.ReadAllText(HfFixtures.Reference("tokenizer_cases.json")))!;
 
     [Fact]
-    public void Ids_match_the_tokenizers_package_on_the_llama3_style_fixture()
+    public void IdsMatchTheTokenizersPackageOnTheLlama3StyleFixture()
     {
         var tokenizer = TokenizerCatalog.Create(HfFixtures.Dir("llama"));
         var reference = Reference();
@@ -25,7 +25,7 @@ public sealed class HfTokenizerTests
     }
 
     [Fact]
-    public void Special_ids_come_from_tokenizer_config_and_stay_out_of_decoded_text()
+    public void SpecialIdsComeFromTokenizerConfigAndStayOutOfDecodedText()
     {
         var tokenizer = new HfTokenizer(Path.Combine(HfFixtures.Dir("llama"), HfTokenizer.FileName));
         var reference = Reference();
@@ -36,7 +36,7 @@ public sealed class HfTokenizerTests
     }
 
     [Fact]
-    public void A_tokenizer_of_another_kind_is_refused_by_its_key()
+    public void ATokenizerOfAnotherKindIsRefusedByItsKey()
     {
         var dir = Directory.CreateTempSubdirectory("forge-tok-").FullName;
         try

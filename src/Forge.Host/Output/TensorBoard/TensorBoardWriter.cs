@@ -1,12 +1,14 @@
 using Forge.Actors.Protocol;
 using Forge.Actors.Training;
+using Forge.Model.Evaluation;
 
 namespace Forge.Host.Output.TensorBoard;
 
 /// <summary>
 /// TensorBoard scalars for a run: one events.out.tfevents.* file per process start in the run's
 /// tensorboard/ directory (`tensorboard --logdir runs/`), with train/loss, train/lr,
-/// train/grad_norm, train/tokens_per_s, train/world_size, eval/loss and checkpoint/stall_s.
+/// train/grad_norm, train/tokens_per_s, train/world_size, checkpoint/stall_s and the held-out tests:
+/// eval/loss, eval/exact_match, eval/similarity (unseen names) and the same under eval_art/ (unseen art).
 /// </summary>
 public sealed class TensorBoardWriter : ITrainingObserver, IDisposable
 {
@@ -41,7 +43,24 @@ public sealed class TensorBoardWriter : ITrainingObserver, IDisposable
         Write(r.StepsDone, scalars);
     }
 
-    public void OnEval(long step, double evalLoss) => Write(step, [("eval/loss", evalLoss)]);
+    public void OnEval(long step, HeldOutLosses losses)
+    {
+        var scalars = new List<(string Tag, double Value)>();
+        if (losses.UnseenNames is { } names) scalars.Add(("eval/loss", names));
+        if (losses.UnseenArt is { } art) scalars.Add(("eval_art/loss", art));
+        Write(step, [.. scalars]);
+    }
+
+    /// <summary>The end-of-run caption scores of the checkpoint committed at `step` (steps done).</summary>
+    public void OnCaptionScores(long step, HeldOutScores scores) => Write(step,
+    [
+        .. Scores("eval", scores.UnseenNames),
+        .. Scores("eval_art", scores.UnseenArt),
+    ]);
+
+    private static (string Tag, double Value)[] Scores(string prefix, CaptionScores? scores) => scores is null
+        ? []
+        : [($"{prefix}/exact_match", scores.ExactMatch), ($"{prefix}/similarity", scores.Similarity)];
 
     public void OnCheckpoint(long step, double stallSeconds, double writeSeconds) =>
         Write(step, [("checkpoint/stall_s", stallSeconds), ("checkpoint/write_s", writeSeconds)]);

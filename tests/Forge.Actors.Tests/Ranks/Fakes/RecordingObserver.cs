@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Forge.Actors.Protocol;
 using Forge.Actors.Training;
+using Forge.Model.Evaluation;
 
 namespace Forge.Actors.Tests.Ranks.Fakes;
 
@@ -17,7 +18,12 @@ public sealed class RecordingObserver : ITrainingObserver
 
     public void OnJobStarted(JobStarted info) => Started.Enqueue(info);
     public void OnStep(StepReport report) { Steps.Enqueue(report); AfterStep?.Invoke(report); }
-    public void OnEval(long step, double evalLoss) => Evals.Enqueue((step, evalLoss));
+    public ConcurrentQueue<(long Step, HeldOutLosses Losses)> HeldOutEvals { get; } = new();
+    public void OnEval(long step, HeldOutLosses losses)
+    {
+        HeldOutEvals.Enqueue((step, losses));
+        if (losses.UnseenNames is { } names) Evals.Enqueue((step, names));
+    }
     public void OnCheckpoint(long step, double stallSeconds, double writeSeconds) => Checkpoints.Enqueue(step);
     public void OnMessage(string message) => Messages.Enqueue(message);
     public void OnJobFinished(JobFinished info) => Finished.Enqueue(info);

@@ -1,0 +1,25 @@
+using Forge.Model.Config;
+using Forge.Model.Data;
+
+namespace Forge.Model.Evaluation;
+
+/// <summary>
+/// Opens the two held-out tests of a job config, each null when its manifest is empty: unseen names
+/// (data.eval_manifest as it is) and unseen art (data.unseen_art_manifest restricted to the names of
+/// data.manifest, see <see cref="UnseenArtManifest"/>). Training and the end-of-run report open them
+/// the same way, so the rows and their order agree.
+/// </summary>
+public static class HeldOutTests
+{
+    public static HeldOutEvaluator? UnseenNames(JobConfig config) =>
+        string.IsNullOrWhiteSpace(config.Data.EvalManifest)
+            ? null
+            : new HeldOutEvaluator(ImageTextDataset.Open(config.Data.EvalManifest, config.Data, config.Vlm.MaxTextLen), config.Data.Seed);
+
+    public static HeldOutEvaluator? UnseenArt(JobConfig config) =>
+        string.IsNullOrWhiteSpace(config.Data.UnseenArtManifest)
+            ? null
+            : new HeldOutEvaluator(ImageTextDataset.Open(
+                UnseenArtManifest.Load(config.Data.UnseenArtManifest, config.Data.Manifest, config.Data.SkipBadSamples),
+                config.Data, config.Vlm.MaxTextLen), config.Data.Seed);
+}
