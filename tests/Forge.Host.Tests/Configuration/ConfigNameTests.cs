@@ -57,8 +57,10 @@ public sealed class ConfigNameTests
     private static (IReadOnlyList<string> Owned, string[] NearMisses, Func<string, bool> Handles) NameSet(string key) => key switch
     {
         "vlm.arch" => ([.. VlmRegistry.Names], ["crossattention", "llava"], name => Builds(TinyConfig() with { Vlm = TinyConfig().Vlm with { Arch = name } })),
-        "vision_encoder.type" => (VisionEncoderConfig.Types, ["clip", "siglip"],
-            name => Builds(TinyConfig() with { VisionEncoder = TinyConfig().VisionEncoder with { Type = name } })),
+        // A pretrained tower also needs vision_encoder.path (another key's check): the registry handles the name
+        // when it does not refuse it as unknown.
+        "vision_encoder.type" => (VisionEncoderConfig.Types, ["dino", "sam"],
+            name => KnowsName(() => VlmRegistry.Build(TinyConfig() with { VisionEncoder = TinyConfig().VisionEncoder with { Type = name } }, CPU, ScalarType.Float32).Dispose())),
         "adapter.type" => (AdapterConfig.Types, ["mlp", "identity"], name => Handles(() => VisionAdapter.Create(new AdapterConfig { Type = name }, 8, 8, CPU).Dispose())),
         "adapter.activation" => (AdapterConfig.Activations, ["tanh", "swiglu"],
             name => Handles(() => VisionAdapter.Create(new AdapterConfig { Activation = name }, 8, 8, CPU).Dispose())),
@@ -100,6 +102,19 @@ public sealed class ConfigNameTests
         catch (ArgumentException)
         {
             return false;
+        }
+    }
+
+    private static bool KnowsName(Action dispatch)
+    {
+        try
+        {
+            dispatch();
+            return true;
+        }
+        catch (ArgumentException e)
+        {
+            return !e.Message.Contains("is unknown", StringComparison.Ordinal);
         }
     }
 
