@@ -37,6 +37,9 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
 
     // Job-wide, in every state: the registered live ranks (registration order), who waits for the end, and the progress.
     private readonly List<IActorRef> _pool = [];
+    // The pool's members as a set: membership is asked once per rank per registration and per abort, which
+    // scanning the list made O(W²) per formation and re-formation (seconds at thousands of ranks).
+    private readonly HashSet<IActorRef> _inPool = [];
     private readonly List<IActorRef> _awaiters = [];
     private JobProgress _job;
 
@@ -95,7 +98,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
         Receive<FormTimedOut>(t => t.Epoch == _job.Epoch, _ => Finish(false, _job.Epoch == 0 && _settings.ExpectedRanks > 0
             ? $"only {_pool.Count} of the {_settings.ExpectedRanks} launched ranks registered within distributed.form_timeout_sec={_settings.FormTimeout.TotalSeconds}"
             : $"only {_pool.Count} of elastic.min_ranks={_settings.MinRanks} ranks registered within distributed.form_timeout_sec={_settings.FormTimeout.TotalSeconds}"));
-        Receive<Terminated>(t => _pool.Remove(t.ActorRef));
+        Receive<Terminated>(t => RemoveFromPool(t.ActorRef));
         Receive<ClusterEvent.UnreachableMember>(u => DropAll(RanksAt(u.Member.Address), $"node {u.Member.Address} is unreachable"));
         Receive<AssociationErrorEvent>(RefusesConnections, e => DropAll(RanksAt(e.RemoteAddress), GoneReason(e)));
         Receive<StopJob>(s => { _job = _job with { StopReason = s.Reason }; Finish(false, null); });
@@ -386,7 +389,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
             : reason);
         // Every survivor aborts its collective group (freeing ranks blocked on a dead peer) and
         // acknowledges; a rank that cannot acknowledge in time is as good as dead.
-        foreach (var rank in world.Ranks.Where(_pool.Contains))
+        foreach (var rank in world.Ranks.Where(_inPool.Contains))
         {
             data.AwaitingAbort.Add(rank);
             rank.Tell(new AbortStep(world.Epoch, reason));
@@ -428,7 +431,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
             ReformWhenSettled(data);
         });
         Receive<RegisterRank>(Register);
-        Receive<Terminated>(t => { _pool.Remove(t.ActorRef); data.AwaitingAbort.Remove(t.ActorRef); ReformWhenSettled(data); });
+        Receive<Terminated>(t => { RemoveFromPool(t.ActorRef); data.AwaitingAbort.Remove(t.ActorRef); ReformWhenSettled(data); });
         Receive<ClusterEvent.UnreachableMember>(u => LoseNodeWhileRecovering(data, u.Member.Address, $"node {u.Member.Address} is unreachable"));
         Receive<AssociationErrorEvent>(RefusesConnections, e => LoseNodeWhileRecovering(data, e.RemoteAddress, GoneReason(e)));
         Receive<StopJob>(s => { _job = _job with { StopReason = s.Reason }; Finish(false, null); });
@@ -500,7 +503,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
         Receive<Terminated>(t =>
         {
             if (world.Contains(t.ActorRef)) Recover($"rank {world.RankOf(t.ActorRef)} ({t.ActorRef.Path}) stopped", world, [t.ActorRef], running);
-            else _pool.Remove(t.ActorRef);
+            else RemoveFromPool(t.ActorRef);
         });
         Receive<ClusterEvent.UnreachableMember>(u => LoseNode(world, running, u.Member.Address, $"node {u.Member.Address} is unreachable"));
         Receive<AssociationErrorEvent>(RefusesConnections, e => LoseNode(world, running, e.RemoteAddress, GoneReason(e)));
@@ -570,7 +573,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
             Sender.Tell(new LeaveJob(refusal, Refused: true));
             return;
         }
-        if (!_pool.Contains(Sender))
+        if (_inPool.Add(Sender))
         {
             _pool.Add(Sender);
             Context.Watch(Sender);
@@ -596,11 +599,13 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
     {
         foreach (var rank in ranks.ToArray())
         {
-            if (!_pool.Remove(rank)) continue;
+            if (!RemoveFromPool(rank)) continue;
             Context.Unwatch(rank);
             rank.Tell(new LeaveJob($"dropped from the job: {reason}", MayRejoin: true));
         }
     }
+
+    private bool RemoveFromPool(IActorRef rank) => _inPool.Remove(rank) && _pool.Remove(rank);
 
     private IActorRef[] RanksAt(Address address) => _pool.Where(r => r.Path.Address.Equals(address)).ToArray();
 

@@ -28,6 +28,7 @@ public static class ForgeCli
             BenchDataCommand.Create(),
             BenchEngineCommand.Create(),
             BenchModelCommand.Create(),
+            BenchSupervisorCommand.Create(),
         ];
         var bench = new Command("bench", "Measure this machine: " + string.Join(", ", areas.Select(a => a.Name)) + " benchmarks.");
         foreach (var area in areas) bench.Subcommands.Add(area);

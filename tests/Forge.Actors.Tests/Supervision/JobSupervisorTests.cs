@@ -270,6 +270,35 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
+    public void ARepeatedRegistrationCountsOnceAndADroppedRankThatRegistersAgainIsFormedIntoALaterWorld()
+    {
+        var (_, ranks) = Start(Settings(max: 2) with { ExpectedRanks = 2 });
+        var dropped = ranks.Register();
+        // A registration retry that crossed the first answer: still one rank, so the first world keeps waiting.
+        ranks.Say(dropped, new RegisterRank("test", -1));
+        dropped.ExpectMsg<RankRegistered>();
+        dropped.ExpectNoMsg(Quiet);
+        var survivor = ranks.Register();
+        var (epoch, _) = ranks.Form(dropped, survivor);
+        ProbeRanks.ExpectRunStep(dropped, 0);
+        ProbeRanks.ExpectRunStep(survivor, 0);
+
+        ranks.Say(dropped, new StepFailed(epoch, 0, 0, "boom", false));
+        Assert.True(dropped.ExpectMsg<LeaveJob>().MayRejoin);
+        var abort = survivor.ExpectMsg<AbortStep>();
+        ranks.Say(survivor, new StepAborted(abort.WorldEpoch, 1));
+        ranks.Form(survivor);
+        ProbeRanks.ExpectRunStep(survivor, 0);
+
+        // Back in the pool after its drop: once the survivor dies, the next world is the returning rank alone.
+        ranks.Say(dropped, new RegisterRank("test", -1));
+        dropped.ExpectMsg<RankRegistered>();
+        Sys.Stop(survivor.Ref);
+        ranks.Form(dropped);
+        dropped.ExpectMsg<RunStep>();
+    }
+
+    [Fact]
     public void ACheckpointFoundDamagedWhileRejoiningIsReplacedByThePreviousOneAndNoRankIsDropped()
     {
         var (_, ranks) = Start(Settings(max: 2, interval: 1));

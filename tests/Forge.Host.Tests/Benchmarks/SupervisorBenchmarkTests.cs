@@ -1,0 +1,41 @@
+using Forge.Host.Benchmarks;
+using Forge.Host.Commands;
+
+namespace Forge.Host.Tests.Benchmarks;
+
+public sealed class SupervisorBenchmarkTests
+{
+    [Fact]
+    public async Task TheBenchmarkPrintsEveryFigureForEachWorldSizeAndCountsOneRunStepAndOneStepDonePerRank()
+    {
+        var output = new StringWriter();
+        var options = new SupervisorBenchmarkOptions { Ranks = [8], Steps = 4, StepTime = TimeSpan.FromMilliseconds(5) };
+
+        var results = await SupervisorBenchmark.RunAsync(options, output);
+
+        var r = Assert.Single(results);
+        Assert.Equal(8, r.Ranks);
+        Assert.Equal(8, r.MessagesInPerStep);
+        Assert.Equal(8, r.MessagesOutPerStep);
+        Assert.True(r.BarrierMedianMs >= 0 && r.BarrierP99Ms >= r.BarrierMedianMs, $"barrier median {r.BarrierMedianMs} ms, p99 {r.BarrierP99Ms} ms");
+        Assert.True(r.FanInMedianMs >= 0 && r.RoundTripMedianMs > 0);
+        // The kill is followed by an abort, a new world and one whole step of it: at least that step's time.
+        Assert.True(r.ReformSeconds >= 0.005, $"re-formation {r.ReformSeconds} s");
+        Assert.True(r.FormSeconds > 0 && r.WorkingSetMiB > 0);
+        var text = output.ToString();
+        foreach (var label in new[] { "barrier median ms", "barrier p99 ms", "fan-in median ms", "msgs in/step", "msgs out/step", "heap MiB", "working set MiB", "re-form s" })
+            Assert.Contains(label, text);
+        Assert.Contains(text.Split('\n'), line => line.TrimStart().StartsWith("8 ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AWorldSizeThatIsNotANumberIsRejectedNamingTheOptionAndTheValue()
+    {
+        var output = new StringWriter();
+
+        var exit = await BenchSupervisorCommand.RunAsync("8,many", steps: 3, stepMs: 1, output, CancellationToken.None);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("--ranks \"8,many\": \"many\" is not a whole number", output.ToString());
+    }
+}
