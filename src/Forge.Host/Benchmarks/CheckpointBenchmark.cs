@@ -75,8 +75,8 @@ public static class CheckpointBenchmark
             var stalls = training.Checkpoints.Select(c => c.StallSeconds).ToList();
             output.WriteLine($"stall        : {stalls.Average() * 1000:F1} ms mean per checkpoint (a synchronous save would block {firstCopySeconds + writeSeconds + commitSeconds:F2} s); " +
                              $"{training.Deferrals.Count} deferred");
-            output.WriteLine($"training     : {training.Steps} steps in {training.WallSeconds:F2} s, {training.StepSeconds:F2} s of them stepping " +
-                             $"(held back {Math.Max(0, training.WallSeconds - training.StepSeconds):F2} s in all, forming and joining included)");
+            output.WriteLine($"training     : {training.Steps} steps ({training.StepSeconds:F2} s of stepping) in a job of {training.WallSeconds:F2} s; " +
+                             "the rest is forming, joining, and the end of the job waiting for its final checkpoint to be durable");
             return new CheckpointBenchmarkResult(stateMiB, firstCopySeconds, writeSeconds, commitSeconds, readSeconds, loadSeconds,
                 stalls, training.Checkpoints.Select(c => c.WriteSeconds).ToList(), training.Deferrals.Count);
         }
