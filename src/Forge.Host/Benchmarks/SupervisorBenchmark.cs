@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Akka.Actor;
+using Forge.Model.Evaluation;
 using Forge.Actors.Checkpointing;
 using Forge.Actors.Cluster;
 using Forge.Actors.Protocol;
@@ -194,7 +195,7 @@ public static class SupervisorBenchmark
             if (_newWorld) Reformed.TrySetResult(Stopwatch.GetTimestamp());
         }
 
-        public void OnEval(long step, double evalLoss) { }
+        public void OnEval(long step, HeldOutLosses losses) { }
         public void OnCheckpoint(long step, double stallSeconds, double writeSeconds) { }
 
         public void OnMessage(string message)
