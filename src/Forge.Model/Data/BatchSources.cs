@@ -12,9 +12,9 @@ public sealed class BatchSources(ImageTextDataset dataset, DataConfig data) : ID
     private readonly Dictionary<int, PrefetchingBatchSource> _sources = [];
     private bool _disposed;
 
-    /// <summary>The training set of data.manifest, as the job config describes it.</summary>
+    /// <summary>The training set of data.manifest, as the job config describes it (with its data.augment_* augmentation).</summary>
     public static BatchSources Open(JobConfig config) =>
-        new(ImageTextDataset.Open(config.Data.Manifest, config.Data, config.Vlm.MaxTextLen), config.Data);
+        new(ImageTextDataset.Open(config.Data.Manifest, config.Data, config.Vlm.MaxTextLen, training: true), config.Data);
 
     public ImageTextDataset Dataset { get; } = dataset;
 
