@@ -22,7 +22,10 @@ public sealed record RankServices
     /// How long joining a collective group may take before the rank reports failure: half of
     /// distributed.form_timeout_sec, so a join whose peer died fails before the supervisor gives up on this rank.
     /// </summary>
-    public TimeSpan JoinTimeout { get; init; } = TimeSpan.FromSeconds(new Forge.Model.Config.DistributedConfig().FormTimeoutSec / 2.0);
+    public TimeSpan JoinTimeout { get; init; } = JoinTimeoutFor(new Forge.Model.Config.DistributedConfig());
+
+    /// <summary>Half of distributed.form_timeout_sec.</summary>
+    public static TimeSpan JoinTimeoutFor(Forge.Model.Config.DistributedConfig distributed) => TimeSpan.FromSeconds(distributed.FormTimeoutSec / 2.0);
     /// <summary>How often an unregistered rank repeats its registration (see <see cref="ElasticTimings.RegisterRetry"/>).</summary>
     public TimeSpan RegisterRetry { get; init; } = ElasticTimings.RegisterRetry;
 }

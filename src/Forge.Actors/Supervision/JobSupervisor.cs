@@ -218,9 +218,10 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
         // Acted on at the next barrier: the step in flight finishes, then the final checkpoint.
         Receive<StopJob>(s => _job = _job with { StopReason = _job.StopReason ?? s.Reason });
 
-        Receive<ShardSaved>(s => data.Checkpoint is { } checkpoint && checkpoint.Accept(s), _ =>
+        Receive<ShardSaved>(s => data.Checkpoint is not null, s =>
         {
-            if (data.Checkpoint!.AllShardsSaved) Commit(data);
+            // Receipts of another step or world, or repeats, are not this checkpoint's.
+            if (data.Checkpoint!.Accept(s) && data.Checkpoint.AllShardsSaved) Commit(data);
         });
         Receive<ShardSaveFailed>(f => data.Checkpoint is { } c && f.WorldEpoch == c.WorldEpoch && f.Step == c.Step,
             f => AbandonCheckpoint(data, $"rank {f.Rank} could not save its shard: {f.Error}"));

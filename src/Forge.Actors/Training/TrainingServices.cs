@@ -37,7 +37,11 @@ public sealed record TrainingServices : IAsyncDisposable
         Device = device,
         JobId = JobId,
         ModelConfigHash = ModelConfigHash,
+        JoinTimeout = JoinTimeout,
     };
+
+    /// <summary>How long a rank's collective join may take: half of distributed.form_timeout_sec (see <see cref="RankServices.JoinTimeout"/>).</summary>
+    public TimeSpan JoinTimeout { get; init; } = RankServices.JoinTimeoutFor(new DistributedConfig());
 
     /// <summary>The job the config trains and its model-config hash, which each rank registers with.</summary>
     public string JobId { get; init; } = "";
@@ -75,6 +79,7 @@ public sealed record TrainingServices : IAsyncDisposable
                 DataCursorAfter = data.CursorAfter,
                 Owned = [store, data],
                 JobId = config.RunName,
+                JoinTimeout = RankServices.JoinTimeoutFor(config.Distributed),
                 ModelConfigHash = Supervision.JobSupervisorSettings.ModelHash(config),
             };
         }
