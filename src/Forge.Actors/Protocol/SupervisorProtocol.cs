@@ -14,6 +14,12 @@ namespace Forge.Actors.Protocol;
 /// </summary>
 public sealed record RegisterRank(string Node, int Device, string JobId = "", string ModelConfigHash = "") : IForgeMessage;
 
+/// <summary>
+/// A rank's answer to <see cref="ProveStore"/>: the token it read from its own store
+/// (<paramref name="StoreLocation"/>), null with <paramref name="Error"/> when the read failed or found no record.
+/// </summary>
+public sealed record StoreProof(RegisterRank Registration, string? Token, string StoreLocation, string? Error = null) : IForgeMessage;
+
 /// <summary>Rank 0 created the world's collective group id.</summary>
 public sealed record GroupCreated(long WorldEpoch, byte[] GroupId) : IForgeMessage;
 

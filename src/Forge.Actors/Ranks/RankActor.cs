@@ -13,7 +13,8 @@ namespace Forge.Actors.Ranks;
 /// The actor itself never blocks: results of torch work are piped to the supervisor, so it can
 /// always receive an <see cref="AbortStep"/>.
 ///
-/// States: Registering (repeats <see cref="RegisterRank"/> until the supervisor answers) and
+/// States: Registering (repeats <see cref="RegisterRank"/> until the supervisor answers, and proves that
+/// it writes the job's store when asked: <see cref="ProveStore"/>) and
 /// Serving (member, or candidate member, of the supervisor's worlds).
 /// </summary>
 public sealed class RankActor : ReceiveActor, IWithTimers
@@ -53,7 +54,15 @@ public sealed class RankActor : ReceiveActor, IWithTimers
 
     private void Registering()
     {
-        Receive<RegisterNow>(_ => Context.ActorSelection(_supervisorPath).Tell(new RegisterRank(_services.Node, _services.Device, _services.JobId, _services.ModelConfigHash)));
+        Receive<RegisterNow>(_ => Context.ActorSelection(_supervisorPath).Tell(Registration));
+        Receive<ProveStore>(prove =>
+        {
+            // Read back the token the supervisor wrote into the job record: only the job's own store holds it.
+            var store = _services.Store;
+            store.ReadJobRecordAsync(prove.JobId).PipeTo(Sender, Self,
+                record => new StoreProof(Registration, record?.Token, store.Location),
+                e => new StoreProof(Registration, null, store.Location, $"could not be read ({Describe(e)})"));
+        });
         Receive<RankRegistered>(registered =>
         {
             Timers.Cancel(RegisterTimer);
@@ -69,6 +78,8 @@ public sealed class RankActor : ReceiveActor, IWithTimers
             Context.Stop(Self);
         });
     }
+
+    private RegisterRank Registration => new(_services.Node, _services.Device, _services.JobId, _services.ModelConfigHash);
 
     private void Serving()
     {
