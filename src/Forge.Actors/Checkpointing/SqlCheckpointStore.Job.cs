@@ -48,7 +48,7 @@ public sealed partial class SqlCheckpointStore
             AddParameter(command, "prefix", prefix);
             await using var reader = await command.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
-                stored[reader.GetString(0)] = reader.IsDBNull(1) ? -1 : reader.GetInt64(1);
+                stored[reader.GetString(0)] = reader.IsDBNull(1) ? -1 : Convert.ToInt64(reader.GetValue(1));
         }
 
         var missing = new List<string>();
