@@ -51,7 +51,7 @@ public sealed record ShardSaved(long WorldEpoch, long Step, ShardReceipt Receipt
 public sealed record ShardSaveFailed(long WorldEpoch, long Step, int Rank, string Error) : IForgeMessage;
 
 /// <summary>Finish the current step, checkpoint and stop (a signal, or the host's cancellation).</summary>
-public sealed record StopJob(string Reason);
+public sealed record StopJob(string Reason) : IForgeMessage;
 
 /// <summary>Ask for the job's end: the reply is <see cref="JobFinished"/> once every rank has stopped.</summary>
 public sealed record AwaitJobFinished

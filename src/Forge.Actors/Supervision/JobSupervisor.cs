@@ -47,6 +47,8 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     private readonly HashSet<IActorRef> _inPool = [];
     private readonly List<IActorRef> _awaiters = [];
     private JobProgress _job;
+    // The epoch before this supervisor's first world (see Opening).
+    private long _epochBase;
 
     public JobSupervisor(SupervisorStart start, ICheckpointStore store, ITrainingObserver observer)
     {
@@ -59,8 +61,18 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         _job = JobProgress.ResumingFrom(_settings.ResumeFrom);
     }
 
+    /// <summary>A cluster singleton's incarnation: told when it stops, so its process knows whether it still hosts the job.</summary>
+    public JobSupervisor(SupervisorStarts starts, ICheckpointStore store, ITrainingObserver observer) : this(starts.Next(), store, observer) =>
+        _starts = starts;
+
+    private readonly SupervisorStarts? _starts;
+
     public ITimerScheduler Timers { get; set; } = null!;
     public IStash Stash { get; set; } = null!;
+
+    /// <summary>The props a <see cref="Akka.Cluster.Tools.Singleton.ClusterSingletonManager"/> starts: each instance asks <paramref name="starts"/> how to begin.</summary>
+    public static Props SingletonProps(SupervisorStarts starts, ICheckpointStore store, ITrainingObserver observer) =>
+        Akka.Actor.Props.Create(() => new JobSupervisor(starts, store, observer));
 
     public static Props Props(SupervisorStart start, ICheckpointStore store, ITrainingObserver observer) =>
         Akka.Actor.Props.Create(() => new JobSupervisor(start, store, observer));
@@ -90,6 +102,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
 
     protected override void PostStop()
     {
+        _starts?.Stopped();
         if (!IsClusterMember) return;
         Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
         Context.System.EventStream.Unsubscribe(Self);
@@ -113,18 +126,26 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         Receive<OpenedJob>(opened =>
         {
             _record = opened.Record;
+            // World epochs stay unique across supervisors (a rank may still hold a world of the previous one):
+            // supervisor 2 numbers its worlds from 1000001.
+            _epochBase = (opened.Record.Incarnation - 1) * 1_000_000;
+            _job = _job with { Epoch = _epochBase };
             if (opened.TookOver)
             {
                 _settings = Validated(opened.Settings);
                 _policy = new JobPolicy(_settings);
-                _job = JobProgress.ResumingFrom(_settings.ResumeFrom);
+                _job = JobProgress.ResumingFrom(_settings.ResumeFrom) with { Epoch = _job.Epoch };
                 // The journal marks the hand-over; the console of the node that now hosts the job says it too.
                 _observer.OnMessage($"supervisor {opened.Record.Incarnation} on {opened.Record.Host} took job '{_settings.JobId}' over " +
                                     $"from supervisor {opened.Previous!.Incarnation} on {opened.Previous.Host}; " +
                                     (_job.Committed is { } c ? $"resuming from the checkpoint at step {c.Step}" : "no checkpoint was committed: starting from step 0"));
                 if (_job.Step >= _settings.MaxSteps)
                 {
-                    Finish(true, null);
+                    // The previous supervisor finished the job and its node left: nothing is left to run or report.
+                    _log.Info("job '{0}' already completed at step {1}; supervisor {2} stops", _settings.JobId, _job.Step, opened.Record.Incarnation);
+                    var done = new JobFinished(_job.Step, true, null, null);
+                    foreach (var awaiter in _awaiters) awaiter.Tell(done);
+                    Context.Stop(Self);
                     return;
                 }
             }
@@ -158,19 +179,20 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         Receive<RegisterRank>(Register);
         Receive<StoreProof>(p => { if (Admit(p)) FormWhenReady(); });
         Receive<FormationSettled>(_ => { if (_pool.Count >= _settings.MinRanks) StartFormation(); });
-        Receive<FormTimedOut>(t => t.Epoch == _job.Epoch, _ => Finish(false, _job.Epoch == 0 && _settings.ExpectedRanks > 0
+        Receive<FormTimedOut>(t => t.Epoch == _job.Epoch, _ => Finish(false, _job.Epoch == _epochBase && _settings.ExpectedRanks > 0
             ? $"only {_pool.Count} of the {_settings.ExpectedRanks} launched ranks registered within distributed.form_timeout_sec={_settings.FormTimeout.TotalSeconds}"
             : $"only {_pool.Count} of elastic.min_ranks={_settings.MinRanks} ranks registered within distributed.form_timeout_sec={_settings.FormTimeout.TotalSeconds}"));
         Receive<Terminated>(t => RemoveFromPool(t.ActorRef));
         Receive<ClusterEvent.UnreachableMember>(u => DropAll(RanksAt(u.Member.Address), $"node {u.Member.Address} is unreachable"));
-        Receive<AssociationErrorEvent>(RefusesConnections, e => DropAll(RanksAt(e.RemoteAddress), GoneReason(e)));
+        Receive<AssociationErrorEvent>(NodeLoss.ProcessIsGone, e => DropAll(RanksAt(e.RemoteAddress), GoneReason(e)));
         Receive<StopJob>(s => { _job = _job with { StopReason = s.Reason }; Finish(false, null); });
         Common(nameof(Forming));
     }
 
     private void FormWhenReady()
     {
-        switch (_policy.Forming(_pool.Count, firstWorld: _job.Epoch == 0))
+        // A supervisor's first world waits for the launch (or, after a take-over, the survivors) to register.
+        switch (_policy.Forming(_pool.Count, firstWorld: _job.Epoch == _epochBase))
         {
             case FormingMove.Form: StartFormation(); break;
             // Restarted by every registration: ranks of one launch arrive in a burst, form after it.
@@ -508,10 +530,10 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             ReformWhenSettled(data);
         });
         Receive<RegisterRank>(Register);
-        Receive<StoreProof>(p => Admit(p));
+        Receive<StoreProof>(p => { Admit(p); });
         Receive<Terminated>(t => { RemoveFromPool(t.ActorRef); data.AwaitingAbort.Remove(t.ActorRef); ReformWhenSettled(data); });
         Receive<ClusterEvent.UnreachableMember>(u => LoseNodeWhileRecovering(data, u.Member.Address, $"node {u.Member.Address} is unreachable"));
-        Receive<AssociationErrorEvent>(RefusesConnections, e => LoseNodeWhileRecovering(data, e.RemoteAddress, GoneReason(e)));
+        Receive<AssociationErrorEvent>(NodeLoss.ProcessIsGone, e => LoseNodeWhileRecovering(data, e.RemoteAddress, GoneReason(e)));
         Receive<StopJob>(s => { _job = _job with { StopReason = s.Reason }; Finish(false, null); });
         Common(nameof(Recovering));
     }
@@ -579,14 +601,14 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     private void MembershipHandlers(World world, RunningData? running)
     {
         Receive<RegisterRank>(Register);
-        Receive<StoreProof>(p => Admit(p));
+        Receive<StoreProof>(p => { Admit(p); });
         Receive<Terminated>(t =>
         {
             if (world.Contains(t.ActorRef)) Recover($"rank {world.RankOf(t.ActorRef)} ({t.ActorRef.Path}) stopped", world, [t.ActorRef], running);
             else RemoveFromPool(t.ActorRef);
         });
         Receive<ClusterEvent.UnreachableMember>(u => LoseNode(world, running, u.Member.Address, $"node {u.Member.Address} is unreachable"));
-        Receive<AssociationErrorEvent>(RefusesConnections, e => LoseNode(world, running, e.RemoteAddress, GoneReason(e)));
+        Receive<AssociationErrorEvent>(NodeLoss.ProcessIsGone, e => LoseNode(world, running, e.RemoteAddress, GoneReason(e)));
     }
 
     private void LoseNode(World world, RunningData? running, Address address, string reason)
@@ -594,22 +616,6 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         var lost = RanksAt(address);
         if (lost.Any(world.Contains)) Recover(reason, world, lost, running);
         else DropAll(lost, reason);
-    }
-
-    /// <summary>
-    /// True when remoting could not reach a node because nothing listens on its port any more: its process
-    /// is gone (killed, crashed), so its ranks are lost now. This is seconds sooner than the failure
-    /// detector, whose 10 s heartbeat pause exists because a training step may keep every core busy.
-    /// A slow or partitioned node times out instead, and is left to the failure detector.
-    /// </summary>
-    private static bool RefusesConnections(AssociationErrorEvent e)
-    {
-        for (var cause = e.Cause; cause is not null; cause = cause.InnerException)
-        {
-            if (cause is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused }) return true;
-            if (cause.Message.Contains("Connection refused", StringComparison.OrdinalIgnoreCase)) return true;
-        }
-        return false;
     }
 
     private static string GoneReason(AssociationErrorEvent e) => $"node {e.RemoteAddress} refuses connections (its process is gone)";

@@ -1,4 +1,5 @@
 using Forge.Actors.Checkpointing;
+using Forge.Actors.Protocol;
 
 namespace Forge.Actors.Supervision;
 
@@ -64,7 +65,12 @@ internal static class JobOpening
                 settings = takeOver.SettingsFrom(previous.ResolvedConfig);
                 var latest = await store.LatestAsync(jobId, ct).ConfigureAwait(false);
                 if (latest is not null && latest.ModelConfigHash.Length > 0) CheckpointCompatibility.Verify(latest, settings.ModelConfigHash);
-                settings = settings with { ResumeFrom = latest, ExpectedRanks = 0 };
+                // The survivors' ranks re-register within one retry of the new supervisor's start: settle for that, not for a launch.
+                settings = settings with
+                {
+                    ResumeFrom = latest, ExpectedRanks = 0,
+                    FormationSettle = ElasticTimings.RegisterRetry + TimeSpan.FromMilliseconds(500),
+                };
                 resolved = previous.ResolvedConfig;
                 break;
             default:

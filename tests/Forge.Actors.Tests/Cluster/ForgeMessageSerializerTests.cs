@@ -43,6 +43,7 @@ public sealed class ForgeMessageSerializerTests() : Akka.TestKit.Xunit2.TestKit(
         new AbortStep(3, "peer lost"),
         new LeaveJob("done"),
         new RegisterRank("node-a", 1),
+        new StopJob("SIGINT on the seed"),
         new ProveStore("job", "0A1B", "SQLite file /runs/job/checkpoints.db"),
         new StoreProof(new RegisterRank("node-a", 1, "job", "feed"), "0A1B", "SQLite file /runs/job/checkpoints.db"),
         new StoreProof(new RegisterRank("node-a", 1), null, "PostgreSQL db:5432/forge", "could not be read"),
