@@ -43,12 +43,14 @@ public sealed class JobNode : IAsyncDisposable
     /// <param name="ranks">One entry per local rank.</param>
     /// <param name="observer">Where a supervisor running in this process reports the job.</param>
     /// <param name="akka">Extra HOCON over the node's (tests), or null.</param>
+    /// <param name="akkaLog">Where Akka's own log goes (runs/&lt;run&gt;/akka.log); null: the console, as Akka does.</param>
     public static JobNode Start(string host, int port, IReadOnlyList<string> seeds, IReadOnlyList<RankServices> ranks,
-        SupervisorStarts starts, ICheckpointStore store, ITrainingObserver observer, Akka.Configuration.Config? akka = null)
+        SupervisorStarts starts, ICheckpointStore store, ITrainingObserver observer, Akka.Configuration.Config? akka = null, string? akkaLog = null)
     {
         if (seeds.Count == 0 && port == 0)
             throw new ArgumentException("the first seed of a cluster needs a fixed port (--cluster-port): the other processes join it there", nameof(port));
         var config = ForgeAkkaConfig.Node(host, port, seeds.Count > 0 ? seeds : [$"{host}:{port}"]);
+        if (akkaLog is not null) config = ForgeAkkaConfig.LoggingTo(config, akkaLog);
         var system = ActorSystem.Create(ForgeAkkaConfig.SystemName, akka is null ? config : akka.WithFallback(config));
         var self = AkkaCluster.Get(system).SelfAddress;
         starts.Host = $"{self.Host}:{self.Port}";

@@ -27,13 +27,14 @@ public static class LocalTrainingJob
         if (services.Cluster is { } seed)
         {
             var starts = new SupervisorStarts(settings.JobId, new SupervisorStart.Launch(settings, options.ResolvedConfig), TakeOverSettings(options, services));
-            await using var node = JobNode.Start(seed.Host, seed.Port, [], devices.Select(services.ForRank).ToList(), starts, services.Store, observer);
+            await using var node = JobNode.Start(seed.Host, seed.Port, [], devices.Select(services.ForRank).ToList(), starts, services.Store, observer,
+                akkaLog: AkkaLog(options));
             var result = await node.RunAsync(stopJobOnCancel: true, ct).ConfigureAwait(false);
             return result.Finished ?? new JobFinished(settings.ResumeFrom?.Step ?? 0, false, null,
                 $"the job went on without this process's supervisor: {result.LastLeave?.Reason ?? "no word from it"}");
         }
 
-        var system = ActorSystem.Create(ForgeAkkaConfig.SystemName, ForgeAkkaConfig.SingleProcess());
+        var system = ActorSystem.Create(ForgeAkkaConfig.SystemName, ForgeAkkaConfig.LoggingTo(ForgeAkkaConfig.SingleProcess(), AkkaLog(options)));
         try
         {
             var supervisor = system.ActorOf(JobSupervisor.Props(new SupervisorStart.Launch(settings, options.ResolvedConfig), services.Store, observer), JobSupervisor.Name);
@@ -64,9 +65,13 @@ public static class LocalTrainingJob
         IReadOnlyList<int> devices, ITrainingObserver observer, TrainingServices services, CancellationToken ct)
     {
         var starts = new SupervisorStarts(options.Config.RunName, launch: null, TakeOverSettings(options, services));
-        await using var node = JobNode.Start(host, port, seeds, devices.Select(services.ForRank).ToList(), starts, services.Store, observer);
+        await using var node = JobNode.Start(host, port, seeds, devices.Select(services.ForRank).ToList(), starts, services.Store, observer,
+            akkaLog: AkkaLog(options));
         return await node.RunAsync(stopJobOnCancel: false, ct).ConfigureAwait(false);
     }
+
+    /// <summary>runs/&lt;run&gt;/akka.log: Akka's own log, kept off the console.</summary>
+    public static string AkkaLog(TrainingJobOptions options) => Path.Combine(options.RunDirectory, "akka.log");
 
     /// <summary>One entry per local rank: a CUDA index, or -1 for a CPU rank.</summary>
     internal static IReadOnlyList<int> LocalDevices(int requestedRanks, Func<int> cudaDeviceCount)

@@ -83,22 +83,23 @@ public static class NodeCommand
         using var signals = new StopSignals(message => console.MarkupLine($"[yellow]{Markup.Escape(message)}[/]")).Register();
         var run = RunDirectory.For(runsRoot, config.RunName);
         JobNodeResult result;
-        // Appended to, never started over: on one machine the seed's run directory may be this one, and a
-        // supervisor that takes over here continues the same files.
-        using (var outputs = RunOutputs.Open(config.Metrics, run, resume: true))
+        DeferredRunOutputs? files = null;
+        void Warn(string failure) => console.MarkupLine($"[yellow]warning:[/] {Markup.Escape(failure)}");
+        try
         {
-            var observer = new TrainingObservers(
-                [new LoggedSteps(config.Train.LogInterval, new TrainingObservers([new LogLineProgress(console.Profile.Out.Writer), .. outputs.Observers],
-                    failure => console.MarkupLine($"[yellow]warning:[/] {Markup.Escape(failure)}")))],
-                failure => console.MarkupLine($"[yellow]warning:[/] {Markup.Escape(failure)}"));
-            try
+            result = await JobBackend.RunNodeAsync(launch, run, attachJournal =>
             {
-                result = await JobBackend.RunNodeAsync(launch, run, observer, outputs.Journal, signals.Token);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                return CommandReport.Error(console, e.Message, CommandReport.Failed);
-            }
+                files = new DeferredRunOutputs(config.Metrics, run, attachJournal);
+                return new LoggedSteps(config.Train.LogInterval, new TrainingObservers([new LogLineProgress(console.Profile.Out.Writer), files], Warn));
+            }, signals.Token);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return CommandReport.Error(console, e.Message, CommandReport.Failed);
+        }
+        finally
+        {
+            files?.Dispose();
         }
         var last = result.LastLeave;
         if (last is { Refused: true })

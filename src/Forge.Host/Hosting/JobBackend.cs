@@ -40,13 +40,24 @@ internal static class JobBackend
     /// `forge node`: lends ranks to the job at the seeds until the job ends or refuses them, or <paramref name="ct"/>
     /// fires; hosts the job's supervisor (and writes the run's outputs) when this process becomes the oldest.
     /// </summary>
-    public static async Task<JobNodeResult> RunNodeAsync(NodeLaunch launch, RunDirectory run, ITrainingObserver observer, EventJournal journal, CancellationToken ct)
+    /// <param name="observerFor">Builds the node's observer, given how to mirror its journal into the store once it opens one.</param>
+    public static async Task<JobNodeResult> RunNodeAsync(NodeLaunch launch, RunDirectory run, Func<Action<EventJournal>, ITrainingObserver> observerFor,
+        CancellationToken ct)
     {
         var options = WithJobRecord(new TrainingJobOptions { Config = launch.Config, RunDirectory = run.Path, Resume = true });
         await using var services = await TrainingServices.ForJobAsync(options, ct);
-        using var mirror = MirrorJournal(journal, services.Store, launch.Config.RunName);
-        var devices = launch.Gpus.Count > 0 ? launch.Gpus : Enumerable.Repeat(-1, launch.CpuRanks).ToArray();
-        return await LocalTrainingJob.RunNodeAsync(options, launch.Host, launch.Port, launch.Seeds, devices, observer, services, ct);
+        var mirrors = new List<IDisposable>();
+        var observer = observerFor(journal => { lock (mirrors) mirrors.Add(MirrorJournal(journal, services.Store, launch.Config.RunName)); });
+        try
+        {
+            var devices = launch.Gpus.Count > 0 ? launch.Gpus : Enumerable.Repeat(-1, launch.CpuRanks).ToArray();
+            return await LocalTrainingJob.RunNodeAsync(options, launch.Host, launch.Port, launch.Seeds, devices, observer, services, ct);
+        }
+        finally
+        {
+            lock (mirrors) foreach (var mirror in mirrors) mirror.Dispose();
+            (observer as IDisposable)?.Dispose();
+        }
     }
 
     /// <summary>The job record's config: this launch's, resolved, and how a supervisor that takes over parses it back.</summary>

@@ -91,8 +91,8 @@ public sealed class ForgeMessageSerializerTests() : Akka.TestKit.Xunit2.TestKit(
     [Fact]
     public void ASeedThatIsNotHostAndPortIsRejectedWithTheValue()
     {
-        var error = Assert.Throws<ArgumentException>(() => ForgeAkkaConfig.SupervisorPath("node-7"));
+        var error = Assert.Throws<ArgumentException>(() => ForgeAkkaConfig.Address("node-7"));
         Assert.Contains("node-7", error.Message);
-        Assert.Equal("akka.tcp://forge@10.0.0.5:4053/user/job-supervisor", ForgeAkkaConfig.SupervisorPath("10.0.0.5:4053"));
+        Assert.Equal("akka.tcp://forge@10.0.0.5:4053", ForgeAkkaConfig.Address("10.0.0.5:4053"));
     }
 }
