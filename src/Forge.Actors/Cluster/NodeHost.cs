@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
+using Forge.Actors.Security;
 
 namespace Forge.Actors.Cluster;
 
@@ -33,8 +34,9 @@ public sealed class NodeHost : IAsyncDisposable
     public static NodeHost Start(NodeOptions options, Func<int, RankServices> servicesFor)
     {
         var devices = options.Devices();
-        var system = ActorSystem.Create(ForgeAkkaConfig.SystemName, ForgeAkkaConfig.Node(options.Host, options.Port, [options.Seed]));
-        var supervisor = ForgeAkkaConfig.SupervisorPath(options.Seed);
+        var trust = ClusterTrust.For(options.Host, options.Security);
+        var system = ForgeAkkaConfig.CreateNode(options.Host, options.Port, [options.Seed], trust);
+        var supervisor = ForgeAkkaConfig.SupervisorPath(options.Seed, tls: trust is not null);
         var released = new TaskCompletionSource<LeaveJob>(TaskCreationOptions.RunContinuationsAsynchronously);
         var ranks = system.ActorOf(RankHost.Props(devices.Select(servicesFor).ToList(), supervisor, released: leave => released.TrySetResult(leave)), "ranks");
         return new NodeHost(system, ranks, released.Task);

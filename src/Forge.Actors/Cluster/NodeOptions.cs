@@ -1,3 +1,5 @@
+using Forge.Model.Config;
+
 namespace Forge.Actors.Cluster;
 
 /// <summary>`forge node --seed host:port --host H --port P --gpu 0,1`: a process that lends its ranks to a job.</summary>
@@ -12,6 +14,8 @@ public sealed record NodeOptions
     /// <summary>GPU indices to run one rank each on; empty runs `CpuRanks` CPU ranks instead.</summary>
     public IReadOnlyList<int> Gpus { get; init; } = [];
     public int CpuRanks { get; init; } = 1;
+    /// <summary>The job config's [security]: the certificates remoting runs TLS with (see <see cref="Security.ClusterTrust.For"/>).</summary>
+    public SecurityConfig Security { get; init; } = new();
 
     /// <summary>One entry per rank: a GPU index, or -1 for a CPU rank.</summary>
     public IReadOnlyList<int> Devices()

@@ -3,6 +3,7 @@ using Forge.Actors.Checkpointing;
 using Forge.Actors.Cluster;
 using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
+using Forge.Actors.Security;
 using Forge.Actors.Supervision;
 
 namespace Forge.Actors.Training;
@@ -22,11 +23,9 @@ public static class LocalTrainingJob
     {
         var devices = LocalDevices(options.Ranks, services.CudaDeviceCount);
         var settings = await SupervisorSettings(options, services, devices.Count, observer, ct).ConfigureAwait(false);
-        var akka = services.Cluster is { } seed
-            ? ForgeAkkaConfig.Node(seed.Host, seed.Port, [$"{seed.Host}:{seed.Port}"])
-            : ForgeAkkaConfig.SingleProcess();
-
-        var system = ActorSystem.Create(ForgeAkkaConfig.SystemName, akka);
+        var system = services.Cluster is { } seed
+            ? ForgeAkkaConfig.CreateNode(seed.Host, seed.Port, [$"{seed.Host}:{seed.Port}"], ClusterTrust.For(seed.Host, options.Config.Security))
+            : ActorSystem.Create(ForgeAkkaConfig.SystemName, ForgeAkkaConfig.SingleProcess());
         try
         {
             var supervisor = system.ActorOf(JobSupervisor.Props(settings, services.Store, observer), JobSupervisor.Name);

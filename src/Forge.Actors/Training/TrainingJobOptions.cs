@@ -18,4 +18,9 @@ public sealed record TrainingJobOptions
     public required string RunDirectory { get; init; }
     public int Ranks { get; init; }
     public bool Resume { get; init; }
+    /// <summary>
+    /// The address this process's sockets bind to and advertise (the CPU data plane's listeners; remoting
+    /// binds the cluster's own host): loopback for a single-machine job, the `--host` of a cluster node.
+    /// </summary>
+    public string Host { get; init; } = "127.0.0.1";
 }

@@ -29,7 +29,7 @@ internal static class JobBackend
     /// <summary>`forge train` / `forge resume`: supervisor plus local ranks in this process; with a cluster address, also the seed `forge node` processes join.</summary>
     public static async Task<JobFinished> RunLocalAsync(TrainingJobOptions options, ClusterAddress? cluster, ITrainingObserver observer, CancellationToken ct)
     {
-        await using var services = await TrainingServices.ForJobAsync(options, ct);
+        await using var services = await TrainingServices.ForJobAsync(cluster is null ? options : options with { Host = cluster.Host }, ct);
         var job = cluster is null ? services : services with { Cluster = new ClusterSeed(cluster.Host, cluster.Port) };
         return await LocalTrainingJob.RunAsync(options, observer, job, ct);
     }
@@ -40,11 +40,12 @@ internal static class JobBackend
     /// </summary>
     public static async Task<LeaveJob?> RunNodeAsync(NodeLaunch launch, CancellationToken ct)
     {
-        var job = new TrainingJobOptions { Config = launch.Config, RunDirectory = RunDirectory.For("runs", launch.Config.RunName).Path };
+        var job = new TrainingJobOptions { Config = launch.Config, RunDirectory = RunDirectory.For("runs", launch.Config.RunName).Path, Host = launch.Host };
         await using var services = await TrainingServices.ForJobAsync(job, ct);
         var options = new NodeOptions
         {
             Seed = launch.Seeds[0], Host = launch.Host, Port = launch.Port, Gpus = launch.Gpus, CpuRanks = launch.CpuRanks,
+            Security = launch.Config.Security,
         };
         await using var node = NodeHost.Start(options, services.ForRank);
         return await node.RunAsync(ct);
