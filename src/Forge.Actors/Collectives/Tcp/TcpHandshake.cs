@@ -79,7 +79,7 @@ internal static class TcpHandshake
         {
             await TcpWire.ReceiveExactAsync(socket, reply, ct).ConfigureAwait(false);
         }
-        catch (TcpWire.PeerClosedException)
+        catch (Exception e) when (e is TcpWire.PeerClosedException or SocketException { SocketErrorCode: SocketError.ConnectionReset })
         {
             throw new CollectiveException($"{endpoint} refused this rank's proof for group {id}: it holds another group's secret (or this rank holds a wrong one)");
         }
