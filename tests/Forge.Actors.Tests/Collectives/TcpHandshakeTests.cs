@@ -100,6 +100,40 @@ public sealed class TcpHandshakeTests
     }
 
     [Fact]
+    public async Task ASilentStrangerIsDroppedAfterTheHandshakeTimeoutWhileTheListenerWaitsForTheRealRank()
+    {
+        var backend = TcpCollectiveBackend.Loopback();
+        var groupId = backend.CreateGroupId();
+        var port = TcpGroupId.Parse(groupId).Port;
+        var rank0 = Task.Factory.StartNew(() =>
+        {
+            using var group = backend.Join(groupId, 0, 2, JoinTimeout);
+            using var t = ones(3);
+            group.AllReduceSum(t);
+            return t.data<float>().ToArray();
+        }, TaskCreationOptions.LongRunning);
+        using var silent = new TcpClient();
+        await silent.ConnectAsync(IPAddress.Loopback, port);
+        var clock = Stopwatch.StartNew();
+
+        // Rank 0 is still forming (rank 1 has not come): only the handshake timeout can close this connection.
+        Assert.True(await ClosedAfterGreeting(silent), "the silent stranger was not dropped");
+        var dropped = clock.Elapsed;
+        Assert.False(rank0.IsCompleted);
+        var rank1 = Task.Factory.StartNew(() =>
+        {
+            using var group = backend.Join(groupId, 1, 2, JoinTimeout);
+            using var t = ones(3);
+            group.AllReduceSum(t);
+            return t.data<float>().ToArray();
+        }, TaskCreationOptions.LongRunning);
+        var sums = await Task.WhenAll(rank0, rank1).WaitAsync(JoinTimeout);
+
+        Assert.InRange(dropped, TcpHandshake.Timeout - TimeSpan.FromSeconds(1), TcpHandshake.Timeout + TimeSpan.FromSeconds(3));
+        Assert.All(sums, s => Assert.Equal([2f, 2f, 2f], s));
+    }
+
+    [Fact]
     public async Task ARankWithAWrongSecretIsRefusedAndTheGroupFormsWithoutIt()
     {
         var backend = TcpCollectiveBackend.Loopback();
