@@ -51,10 +51,21 @@ public sealed class NodeHost : IAsyncDisposable
         try
         {
             await _ranks.WatchAsync(ct).ConfigureAwait(false);
-            return _released.IsCompleted ? await _released.ConfigureAwait(false) : new LeaveJob("the ranks stopped");
+            if (_released.IsCompleted) return await _released.ConfigureAwait(false);
+            return CoordinatedShutdown.Get(System).ShutdownReason is { } reason and not CoordinatedShutdown.ClrExitReason
+                ? new LeaveJob(ShutDownBecause(reason), Refused: true)
+                : new LeaveJob("the ranks stopped");
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested) { return null; }
     }
+
+    /// <summary>
+    /// Why the actor system shut itself down. Akka.Remote does so, with exit code 79, when an outbound
+    /// TLS handshake fails: the seed refused this node's certificate, or this node the seed's.
+    /// </summary>
+    private static string ShutDownBecause(CoordinatedShutdown.Reason reason) => reason.ExitCode == 79
+        ? $"{reason}: the seed and this node do not trust each other's certificate (security.ca_certificate, security.node_certificate; the log says which side refused and why)"
+        : $"this node's actor system shut down: {reason}";
 
     /// <summary>Leaves the cluster gracefully (the supervisor sees the ranks go) and stops the actor system.</summary>
     public async ValueTask DisposeAsync() =>

@@ -110,6 +110,10 @@ public sealed class TlsClusterTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(MemberStatus.Up, Akka.Cluster.Cluster.Get(trusted.System).SelfMember.Status);
         Assert.NotEqual(MemberStatus.Up, Akka.Cluster.Cluster.Get(otherCa.System).SelfMember.Status);
         Assert.NotEqual(MemberStatus.Up, Akka.Cluster.Cluster.Get(plain.System).SelfMember.Status);
+        // Akka.Remote shuts down a node whose TLS handshake failed; `forge node` then reports the refusal.
+        var refused = await otherCa.RunAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(refused is { Refused: true }, refused?.Reason);
+        Assert.Contains("do not trust each other's certificate", refused.Reason);
     }
 
     [Fact]

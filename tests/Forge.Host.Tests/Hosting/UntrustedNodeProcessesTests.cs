@@ -80,6 +80,8 @@ public sealed class UntrustedNodeProcessesTests(ITestOutputHelper output)
         using var trusted = ForgeNode(dir, config, port, Trusting(ours), "trusted");
         var code = await seed.WaitAsync(TimeSpan.FromMinutes(4));
         output.WriteLine(seedOutput.ToString());
+        // Its TLS handshake failed, so Akka.Remote shut it down, and `forge node` said so: exit 1.
+        var otherCaExit = otherCa.ExitCode;
         foreach (var node in new[] { otherCa, plain, trusted }) node.Stop(output);
 
         Assert.True(code == 0, seedOutput.ToString());
@@ -90,6 +92,7 @@ public sealed class UntrustedNodeProcessesTests(ITestOutputHelper output)
             .ToList();
         Assert.Equal(60, worlds[^1].Step);
         Assert.All(worlds, w => Assert.Equal(2, w.World));
+        Assert.Equal(1, otherCaExit);
     }
 
     private static string[] Trusting(ClusterCertificates certs) =>
@@ -142,6 +145,9 @@ public sealed class UntrustedNodeProcessesTests(ITestOutputHelper output)
         }
 
         public string Name { get; }
+
+        /// <summary>The exit code, if the process has ended by itself.</summary>
+        public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
 
         public void Stop(ITestOutputHelper output)
         {
