@@ -48,11 +48,12 @@ public static class ForgeAkkaConfig
     /// The actor system of a cluster member (see <see cref="Node"/>). With <paramref name="trust"/>,
     /// remoting runs over mutual TLS with its certificate and validation, and the system disposes the
     /// certificates when it terminates; without, over plain TCP (a loopback cluster, see <see cref="ClusterTrust.For"/>).
+    /// <paramref name="overrides"/>: extra HOCON over the node's (tests), or null.
     /// </summary>
-    public static ActorSystem CreateNode(string host, int port, IReadOnlyList<string> seeds, ClusterTrust? trust)
+    public static ActorSystem CreateNode(string host, int port, IReadOnlyList<string> seeds, ClusterTrust? trust, Config? overrides = null)
     {
         var config = Node(host, port, seeds, tls: trust is not null);
-        var bootstrap = BootstrapSetup.Create().WithConfig(config);
+        var bootstrap = BootstrapSetup.Create().WithConfig(overrides is null ? config : overrides.WithFallback(config));
         if (trust is null) return ActorSystem.Create(SystemName, bootstrap);
         var system = ActorSystem.Create(SystemName, ActorSystemSetup.Create(bootstrap, trust.SslSetup()));
         system.WhenTerminated.ContinueWith(_ => trust.Dispose(), TaskScheduler.Default);

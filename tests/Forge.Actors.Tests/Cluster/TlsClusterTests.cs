@@ -4,6 +4,7 @@ using Akka.Cluster;
 using Forge.Actors.Cluster;
 using Forge.Actors.Ranks;
 using Forge.Actors.Security;
+using Forge.Actors.Supervision;
 using Forge.Actors.Tests.Ranks.Fakes;
 using Forge.Actors.Training;
 using Forge.Model.Config;
@@ -56,10 +57,12 @@ public sealed class TlsClusterTests(ITestOutputHelper output) : IDisposable
             Cluster = new ClusterSeed(Host, port),
         });
 
-    private static NodeHost Node(int seedPort, SecurityConfig security, FakeEngineFactory engines, FakeCheckpointStore store, string name) =>
-        NodeHost.Start(
-            new NodeOptions { Seed = $"{Host}:{seedPort}", Host = Host, Port = FreePort(), CpuRanks = 1, Security = security },
-            device => new RankServices { Engines = engines, Backend = new FakeCollectiveBackend(), Store = store, Device = device, Node = name });
+    /// <summary>A `forge node` process's part, in this process; the seed outlives it, so it never hosts the supervisor.</summary>
+    private static JobNode Node(int seedPort, SecurityConfig security, FakeEngineFactory engines, FakeCheckpointStore store, string name) =>
+        JobNode.Start(Host, FreePort(), [$"{Host}:{seedPort}"],
+            [new RankServices { Engines = engines, Backend = new FakeCollectiveBackend(), Store = store, Device = -1, Node = name }],
+            new SupervisorStarts("tls", launch: null, _ => throw new InvalidOperationException("the seed outlives this node")),
+            store, new RecordingObserver(), security: security);
 
     [Fact]
     public async Task ATlsClusterOfNodesWithCertificatesOfOneCaFormsAndTrains()
@@ -111,7 +114,7 @@ public sealed class TlsClusterTests(ITestOutputHelper output) : IDisposable
         Assert.NotEqual(MemberStatus.Up, Akka.Cluster.Cluster.Get(otherCa.System).SelfMember.Status);
         Assert.NotEqual(MemberStatus.Up, Akka.Cluster.Cluster.Get(plain.System).SelfMember.Status);
         // Akka.Remote shuts down a node whose TLS handshake failed; `forge node` then reports the refusal.
-        var refused = await otherCa.RunAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        var refused = (await otherCa.RunAsync(stopJobOnCancel: false, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10))).LastLeave;
         Assert.True(refused is { Refused: true }, refused?.Reason);
         Assert.Contains("do not trust each other's certificate", refused.Reason);
     }
