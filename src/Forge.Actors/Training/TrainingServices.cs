@@ -71,10 +71,10 @@ public sealed record TrainingServices : IAsyncDisposable
             return new TrainingServices
             {
                 Engines = new VisionLanguageEngineFactory(config, data, heldOut, unseenArt),
-                Backend = CollectiveBackends.For(config.Distributed, torch.CPU),
+                Backend = CollectiveBackends.For(config.Distributed, torch.CPU, options.Host),
                 BackendForDevice = device => device < 0
-                    ? CollectiveBackends.For(config.Distributed, torch.CPU)
-                    : CollectiveBackends.For(config.Distributed, torch.device(DeviceType.CUDA, device)),
+                    ? CollectiveBackends.For(config.Distributed, torch.CPU, options.Host)
+                    : CollectiveBackends.For(config.Distributed, torch.device(DeviceType.CUDA, device), options.Host),
                 Store = store,
                 DataCursorAfter = data.CursorAfter,
                 Owned = [store, data],
