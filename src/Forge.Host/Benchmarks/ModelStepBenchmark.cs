@@ -22,7 +22,6 @@ public static class ModelStepBenchmark
     {
         TorchRuntime.EnsureLoaded();
         var config = BenchmarkPresets.Load(options.Preset);
-        var textLength = config.Vlm.MaxTextLen;
         var device = options.Device switch
         {
             "cuda" when !cuda.is_available() => throw new InvalidOperationException("--device cuda: CUDA is not available here (run `forge doctor`); use --device cpu"),
@@ -30,17 +29,47 @@ public static class ModelStepBenchmark
             "cpu" => CPU,
             _ => throw new ArgumentException($"--device '{options.Device}' is unknown; expected cuda or cpu"),
         };
+        var memory = AllocatorMemory(output, device);
+        if (!options.Levers) return Measure(output, options, config, device, memory, StepKernels.Current);
+
+        // Each lever alone against the baseline with none, then all together; the same steps each time.
+        var configurations = new List<StepKernels> { StepKernels.None };
+        configurations.AddRange(StepKernels.Names.Select(StepKernels.Only));
+        configurations.Add(StepKernels.All);
+        var results = new List<ModelBenchmarkResult>();
+        var previous = StepKernels.Current;
+        try
+        {
+            foreach (var levers in configurations)
+            {
+                output.WriteLine($"== levers: {levers}");
+                StepKernels.Current = levers;
+                results.Add(Measure(output, options, config, device, memory, levers));
+            }
+        }
+        finally
+        {
+            StepKernels.Current = previous;
+        }
+        ReportLevers(output, results);
+        return results[^1];
+    }
+
+    private static ModelBenchmarkResult Measure(TextWriter output, ModelBenchmarkOptions options, JobConfig config, Device device,
+        CudaAllocatorStats? memory, StepKernels levers)
+    {
+        var textLength = config.Vlm.MaxTextLen;
         var train = config.Train with { MixedPrecision = options.DType };
         var dtype = MixedPrecision.ComputeDType(train, device);
         var onGpu = device.type == DeviceType.CUDA;
         if (options.DType == TrainConfig.Bf16 && !onGpu) output.WriteLine("note: CPU runs compute in fp32 (bf16 applies on CUDA only)");
 
-        var memory = new PeakMemory(onGpu);
+        // The peak counts from here, as torch.cuda.max_memory_allocated after a reset: model, optimizer state, steps.
+        memory?.ResetPeak();
         using var model = VlmRegistry.Build(config, device, dtype);
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
         using var optimizer = new MasterWeightAdamW(trainable, config.Optimizer, config.Train.GradClipNorm);
         var flops = StepFlops(config, textLength, config.Train.BatchSize);
-        memory.Sample();
 
         var m = config.Model;
         var moe = m.IsMoe ? $", MoE on {Enumerable.Range(0, m.NLayers).Count(m.IsMoeLayer)} layers (top-{m.MoeTopK} of {m.NumExperts}{(m.MoeSharedExperts > 0 ? " + shared" : "")}, capacity {m.MoeCapacityFactor})" : "";
@@ -51,6 +80,8 @@ public static class ModelStepBenchmark
         output.WriteLine(AtenKernels.Enabled
             ? "rms_norm: fused, through TorchScript (FORGE_ATEN_KERNELS=off for composed ops)"
             : "rms_norm: composed ops (FORGE_ATEN_KERNELS=off)");
+        output.WriteLine($"loss    : {(levers.ChunkedLoss ? $"chunked cross-entropy from the hidden states ({CaptionLoss.DefaultChunkRows} rows a chunk)" : "cross-entropy over the full fp32 logits")}");
+        output.WriteLine($"clip    : global norm over the {(levers.Bf16ClipNorm || levers.AdamWKernel ? "compute-dtype gradient (fp32 accumulation)" : "gradient's fp32 copy")}");
         output.WriteLine($"AdamW   : {optimizer.KernelName}");
 
         using var batch = RandomBatch(config, textLength, device);
@@ -72,13 +103,13 @@ public static class ModelStepBenchmark
                 var mean = sum.Over(tokens);
                 if (routing is { Layers: > 0 })
                     mean = mean.Plus(routing.AuxLoss().Times(config.Model.MoeAuxLossWeight)).Plus(routing.ZLoss().Times(config.Model.MoeRouterZLossWeight));
-                if (options.Breakdown) marks[0] = Mark(device, t, memory);
+                if (options.Breakdown) marks[0] = Mark(device, t);
                 mean.backward();
-                if (options.Breakdown) marks[1] = Mark(device, t, memory);
+                if (options.Breakdown) marks[1] = Mark(device, t);
                 gradNorm = optimizer.ClipGradNorm();
-                if (options.Breakdown) marks[2] = Mark(device, t, memory);
+                if (options.Breakdown) marks[2] = Mark(device, t);
                 optimizer.Apply(config.Optimizer.Lr);
-                marks[3] = Mark(device, t, memory);
+                marks[3] = Mark(device, t);
                 // Read after the step's clock stopped: the sync costs nothing measured.
                 loss = mean.item<float>();
             }
@@ -99,7 +130,7 @@ public static class ModelStepBenchmark
             ? new StepPhaseTimes(phases[0] / times.Count, phases[1] / times.Count, phases[2] / times.Count, phases[3] / times.Count)
             : null;
         var result = new ModelBenchmarkResult(options.Preset, DeviceName(device), dtype, optimizer.Numel, secondsPerStep,
-            tokensPerSecond, flops, mfu, memory.PeakBytes, loss, phaseTimes);
+            tokensPerSecond, flops, mfu, memory?.PeakAllocatedBytes ?? 0, levers.ToString(), loss, phaseTimes);
         Report(output, result, times, options);
         return result;
     }
@@ -170,12 +201,19 @@ public static class ModelStepBenchmark
         return cpu.To(device);
     }
 
-    private static double Mark(Device device, Stopwatch clock, PeakMemory memory)
+    private static double Mark(Device device, Stopwatch clock)
     {
         if (device.type == DeviceType.CUDA) cuda.synchronize();
-        var seconds = clock.Elapsed.TotalSeconds;
-        memory.Sample();
-        return seconds;
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>The allocator's statistics on CUDA, or null (with the reason printed) where they cannot be read.</summary>
+    private static CudaAllocatorStats? AllocatorMemory(TextWriter output, Device device)
+    {
+        if (device.type != DeviceType.CUDA) return null;
+        var stats = CudaAllocatorStats.TryOpen(0, out var why);
+        if (stats is null) output.WriteLine($"note: peak memory not reported: {why}");
+        return stats;
     }
 
     private static void Report(TextWriter output, ModelBenchmarkResult r, List<double> times, ModelBenchmarkOptions options)
@@ -186,9 +224,9 @@ public static class ModelStepBenchmark
         output.WriteLine($"model TFLOP/step : {r.FlopsPerStep / 1e12:F2} (matmuls: 6*N*tokens + causal self-attn + cross-attn)");
         output.WriteLine($"achieved TFLOP/s : {r.FlopsPerStep / r.SecondsPerStep / 1e12:F1}");
         output.WriteLine(double.IsNaN(r.Mfu) ? "MFU              : n/a on CPU" : $"MFU              : {r.Mfu * 100:F1}% of {options.PeakTflops} TFLOP/s");
-        output.WriteLine(r.PeakDeviceMemoryBytes > 0
-            ? $"peak device mem  : {r.PeakDeviceMemoryBytes / (double)(1L << 30):F2} GiB (cudaMemGetInfo in use, sampled at phase ends; includes the allocator cache)"
-            : "peak device mem  : n/a on CPU");
+        output.WriteLine(r.PeakAllocatedBytes > 0
+            ? $"peak allocated   : {Gib(r.PeakAllocatedBytes):F2} GiB (CUDA caching allocator's peak of tensor bytes since the model was built, as torch.cuda.max_memory_allocated)"
+            : "peak allocated   : n/a (CPU, or the allocator's statistics could not be read)");
         output.WriteLine($"final loss       : {r.FinalLoss:F4}");
         if (r.Phases is { } p)
         {
@@ -215,23 +253,18 @@ public static class ModelStepBenchmark
         catch (Exception) { return ""; }
     }
 
-    /// <summary>Device memory in use (total - free), sampled; TorchSharp 0.107 exposes no allocator statistics.</summary>
-    private sealed class PeakMemory(bool onGpu)
-    {
-        public long PeakBytes { get; private set; }
+    private static double Gib(long bytes) => bytes / (double)(1L << 30);
 
-        public void Sample()
+    private static void ReportLevers(TextWriter output, IReadOnlyList<ModelBenchmarkResult> results)
+    {
+        output.WriteLine("levers (each alone against none; median step; phases are means, synchronised between phases when --breakdown):");
+        output.WriteLine($"  {"levers",-42} {"step ms",8} {"text tok/s",11} {"vs none",8} {"fwd+loss",9} {"backward",9} {"clip",6} {"optim",6} {"peak GiB",9}");
+        var baseline = results[0].SecondsPerStep;
+        foreach (var r in results)
         {
-            if (!onGpu) return;
-            try
-            {
-                var (free, total) = CudaRuntime.MemoryInfo();
-                PeakBytes = Math.Max(PeakBytes, total - free);
-            }
-            catch (Exception)
-            {
-                // libcudart not resolvable: report n/a rather than fail the measurement.
-            }
+            var p = r.Phases;
+            string Ms(double? s) => s is { } v ? $"{v * 1000:F1}" : "-";
+            output.WriteLine($"  {r.Levers,-42} {r.SecondsPerStep * 1000,8:F1} {r.TextTokensPerSecond,11:F0} {baseline / r.SecondsPerStep,7:F3}x {Ms(p?.Forward),9} {Ms(p?.Backward),9} {Ms(p?.Clip),6} {Ms(p?.Optimizer),6} {(r.PeakAllocatedBytes > 0 ? $"{Gib(r.PeakAllocatedBytes):F2}" : "n/a"),9}");
         }
     }
 }

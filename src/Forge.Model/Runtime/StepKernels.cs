@@ -1,0 +1,58 @@
+namespace Forge.Model.Runtime;
+
+/// <summary>
+/// Which of the training step's speed levers are on. Each replaces a composed path by one that
+/// computes the same values (the tests hold each to its reference) with fewer passes over memory:
+/// <list type="bullet">
+/// <item><see cref="ChunkedLoss"/>: the caption loss from the hidden states in row chunks, never
+///   holding the full fp32 logits (<see cref="Modeling.CaptionLoss.SumChunked"/>);</item>
+/// <item><see cref="Bf16ClipNorm"/>: the clip's global norm read straight from the compute-dtype
+///   gradient, accumulated in fp32, instead of from an fp32 copy made first;</item>
+/// <item><see cref="AdamWKernel"/>: one NVRTC kernel that reads the compute-dtype gradient and
+///   writes master weights, moments and the compute copy in a single pass, so no fp32 gradient
+///   buffer exists (CUDA and bf16 compute only; elsewhere the composed path runs).</item>
+/// </list>
+/// All are on by default. FORGE_STEP_KERNELS turns them off for a baseline: "none", or a comma
+/// list of the levers to keep (e.g. "chunked-loss,adamw-kernel"). `forge bench model --levers`
+/// measures each one alone.
+/// </summary>
+public sealed record StepKernels(bool ChunkedLoss, bool Bf16ClipNorm, bool AdamWKernel)
+{
+    public const string ChunkedLossName = "chunked-loss";
+    public const string Bf16ClipNormName = "bf16-clip-norm";
+    public const string AdamWKernelName = "adamw-kernel";
+
+    public static readonly StepKernels All = new(true, true, true);
+    public static readonly StepKernels None = new(false, false, false);
+
+    /// <summary>The levers by name, in the order benchmarks print them.</summary>
+    public static IReadOnlyList<string> Names { get; } = [ChunkedLossName, Bf16ClipNormName, AdamWKernelName];
+
+    /// <summary>
+    /// The choice the model and optimizer read when they are built or run. Set from FORGE_STEP_KERNELS
+    /// at start-up; the model benchmark replaces it between the configurations it measures.
+    /// </summary>
+    public static StepKernels Current { get; set; } = Parse(Environment.GetEnvironmentVariable("FORGE_STEP_KERNELS"), "FORGE_STEP_KERNELS");
+
+    /// <summary>Only lever <paramref name="name"/> on.</summary>
+    public static StepKernels Only(string name) => Parse(name, "lever");
+
+    /// <summary>"all" (or empty), "none", or a comma list of lever names; <paramref name="source"/> names the setting in errors.</summary>
+    public static StepKernels Parse(string? value, string source)
+    {
+        if (string.IsNullOrWhiteSpace(value) || value.Trim() == "all") return All;
+        if (value.Trim() == "none") return None;
+        var names = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (names.FirstOrDefault(n => !Names.Contains(n)) is { } unknown)
+            throw new ArgumentException($"{source} = \"{value}\": unknown lever '{unknown}'; expected \"all\", \"none\" or a comma list of {string.Join(", ", Names)}");
+        return new StepKernels(names.Contains(ChunkedLossName), names.Contains(Bf16ClipNormName), names.Contains(AdamWKernelName));
+    }
+
+    /// <summary>The levers that are on, comma-separated ("none" when none is).</summary>
+    public override string ToString()
+    {
+        var on = new[] { (ChunkedLoss, ChunkedLossName), (Bf16ClipNorm, Bf16ClipNormName), (AdamWKernel, AdamWKernelName) }
+            .Where(l => l.Item1).Select(l => l.Item2).ToList();
+        return on.Count == 0 ? "none" : string.Join(",", on);
+    }
+}
