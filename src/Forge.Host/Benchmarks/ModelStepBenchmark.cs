@@ -31,6 +31,7 @@ public static class ModelStepBenchmark
         };
         var memory = AllocatorMemory(output, device);
         if (!options.Levers) return Measure(output, options, config, device, memory, StepKernels.Current);
+        if (device.type == DeviceType.CUDA) CheckAdamWKernel(output, device, config.Optimizer);
 
         // Each lever alone against the baseline with none, then all together; the same steps each time.
         var configurations = new List<StepKernels> { StepKernels.None };
@@ -207,6 +208,39 @@ public static class ModelStepBenchmark
         return clock.Elapsed.TotalSeconds;
     }
 
+    /// <summary>
+    /// The one-pass AdamW kernel against the composed update (fp32 copy of the bf16 gradient,
+    /// torch._fused_adamw_, copy to bf16) on the same random shard for three clipped steps: the
+    /// largest differences are printed, so a lever measured here is also shown to compute the same step.
+    /// </summary>
+    private static void CheckAdamWKernel(TextWriter output, Device device, OptimizerConfig config)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        const long n = (1 << 22) + 3; // a tail that the kernel's 4-wide loop does not cover
+        var generator = new Generator(5, device);
+        var start = randn(n, generator: generator, device: device);
+        using var kernel = new ShardedAdamW(start.clone(), config);
+        using var composed = new ShardedAdamW(start.clone(), config);
+        var kernelCopy = empty(n, ScalarType.BFloat16, device);
+        var gradScale = full(1, 1.7f, ScalarType.Float32, device);
+        if (!kernel.UsesComputeCopyKernel(kernelCopy, kernelCopy))
+        {
+            output.WriteLine("adamw-kernel check: the kernel does not apply here (FORGE_ATEN_KERNELS=off?)");
+            return;
+        }
+        for (var step = 0; step < 3; step++)
+        {
+            var gradient = randn(n, generator: generator, device: device).mul_(0.01).to(ScalarType.BFloat16);
+            kernel.UpdateWithComputeCopy(gradient, kernelCopy, config.Lr, gradScale);
+            composed.Update(gradient.to(ScalarType.Float32), config.Lr, gradScale);
+        }
+        double MaxDiff(Tensor a, Tensor b) => a.to(ScalarType.Float32).sub(b.to(ScalarType.Float32)).abs().max().item<float>();
+        output.WriteLine($"adamw-kernel check (3 steps on {n} elements vs torch._fused_adamw_): max |diff| master {MaxDiff(kernel.Master, composed.Master):E2}, " +
+                         $"exp_avg {MaxDiff(kernel.ExpAvg, composed.ExpAvg):E2}, exp_avg_sq {MaxDiff(kernel.ExpAvgSq, composed.ExpAvgSq):E2}, " +
+                         $"bf16 weights {MaxDiff(kernelCopy, composed.Master.to(ScalarType.BFloat16)):E2} (max |weight| {composed.Master.abs().max().item<float>():F2})");
+    }
+
     /// <summary>The allocator's statistics on CUDA, or null (with the reason printed) where they cannot be read.</summary>
     private static CudaAllocatorStats? AllocatorMemory(TextWriter output, Device device)
     {
@@ -258,13 +292,13 @@ public static class ModelStepBenchmark
     private static void ReportLevers(TextWriter output, IReadOnlyList<ModelBenchmarkResult> results)
     {
         output.WriteLine("levers (each alone against none; median step; phases are means, synchronised between phases when --breakdown):");
-        output.WriteLine($"  {"levers",-42} {"step ms",8} {"text tok/s",11} {"vs none",8} {"fwd+loss",9} {"backward",9} {"clip",6} {"optim",6} {"peak GiB",9}");
+        output.WriteLine($"  {"levers",-42} {"step ms",8} {"text tok/s",11} {"vs none",8} {"fwd+loss",9} {"backward",9} {"clip",6} {"optim",6} {"peak GiB",9} {"final loss",11}");
         var baseline = results[0].SecondsPerStep;
         foreach (var r in results)
         {
             var p = r.Phases;
             string Ms(double? s) => s is { } v ? $"{v * 1000:F1}" : "-";
-            output.WriteLine($"  {r.Levers,-42} {r.SecondsPerStep * 1000,8:F1} {r.TextTokensPerSecond,11:F0} {baseline / r.SecondsPerStep,7:F3}x {Ms(p?.Forward),9} {Ms(p?.Backward),9} {Ms(p?.Clip),6} {Ms(p?.Optimizer),6} {(r.PeakAllocatedBytes > 0 ? $"{Gib(r.PeakAllocatedBytes):F2}" : "n/a"),9}");
+            output.WriteLine($"  {r.Levers,-42} {r.SecondsPerStep * 1000,8:F1} {r.TextTokensPerSecond,11:F0} {baseline / r.SecondsPerStep,7:F3}x {Ms(p?.Forward),9} {Ms(p?.Backward),9} {Ms(p?.Clip),6} {Ms(p?.Optimizer),6} {(r.PeakAllocatedBytes > 0 ? $"{Gib(r.PeakAllocatedBytes):F2}" : "n/a"),9} {r.FinalLoss,11:F4}");
         }
     }
 }
