@@ -84,6 +84,8 @@ public static class ModelStepBenchmark
         output.WriteLine($"loss    : {(levers.ChunkedLoss ? $"chunked cross-entropy from the hidden states ({CaptionLoss.DefaultChunkRows} rows a chunk)" : "cross-entropy over the full fp32 logits")}");
         output.WriteLine($"clip    : global norm over the {(levers.Bf16ClipNorm || levers.AdamWKernel ? "compute-dtype gradient (fp32 accumulation)" : "gradient's fp32 copy")}");
         output.WriteLine($"AdamW   : {optimizer.KernelName}");
+        output.WriteLine($"GQA     : {(levers.SdpaGqa ? "SDPA with enable_gqa (kv heads not repeated)" : "kv heads repeated into copies for SDPA")}; " +
+                         $"RoPE and SwiGLU gate: {(levers.JitFusion ? "TorchScript functions (libtorch's fuser)" : "composed ops")}");
 
         using var batch = RandomBatch(config, textLength, device);
         var phases = new double[4];

@@ -18,7 +18,7 @@ public static class BenchModelCommand
         var dtype = CommonOptions.BenchDType();
         var device = CommonOptions.BenchDevice();
         var breakdown = new Option<bool>("--breakdown") { Description = "synchronise between phases and print forward/backward/clip/optimizer times" };
-        var levers = new Option<bool>("--levers") { Description = "measure with every speed lever off, each alone (chunked-loss, bf16-clip-norm, adamw-kernel), then all on; print a table" };
+        var levers = new Option<bool>("--levers") { Description = "measure with every speed lever off, each alone (chunked-loss, bf16-clip-norm, adamw-kernel, sdpa-gqa, jit-fusion), then all on; print a table" };
         var peak = new Option<double>("--peak-tflops") { Description = "dense bf16 peak for MFU (H100 SXM: 989)", DefaultValueFactory = _ => 989 };
 
         var command = new Command("model", "Time training steps (forward, backward, clip, AdamW) of the VLM (cross-attention, MoE or MoT presets): steps/s, text tokens/s, MFU, peak memory.");

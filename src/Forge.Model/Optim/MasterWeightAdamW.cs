@@ -12,11 +12,14 @@ namespace Forge.Model.Optim;
 /// AdamW over fp32 master weights for a model computing in bf16 (or fp32), on one device, with
 /// everything flat: the trainable parameters are re-pointed to views of one contiguous compute
 /// buffer, their gradients to views of one flat gradient buffer (autograd accumulates into them in
-/// place), and master weights and moments are single fp32 tensors. A step is then four
-/// whole-buffer passes (gradient to fp32, its norm, the AdamW update with the clip folded into its
-/// grad_scale, master to compute copy) instead of several kernels per parameter, which matters
-/// at 10^9 parameters and ~300 tensors. The update itself is <see cref="ShardedAdamW"/> over a shard
-/// that is the whole vector: the data-parallel engine and this single-device step run the same code.
+/// place), and master weights and moments are single fp32 tensors. A step is then a few
+/// whole-buffer passes instead of several kernels per parameter, which matters at 10^9 parameters
+/// and ~300 tensors. By default (<see cref="StepKernels"/>) there are two: the clip's norm read
+/// straight from the bf16 gradient, and one kernel that updates master and moments from the bf16
+/// gradient and writes the bf16 weights (no fp32 gradient buffer). With the levers off there are
+/// four: the gradient to fp32, its norm, torch._fused_adamw_ with the clip folded into its
+/// grad_scale, the master-to-compute copy. The update rule is <see cref="ShardedAdamW"/>'s over a
+/// shard that is the whole vector: the data-parallel engine and this single-device step share it.
 /// With fp32 compute the master buffer is the parameter buffer.
 /// </summary>
 public sealed class MasterWeightAdamW : IDisposable

@@ -85,9 +85,13 @@ public sealed unsafe class CudaAllocatorStats
     private string? Verify()
     {
         const long probe = 1 << 20;
+        var device = new TorchSharp.torch.Device(TorchSharp.DeviceType.CUDA, _device);
+        // The allocator initialises its per-device state at the first allocation and throws a C++
+        // exception (which cannot be caught here) when asked for statistics before that.
+        using var first = TorchSharp.torch.empty(1, TorchSharp.torch.ScalarType.Byte, device);
         var before = AllocatedBytes;
         long during;
-        using (var t = TorchSharp.torch.empty(probe, TorchSharp.torch.ScalarType.Byte, new TorchSharp.torch.Device(TorchSharp.DeviceType.CUDA, _device)))
+        using (var t = TorchSharp.torch.empty(probe, TorchSharp.torch.ScalarType.Byte, device))
             during = AllocatedBytes;
         var after = AllocatedBytes;
         return during - before == probe && after == before && PeakAllocatedBytes >= during

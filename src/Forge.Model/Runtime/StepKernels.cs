@@ -11,22 +11,29 @@ namespace Forge.Model.Runtime;
 /// <item><see cref="AdamWKernel"/>: one NVRTC kernel that reads the compute-dtype gradient and
 ///   writes master weights, moments and the compute copy in a single pass, so no fp32 gradient
 ///   buffer exists (CUDA and bf16 compute only; elsewhere the composed path runs).</item>
+/// <item><see cref="SdpaGqa"/>: grouped-query attention handed to SDPA with enable_gqa, so the
+///   key/value heads are not repeated into copies first (through TorchScript; TorchSharp's SDPA
+///   binding has no such flag);</item>
+/// <item><see cref="JitFusion"/>: RoPE and the SwiGLU gate as TorchScript functions, which
+///   libtorch's fuser may compile into one kernel each way on CUDA (on a CPU they run op by op).</item>
 /// </list>
 /// All are on by default. FORGE_STEP_KERNELS turns them off for a baseline: "none", or a comma
 /// list of the levers to keep (e.g. "chunked-loss,adamw-kernel"). `forge bench model --levers`
 /// measures each one alone.
 /// </summary>
-public sealed record StepKernels(bool ChunkedLoss, bool Bf16ClipNorm, bool AdamWKernel)
+public sealed record StepKernels(bool ChunkedLoss, bool Bf16ClipNorm, bool AdamWKernel, bool SdpaGqa, bool JitFusion)
 {
     public const string ChunkedLossName = "chunked-loss";
     public const string Bf16ClipNormName = "bf16-clip-norm";
     public const string AdamWKernelName = "adamw-kernel";
+    public const string SdpaGqaName = "sdpa-gqa";
+    public const string JitFusionName = "jit-fusion";
 
-    public static readonly StepKernels All = new(true, true, true);
-    public static readonly StepKernels None = new(false, false, false);
+    public static readonly StepKernels All = new(true, true, true, true, true);
+    public static readonly StepKernels None = new(false, false, false, false, false);
 
     /// <summary>The levers by name, in the order benchmarks print them.</summary>
-    public static IReadOnlyList<string> Names { get; } = [ChunkedLossName, Bf16ClipNormName, AdamWKernelName];
+    public static IReadOnlyList<string> Names { get; } = [ChunkedLossName, Bf16ClipNormName, AdamWKernelName, SdpaGqaName, JitFusionName];
 
     /// <summary>
     /// The choice the model and optimizer read when they are built or run. Set from FORGE_STEP_KERNELS
@@ -45,13 +52,14 @@ public sealed record StepKernels(bool ChunkedLoss, bool Bf16ClipNorm, bool AdamW
         var names = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (names.FirstOrDefault(n => !Names.Contains(n)) is { } unknown)
             throw new ArgumentException($"{source} = \"{value}\": unknown lever '{unknown}'; expected \"all\", \"none\" or a comma list of {string.Join(", ", Names)}");
-        return new StepKernels(names.Contains(ChunkedLossName), names.Contains(Bf16ClipNormName), names.Contains(AdamWKernelName));
+        return new StepKernels(names.Contains(ChunkedLossName), names.Contains(Bf16ClipNormName), names.Contains(AdamWKernelName),
+            names.Contains(SdpaGqaName), names.Contains(JitFusionName));
     }
 
     /// <summary>The levers that are on, comma-separated ("none" when none is).</summary>
     public override string ToString()
     {
-        var on = new[] { (ChunkedLoss, ChunkedLossName), (Bf16ClipNorm, Bf16ClipNormName), (AdamWKernel, AdamWKernelName) }
+        var on = new[] { (ChunkedLoss, ChunkedLossName), (Bf16ClipNorm, Bf16ClipNormName), (AdamWKernel, AdamWKernelName), (SdpaGqa, SdpaGqaName), (JitFusion, JitFusionName) }
             .Where(l => l.Item1).Select(l => l.Item2).ToList();
         return on.Count == 0 ? "none" : string.Join(",", on);
     }

@@ -50,14 +50,15 @@ public class StepKernelsTests
     }
 
     [Theory]
-    [InlineData("none", false, false, false)]
-    [InlineData("all", true, true, true)]
-    [InlineData("", true, true, true)]
-    [InlineData("chunked-loss", true, false, false)]
-    [InlineData(" adamw-kernel , bf16-clip-norm", false, true, true)]
-    public void LeverListsParseIntoTheirLevers(string text, bool loss, bool norm, bool adam)
+    [InlineData("none", false, false, false, false, false)]
+    [InlineData("all", true, true, true, true, true)]
+    [InlineData("", true, true, true, true, true)]
+    [InlineData("chunked-loss", true, false, false, false, false)]
+    [InlineData(" adamw-kernel , bf16-clip-norm", false, true, true, false, false)]
+    [InlineData("sdpa-gqa,jit-fusion", false, false, false, true, true)]
+    public void LeverListsParseIntoTheirLevers(string text, bool loss, bool norm, bool adam, bool gqa, bool fusion)
     {
-        Assert.Equal(new StepKernels(loss, norm, adam), StepKernels.Parse(text, "FORGE_STEP_KERNELS"));
+        Assert.Equal(new StepKernels(loss, norm, adam, gqa, fusion), StepKernels.Parse(text, "FORGE_STEP_KERNELS"));
     }
 
     [Fact]
