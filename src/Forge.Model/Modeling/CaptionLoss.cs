@@ -41,7 +41,7 @@ public static class CaptionLoss
     /// last op of the step, its gradient is known up to the caller's scale while the chunk is at hand
     /// (softmax minus the target's one-hot, per row), so each chunk's contribution to the gradients
     /// of <paramref name="hidden"/> and of <paramref name="headWeight"/> is formed there and then and
-    /// kept in fp32 (tokens x dim and vocab x dim, a fraction of the logits). Autograd receives them
+    /// kept (tokens x dim and vocab x dim in the compute dtype, a fraction of the logits). Autograd receives them
     /// through a surrogate term whose value is exactly zero and whose gradient is theirs, so backward
     /// costs two scalings and the full-size fp32 logits, their log-softmax and its gradient (about
     /// 3 GiB at ca-1b's 16 x 511 x 32000) never exist. <paramref name="hidden"/> is (B, T-1, dim) or
@@ -65,7 +65,9 @@ public static class CaptionLoss
         using (no_grad())
         {
             lossSum = zeros(1, ScalarType.Float32, rows.device);
-            if (hiddenGrad) gradRows = empty(n, dim, ScalarType.Float32, rows.device);
+            // The hidden rows' gradient is one bf16 matmul per chunk (as autograd would make it); the
+            // head's sums over chunks, so it accumulates in fp32 and is rounded once at the end.
+            if (hiddenGrad) gradRows = empty(n, dim, rows.dtype, rows.device);
             if (weightGrad) gradWeight = zeros(headWeight.shape, ScalarType.Float32, headWeight.device);
             for (var start = 0L; start < n; start += chunkRows)
             {
@@ -89,6 +91,8 @@ public static class CaptionLoss
                 gradWeight?.PlusInPlace(dLogits.t().matmul(x));
             }
         }
+        if (gradWeight is not null && gradWeight.dtype != headWeight.dtype)
+            using (no_grad()) gradWeight = gradWeight.to(headWeight.dtype);
         var result = lossSum.squeeze(0);
         if (gradRows is not null) result = result.Plus(ZeroWithGradient(rows, gradRows));
         if (gradWeight is not null) result = result.Plus(ZeroWithGradient(headWeight, gradWeight));
@@ -97,15 +101,19 @@ public static class CaptionLoss
     }
 
     /// <summary>
-    /// Rows per chunk of <see cref="SumChunked"/>: 2048 rows of a 32000-word vocabulary are 250 MiB
-    /// of fp32 logits, large enough that the head's matmuls stay efficient.
+    /// Rows per chunk of <see cref="SumChunked"/>: 1024 rows of a 32000-word vocabulary are 125 MiB
+    /// of fp32 logits (the loss runs at the step's memory peak, with every activation alive), and the
+    /// head's matmuls are still 2 x 1024 x dim x vocab FLOPs each.
     /// </summary>
-    public const long DefaultChunkRows = 2048;
+    public const long DefaultChunkRows = 1024;
 
-    // s - s.detach() is exactly zero, and its gradient with respect to x is `gradient` (fp32, x's shape).
+    // s - s.detach() is exactly zero, and its gradient with respect to x is `gradient` (x's shape) times
+    // the upstream scale. The product is formed in fp32 so the scale (1 / tokens) is not rounded to bf16;
+    // mul_ on the fp32 copy saves only `gradient` (in its own dtype) for backward, and the copy is freed at once.
     private static Tensor ZeroWithGradient(Tensor x, Tensor gradient)
     {
-        var surrogate = x.to(ScalarType.Float32).mul(gradient).sum();
+        // (An fp32 x is its own "copy": it is multiplied out of place.)
+        var surrogate = (x.dtype == ScalarType.Float32 ? x.mul(gradient) : x.to(ScalarType.Float32).mul_(gradient)).sum();
         return surrogate.sub(surrogate.detach());
     }
 }
