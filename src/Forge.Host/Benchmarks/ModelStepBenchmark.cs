@@ -65,7 +65,14 @@ public static class ModelStepBenchmark
         var onGpu = device.type == DeviceType.CUDA;
         if (options.DType == TrainConfig.Bf16 && !onGpu) output.WriteLine("note: CPU runs compute in fp32 (bf16 applies on CUDA only)");
 
-        // The peak counts from here, as torch.cuda.max_memory_allocated after a reset: model, optimizer state, steps.
+        // The peak counts from here, as torch.cuda.max_memory_allocated after a reset: model, optimizer state,
+        // steps. Tensors an earlier configuration left to finalizers are collected first; what is still
+        // held then is not this configuration's and is subtracted.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        var heldBefore = memory?.AllocatedBytes ?? 0;
+        if (heldBefore > 64L << 20) output.WriteLine($"note: {Gib(heldBefore):F2} GiB still allocated before this configuration, left out of its peak");
         memory?.ResetPeak();
         using var model = VlmRegistry.Build(config, device, dtype);
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
@@ -147,11 +154,11 @@ public static class ModelStepBenchmark
             ? new StepPhaseTimes(phases[0] / times.Count, phases[1] / times.Count, phases[2] / times.Count, phases[3] / times.Count)
             : null;
         var result = new ModelBenchmarkResult(options.Preset, DeviceName(device), dtype, optimizer.Numel, secondsPerStep,
-            tokensPerSecond, flops, mfu, Math.Max(runPeak, memory?.PeakAllocatedBytes ?? 0), levers.ToString(), loss, phaseTimes);
+            tokensPerSecond, flops, mfu, memory is null ? 0 : Math.Max(runPeak, memory.PeakAllocatedBytes) - heldBefore, levers.ToString(), loss, phaseTimes);
         Report(output, result, times, options);
         if (trackPhases)
-            output.WriteLine($"peak allocated within a step, by the phase that reached it: forward+loss {Gib(phasePeaks[0]):F2}, backward {Gib(phasePeaks[1]):F2}, " +
-                             $"clip {Gib(phasePeaks[2]):F2}, optimizer {Gib(phasePeaks[3]):F2} GiB");
+            output.WriteLine($"peak allocated within a step, by the phase that reached it: forward+loss {Gib(phasePeaks[0] - heldBefore):F2}, backward {Gib(phasePeaks[1] - heldBefore):F2}, " +
+                             $"clip {Gib(phasePeaks[2] - heldBefore):F2}, optimizer {Gib(phasePeaks[3] - heldBefore):F2} GiB");
         return result;
     }
 

@@ -35,17 +35,17 @@ public static class CaptionLoss
     }
 
     /// <summary>
-    /// The same sum as <see cref="Sum"/> of the head's logits <c>hidden @ headWeight^T</c>, without
-    /// ever holding the (tokens x vocab) logits: rows are taken <paramref name="chunkRows"/> at a time,
-    /// their logits made in the compute dtype, scored in fp32 and dropped. Because the loss is the
-    /// last op of the step, its gradient is known up to the caller's scale while the chunk is at hand
-    /// (softmax minus the target's one-hot, per row), so each chunk's contribution to the gradients
-    /// of <paramref name="hidden"/> and of <paramref name="headWeight"/> is formed there and then and
-    /// kept (tokens x dim and vocab x dim in the compute dtype, a fraction of the logits). Autograd receives them
-    /// through a surrogate term whose value is exactly zero and whose gradient is theirs, so backward
-    /// costs two scalings and the full-size fp32 logits, their log-softmax and its gradient (about
-    /// 3 GiB at ca-1b's 16 x 511 x 32000) never exist. <paramref name="hidden"/> is (B, T-1, dim) or
-    /// (B, T, dim), as <see cref="Sum"/> takes logits.
+    /// The same sum as <see cref="Sum"/> of the head's logits <c>hidden @ headWeight^T</c>, without the
+    /// fp32 logits of the whole batch: rows are taken <paramref name="chunkRows"/> at a time, their
+    /// logits made in the compute dtype, scored in fp32 and dropped. Because the loss is the last op of
+    /// the step, its gradient is known up to the caller's scale while the chunk is at hand (softmax
+    /// minus the target's one-hot, per row); it is kept in the compute dtype, and after the last chunk
+    /// the two matmuls backward would run give the gradients of <paramref name="hidden"/> and of
+    /// <paramref name="headWeight"/>. Autograd receives them through a surrogate term whose value is
+    /// exactly zero and whose gradient is theirs, so backward costs two scalings. At ca-1b's
+    /// 16 x 511 x 32000 this holds 0.5 GiB of bf16 logit gradient for a moment, where the composed path
+    /// holds the fp32 logits and their log-softmax (2 GiB) into backward and builds their gradient there.
+    /// <paramref name="hidden"/> is (B, T-1, dim) or (B, T, dim), as <see cref="Sum"/> takes logits.
     /// </summary>
     public static (Tensor Sum, long Tokens) SumChunked(Tensor hidden, Tensor headWeight, Tensor labels, long chunkRows = DefaultChunkRows)
     {
@@ -65,10 +65,8 @@ public static class CaptionLoss
         using (no_grad())
         {
             lossSum = zeros(1, ScalarType.Float32, rows.device);
-            // The hidden rows' gradient is one bf16 matmul per chunk (as autograd would make it); the
-            // head's sums over chunks, so it accumulates in fp32 and is rounded once at the end.
-            if (hiddenGrad) gradRows = empty(n, dim, rows.dtype, rows.device);
-            if (weightGrad) gradWeight = zeros(headWeight.shape, ScalarType.Float32, headWeight.device);
+            // The logits' gradient in the compute dtype, as autograd would hand it to the head's matmuls.
+            var dLogits = hiddenGrad || weightGrad ? empty(n, headWeight.shape[0], rows.dtype, rows.device) : null;
             for (var start = 0L; start < n; start += chunkRows)
             {
                 using var chunkScope = NewDisposeScope();
@@ -81,18 +79,21 @@ public static class CaptionLoss
                 var logSumExp = logits.logsumexp(1, keepdim: true);
                 var picked = logits.gather(1, index);
                 lossSum.PlusInPlace(logSumExp.sub(picked).squeeze(1).where(valid, zeros(1, ScalarType.Float32, x.device)).sum());
-                if (gradRows is null && gradWeight is null) continue;
+                if (dLogits is null) continue;
                 // d(sum of CE)/d(logits) per row: softmax - one_hot(target); an ignored row has none.
                 var validColumn = valid.unsqueeze(1).to(ScalarType.Float32);
                 var probabilities = logits.sub_(logSumExp).exp_();
                 probabilities.scatter_add_(1, index, validColumn.neg()).mul_(validColumn);
-                var dLogits = probabilities.to(x.dtype);
-                gradRows?.narrow(0, start, length).copy_(dLogits.matmul(headWeight));
-                gradWeight?.PlusInPlace(dLogits.t().matmul(x));
+                dLogits.narrow(0, start, length).copy_(probabilities);
+            }
+            // The two matmuls autograd would run in backward, whole-sized (one rounding, full efficiency).
+            if (dLogits is not null)
+            {
+                if (hiddenGrad) gradRows = dLogits.matmul(headWeight);
+                if (weightGrad) gradWeight = dLogits.t().matmul(rows);
+                dLogits.Dispose();
             }
         }
-        if (gradWeight is not null && gradWeight.dtype != headWeight.dtype)
-            using (no_grad()) gradWeight = gradWeight.to(headWeight.dtype);
         var result = lossSum.squeeze(0);
         if (gradRows is not null) result = result.Plus(ZeroWithGradient(rows, gradRows));
         if (gradWeight is not null) result = result.Plus(ZeroWithGradient(headWeight, gradWeight));

@@ -52,7 +52,7 @@ public class StepKernelsTests
     [Theory]
     [InlineData("none", false, false, false, false, false)]
     [InlineData("all", true, true, true, true, true)]
-    [InlineData("", true, true, true, true, true)]
+    [InlineData("", true, true, true, true, false)]
     [InlineData("chunked-loss", true, false, false, false, false)]
     [InlineData(" adamw-kernel , bf16-clip-norm", false, true, true, false, false)]
     [InlineData("sdpa-gqa,jit-fusion", false, false, false, true, true)]
