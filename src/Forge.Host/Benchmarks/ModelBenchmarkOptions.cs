@@ -12,6 +12,8 @@ public sealed record ModelBenchmarkOptions
     public string Device { get; init; } = "cuda";
     /// <summary>Synchronise between phases to time forward, backward, clip and optimizer separately.</summary>
     public bool Breakdown { get; init; }
+    /// <summary>Measure with every speed lever off, each alone, then all on (<see cref="Forge.Model.Runtime.StepKernels"/>), and print a table.</summary>
+    public bool Levers { get; init; }
     /// <summary>Dense peak of the accelerator for MFU, TFLOP/s (H100 SXM bf16: 989).</summary>
     public double PeakTflops { get; init; } = 989;
 }

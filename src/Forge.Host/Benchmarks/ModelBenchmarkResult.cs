@@ -2,7 +2,11 @@ using static TorchSharp.torch;
 
 namespace Forge.Host.Benchmarks;
 
-/// <summary>The figures `forge bench model` prints; Mfu is NaN on a CPU.</summary>
+/// <summary>
+/// The figures `forge bench model` prints; Mfu is NaN on a CPU. PeakAllocatedBytes is the CUDA
+/// caching allocator's peak of bytes held by tensors over model build and steps (what
+/// torch.cuda.max_memory_allocated reports), 0 where it cannot be read.
+/// </summary>
 public sealed record ModelBenchmarkResult(
     string Preset,
     string Device,
@@ -12,6 +16,7 @@ public sealed record ModelBenchmarkResult(
     double TextTokensPerSecond,
     double FlopsPerStep,
     double Mfu,
-    long PeakDeviceMemoryBytes,
+    long PeakAllocatedBytes,
+    string Levers,
     double FinalLoss,
     StepPhaseTimes? Phases);

@@ -22,7 +22,6 @@ public static class ModelStepBenchmark
     {
         TorchRuntime.EnsureLoaded();
         var config = BenchmarkPresets.Load(options.Preset);
-        var textLength = config.Vlm.MaxTextLen;
         var device = options.Device switch
         {
             "cuda" when !cuda.is_available() => throw new InvalidOperationException("--device cuda: CUDA is not available here (run `forge doctor`); use --device cpu"),
@@ -30,17 +29,55 @@ public static class ModelStepBenchmark
             "cpu" => CPU,
             _ => throw new ArgumentException($"--device '{options.Device}' is unknown; expected cuda or cpu"),
         };
+        var memory = AllocatorMemory(output, device);
+        if (!options.Levers) return Measure(output, options, config, device, memory, StepKernels.Current);
+        if (device.type == DeviceType.CUDA) CheckAdamWKernel(output, device, config.Optimizer);
+
+        // Each lever alone against the baseline with none, then all together; the same steps each time.
+        var configurations = new List<StepKernels> { StepKernels.None };
+        configurations.AddRange(StepKernels.Names.Select(StepKernels.Only));
+        configurations.Add(StepKernels.All);
+        var results = new List<ModelBenchmarkResult>();
+        var previous = StepKernels.Current;
+        try
+        {
+            foreach (var levers in configurations)
+            {
+                output.WriteLine($"== levers: {levers}");
+                StepKernels.Current = levers;
+                results.Add(Measure(output, options, config, device, memory, levers));
+            }
+        }
+        finally
+        {
+            StepKernels.Current = previous;
+        }
+        ReportLevers(output, results);
+        return results[^1];
+    }
+
+    private static ModelBenchmarkResult Measure(TextWriter output, ModelBenchmarkOptions options, JobConfig config, Device device,
+        CudaAllocatorStats? memory, StepKernels levers)
+    {
+        var textLength = config.Vlm.MaxTextLen;
         var train = config.Train with { MixedPrecision = options.DType };
         var dtype = MixedPrecision.ComputeDType(train, device);
         var onGpu = device.type == DeviceType.CUDA;
         if (options.DType == TrainConfig.Bf16 && !onGpu) output.WriteLine("note: CPU runs compute in fp32 (bf16 applies on CUDA only)");
 
-        var memory = new PeakMemory(onGpu);
+        // The peak counts from here, as torch.cuda.max_memory_allocated after a reset: model, optimizer state,
+        // steps. Tensors an earlier configuration left to finalizers are collected first; what is still
+        // held then is not this configuration's and is subtracted.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        var heldBefore = memory?.AllocatedBytes ?? 0;
+        if (heldBefore > 64L << 20) output.WriteLine($"note: {Gib(heldBefore):F2} GiB still allocated before this configuration, left out of its peak");
+        memory?.ResetPeak();
         using var model = VlmRegistry.Build(config, device, dtype);
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
         using var optimizer = new MasterWeightAdamW(trainable, config.Optimizer, config.Train.GradClipNorm);
         var flops = StepFlops(config, textLength, config.Train.BatchSize);
-        memory.Sample();
 
         var m = config.Model;
         var moe = m.IsMoe ? $", MoE on {Enumerable.Range(0, m.NLayers).Count(m.IsMoeLayer)} layers (top-{m.MoeTopK} of {m.NumExperts}{(m.MoeSharedExperts > 0 ? " + shared" : "")}, capacity {m.MoeCapacityFactor})" : "";
@@ -51,15 +88,29 @@ public static class ModelStepBenchmark
         output.WriteLine(AtenKernels.Enabled
             ? "rms_norm: fused, through TorchScript (FORGE_ATEN_KERNELS=off for composed ops)"
             : "rms_norm: composed ops (FORGE_ATEN_KERNELS=off)");
+        output.WriteLine($"loss    : {(levers.ChunkedLoss ? $"chunked cross-entropy from the hidden states ({CaptionLoss.DefaultChunkRows} rows a chunk)" : "cross-entropy over the full fp32 logits")}");
+        output.WriteLine($"clip    : global norm over the {(levers.Bf16ClipNorm || levers.AdamWKernel ? "compute-dtype gradient (fp32 accumulation)" : "gradient's fp32 copy")}");
         output.WriteLine($"AdamW   : {optimizer.KernelName}");
+        output.WriteLine($"GQA     : {(levers.SdpaGqa ? "SDPA with enable_gqa (kv heads not repeated)" : "kv heads repeated into copies for SDPA")}; " +
+                         $"RoPE and SwiGLU gate: {(levers.JitFusion ? "TorchScript functions (libtorch's fuser)" : "composed ops")}");
 
         using var batch = RandomBatch(config, textLength, device);
         var phases = new double[4];
+        // With --breakdown the allocator's peak restarts at every measured step, so the phase in which
+        // a step reaches its peak shows; the run's peak is kept across the restarts.
+        var phasePeaks = new long[4];
+        var runPeak = 0L;
+        var trackPhases = options.Breakdown && memory is not null;
         var times = new List<double>();
         var loss = double.NaN;
         for (var step = 0; step < options.Warmup + options.Steps; step++)
         {
             var measured = step >= options.Warmup;
+            if (trackPhases && measured)
+            {
+                runPeak = Math.Max(runPeak, memory!.PeakAllocatedBytes);
+                memory.ResetPeak();
+            }
             var t = Stopwatch.StartNew();
             var marks = new double[4];
             double gradNorm;
@@ -72,13 +123,17 @@ public static class ModelStepBenchmark
                 var mean = sum.Over(tokens);
                 if (routing is { Layers: > 0 })
                     mean = mean.Plus(routing.AuxLoss().Times(config.Model.MoeAuxLossWeight)).Plus(routing.ZLoss().Times(config.Model.MoeRouterZLossWeight));
-                if (options.Breakdown) marks[0] = Mark(device, t, memory);
+                if (options.Breakdown) marks[0] = Mark(device, t);
+                if (trackPhases && measured) phasePeaks[0] = Math.Max(phasePeaks[0], memory!.PeakAllocatedBytes);
                 mean.backward();
-                if (options.Breakdown) marks[1] = Mark(device, t, memory);
+                if (options.Breakdown) marks[1] = Mark(device, t);
+                if (trackPhases && measured) phasePeaks[1] = Math.Max(phasePeaks[1], memory!.PeakAllocatedBytes);
                 gradNorm = optimizer.ClipGradNorm();
-                if (options.Breakdown) marks[2] = Mark(device, t, memory);
+                if (options.Breakdown) marks[2] = Mark(device, t);
+                if (trackPhases && measured) phasePeaks[2] = Math.Max(phasePeaks[2], memory!.PeakAllocatedBytes);
                 optimizer.Apply(config.Optimizer.Lr);
-                marks[3] = Mark(device, t, memory);
+                marks[3] = Mark(device, t);
+                if (trackPhases && measured) phasePeaks[3] = Math.Max(phasePeaks[3], memory!.PeakAllocatedBytes);
                 // Read after the step's clock stopped: the sync costs nothing measured.
                 loss = mean.item<float>();
             }
@@ -99,8 +154,11 @@ public static class ModelStepBenchmark
             ? new StepPhaseTimes(phases[0] / times.Count, phases[1] / times.Count, phases[2] / times.Count, phases[3] / times.Count)
             : null;
         var result = new ModelBenchmarkResult(options.Preset, DeviceName(device), dtype, optimizer.Numel, secondsPerStep,
-            tokensPerSecond, flops, mfu, memory.PeakBytes, loss, phaseTimes);
+            tokensPerSecond, flops, mfu, memory is null ? 0 : Math.Max(runPeak, memory.PeakAllocatedBytes) - heldBefore, levers.ToString(), loss, phaseTimes);
         Report(output, result, times, options);
+        if (trackPhases)
+            output.WriteLine($"peak allocated within a step, by the phase that reached it: forward+loss {Gib(phasePeaks[0] - heldBefore):F2}, backward {Gib(phasePeaks[1] - heldBefore):F2}, " +
+                             $"clip {Gib(phasePeaks[2] - heldBefore):F2}, optimizer {Gib(phasePeaks[3] - heldBefore):F2} GiB");
         return result;
     }
 
@@ -170,12 +228,53 @@ public static class ModelStepBenchmark
         return cpu.To(device);
     }
 
-    private static double Mark(Device device, Stopwatch clock, PeakMemory memory)
+    private static double Mark(Device device, Stopwatch clock)
     {
         if (device.type == DeviceType.CUDA) cuda.synchronize();
-        var seconds = clock.Elapsed.TotalSeconds;
-        memory.Sample();
-        return seconds;
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>
+    /// The one-pass AdamW kernel against the composed update (fp32 copy of the bf16 gradient,
+    /// torch._fused_adamw_, copy to bf16) on the same random shard for three clipped steps: the
+    /// largest differences are printed, so a lever measured here is also shown to compute the same step.
+    /// </summary>
+    private static void CheckAdamWKernel(TextWriter output, Device device, OptimizerConfig config)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        const long n = (1 << 22) + 3; // a tail that the kernel's 4-wide loop does not cover
+        // Random values drawn on the host (a CPU generator), then moved: the same shard for both updates.
+        var generator = new Generator(5);
+        var start = randn(n, generator: generator).to(device);
+        using var kernel = new ShardedAdamW(start.clone(), config);
+        using var composed = new ShardedAdamW(start.clone(), config);
+        var kernelCopy = empty(n, ScalarType.BFloat16, device);
+        var gradScale = full(1, 1.7f, ScalarType.Float32, device);
+        if (!kernel.UsesComputeCopyKernel(kernelCopy, kernelCopy))
+        {
+            output.WriteLine("adamw-kernel check: the kernel does not apply here (FORGE_ATEN_KERNELS=off?)");
+            return;
+        }
+        for (var step = 0; step < 3; step++)
+        {
+            var gradient = randn(n, generator: generator).mul_(0.01).to(ScalarType.BFloat16, device);
+            kernel.UpdateWithComputeCopy(gradient, kernelCopy, config.Lr, gradScale);
+            composed.Update(gradient.to(ScalarType.Float32), config.Lr, gradScale);
+        }
+        double MaxDiff(Tensor a, Tensor b) => a.to(ScalarType.Float32).sub(b.to(ScalarType.Float32)).abs().max().item<float>();
+        output.WriteLine($"adamw-kernel check (3 steps on {n} elements vs torch._fused_adamw_): max |diff| master {MaxDiff(kernel.Master, composed.Master):E2}, " +
+                         $"exp_avg {MaxDiff(kernel.ExpAvg, composed.ExpAvg):E2}, exp_avg_sq {MaxDiff(kernel.ExpAvgSq, composed.ExpAvgSq):E2}, " +
+                         $"bf16 weights {MaxDiff(kernelCopy, composed.Master.to(ScalarType.BFloat16)):E2} (max |weight| {composed.Master.abs().max().item<float>():F2})");
+    }
+
+    /// <summary>The allocator's statistics on CUDA, or null (with the reason printed) where they cannot be read.</summary>
+    private static CudaAllocatorStats? AllocatorMemory(TextWriter output, Device device)
+    {
+        if (device.type != DeviceType.CUDA) return null;
+        var stats = CudaAllocatorStats.TryOpen(0, out var why);
+        if (stats is null) output.WriteLine($"note: peak memory not reported: {why}");
+        return stats;
     }
 
     private static void Report(TextWriter output, ModelBenchmarkResult r, List<double> times, ModelBenchmarkOptions options)
@@ -186,9 +285,9 @@ public static class ModelStepBenchmark
         output.WriteLine($"model TFLOP/step : {r.FlopsPerStep / 1e12:F2} (matmuls: 6*N*tokens + causal self-attn + cross-attn)");
         output.WriteLine($"achieved TFLOP/s : {r.FlopsPerStep / r.SecondsPerStep / 1e12:F1}");
         output.WriteLine(double.IsNaN(r.Mfu) ? "MFU              : n/a on CPU" : $"MFU              : {r.Mfu * 100:F1}% of {options.PeakTflops} TFLOP/s");
-        output.WriteLine(r.PeakDeviceMemoryBytes > 0
-            ? $"peak device mem  : {r.PeakDeviceMemoryBytes / (double)(1L << 30):F2} GiB (cudaMemGetInfo in use, sampled at phase ends; includes the allocator cache)"
-            : "peak device mem  : n/a on CPU");
+        output.WriteLine(r.PeakAllocatedBytes > 0
+            ? $"peak allocated   : {Gib(r.PeakAllocatedBytes):F2} GiB (CUDA caching allocator's peak of tensor bytes since the model was built, as torch.cuda.max_memory_allocated)"
+            : "peak allocated   : n/a (CPU, or the allocator's statistics could not be read)");
         output.WriteLine($"final loss       : {r.FinalLoss:F4}");
         if (r.Phases is { } p)
         {
@@ -215,23 +314,18 @@ public static class ModelStepBenchmark
         catch (Exception) { return ""; }
     }
 
-    /// <summary>Device memory in use (total - free), sampled; TorchSharp 0.107 exposes no allocator statistics.</summary>
-    private sealed class PeakMemory(bool onGpu)
-    {
-        public long PeakBytes { get; private set; }
+    private static double Gib(long bytes) => bytes / (double)(1L << 30);
 
-        public void Sample()
+    private static void ReportLevers(TextWriter output, IReadOnlyList<ModelBenchmarkResult> results)
+    {
+        output.WriteLine("levers (each alone against none; median step; phases are means, synchronised between phases when --breakdown):");
+        output.WriteLine($"  {"levers",-42} {"step ms",8} {"text tok/s",11} {"vs none",8} {"fwd+loss",9} {"backward",9} {"clip",6} {"optim",6} {"peak GiB",9} {"final loss",11}");
+        var baseline = results[0].SecondsPerStep;
+        foreach (var r in results)
         {
-            if (!onGpu) return;
-            try
-            {
-                var (free, total) = CudaRuntime.MemoryInfo();
-                PeakBytes = Math.Max(PeakBytes, total - free);
-            }
-            catch (Exception)
-            {
-                // libcudart not resolvable: report n/a rather than fail the measurement.
-            }
+            var p = r.Phases;
+            string Ms(double? s) => s is { } v ? $"{v * 1000:F1}" : "-";
+            output.WriteLine($"  {r.Levers,-42} {r.SecondsPerStep * 1000,8:F1} {r.TextTokensPerSecond,11:F0} {baseline / r.SecondsPerStep,7:F3}x {Ms(p?.Forward),9} {Ms(p?.Backward),9} {Ms(p?.Clip),6} {Ms(p?.Optimizer),6} {(r.PeakAllocatedBytes > 0 ? $"{Gib(r.PeakAllocatedBytes):F2}" : "n/a"),9} {r.FinalLoss,11:F4}");
         }
     }
 }

@@ -24,6 +24,19 @@ public static class AtenKernels
         def rms_norm(x: Tensor, weight: Tensor, eps: float):
             return torch.rms_norm(x, [x.size(-1)], weight, eps)
 
+        def rope(x: Tensor, cos: Tensor, signed_sin: Tensor):
+            half = x.size(-1) // 2
+            return x * cos + torch.cat([x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1) * signed_sin
+
+        def swiglu(gate: Tensor, up: Tensor):
+            return torch.silu(gate) * up
+
+        def sdpa_gqa(q: Tensor, k: Tensor, v: Tensor, causal: bool):
+            return torch.scaled_dot_product_attention(q, k, v, None, 0.0, causal, scale=None, enable_gqa=True)
+
+        def norm_fp32(x: Tensor):
+            return torch.linalg_vector_norm(x, 2.0, None, False, dtype=6)  # 6: ScalarType Float
+
         def fused_adamw(params: List[Tensor], grads: List[Tensor], exp_avgs: List[Tensor], exp_avg_sqs: List[Tensor], steps: List[Tensor], lr: float, beta1: float, beta2: float, weight_decay: float, eps: float, grad_scale: Tensor, found_inf: Tensor):
             torch._fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=eps, amsgrad=False, maximize=False, grad_scale=grad_scale, found_inf=found_inf)
         """;
@@ -34,6 +47,31 @@ public static class AtenKernels
     /// <summary>x * rsqrt(mean(x^2) + eps) * weight over the last axis, statistics in fp32.</summary>
     public static Tensor RmsNorm(Tensor x, Tensor weight, double eps) =>
         (Tensor)Unit.Value.invoke("rms_norm", x, weight, eps);
+
+    /// <summary>
+    /// RoPE, x * cos + [x2, x1] * signed_sin over the last axis (see <see cref="RotaryEmbedding"/>), as one
+    /// TorchScript function: on CUDA libtorch's fuser can make its forward and backward one kernel each.
+    /// </summary>
+    public static Tensor Rope(Tensor x, Tensor cos, Tensor signedSin) =>
+        (Tensor)Unit.Value.invoke("rope", x, cos, signedSin);
+
+    /// <summary>silu(gate) * up as one TorchScript function (fusable on CUDA, like <see cref="Rope"/>).</summary>
+    public static Tensor SwiGlu(Tensor gate, Tensor up) =>
+        (Tensor)Unit.Value.invoke("swiglu", gate, up);
+
+    /// <summary>
+    /// Scaled dot-product attention of (B, H, T, d) queries on (B, Hkv, S, d) keys and values with
+    /// H a multiple of Hkv (query head h reads kv head h / (H / Hkv)), without repeating the kv heads.
+    /// </summary>
+    public static Tensor SdpaGroupedQuery(Tensor q, Tensor k, Tensor v, bool causal) =>
+        (Tensor)Unit.Value.invoke("sdpa_gqa", q, k, v, causal);
+
+    /// <summary>
+    /// The L2 norm of all of <paramref name="x"/> accumulated and returned in fp32. For a bf16 input on
+    /// CUDA this is one mixed-precision reduction that reads the bf16 values (no fp32 copy is made).
+    /// </summary>
+    public static Tensor NormFp32(Tensor x) =>
+        Enabled ? (Tensor)Unit.Value.invoke("norm_fp32", x) : linalg.vector_norm(x.to(ScalarType.Float32));
 
     /// <summary>
     /// One in-place AdamW step (decoupled weight decay, bias correction from <paramref name="step"/>,

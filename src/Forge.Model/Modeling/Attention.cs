@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Forge.Model.Runtime;
 
 namespace Forge.Model.Modeling;
 
@@ -51,6 +52,11 @@ public sealed class Attention : nn.Module
         {
             q = rope.Apply(q);
             k = rope.Apply(k);
+        }
+        if (keyPaddingMask is null && _heads != _kvHeads && StepKernels.Current.SdpaGqa && AtenKernels.Enabled)
+        {
+            var grouped = AtenKernels.SdpaGroupedQuery(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), _causal);
+            return o_proj.forward(grouped.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
         }
         k = GroupedQuery.RepeatKv(k, _heads / _kvHeads);
         v = GroupedQuery.RepeatKv(v, _heads / _kvHeads);

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Forge.Model.Runtime;
 
 namespace Forge.Model.Modeling;
 
@@ -44,6 +45,13 @@ public sealed class CrossAttention : nn.Module
         using var scope = NewDisposeScope();
         var (b, t, n) = (x.shape[0], x.shape[1], image.shape[1]);
         var q = q_proj.forward(x).view(b, t, _heads, _headDim);
+        if (imageMask is null && _heads != _kvHeads && StepKernels.Current.SdpaGqa && AtenKernels.Enabled)
+        {
+            var grouped = AtenKernels.SdpaGroupedQuery(q.transpose(1, 2),
+                k_proj.forward(image).view(b, n, _kvHeads, _headDim).transpose(1, 2),
+                v_proj.forward(image).view(b, n, _kvHeads, _headDim).transpose(1, 2), causal: false);
+            return o_proj.forward(grouped.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
+        }
         var k = GroupedQuery.RepeatKv(k_proj.forward(image).view(b, n, _kvHeads, _headDim), _heads / _kvHeads);
         var v = GroupedQuery.RepeatKv(v_proj.forward(image).view(b, n, _kvHeads, _headDim), _heads / _kvHeads);
 

@@ -57,6 +57,7 @@ public sealed class RotaryEmbedding : IDisposable
         using var scope = NewDisposeScope();
         var cos = cosTable.narrow(0, 0, t).unsqueeze(1);
         var sin = sinTable.narrow(0, 0, t).unsqueeze(1);
+        if (StepKernels.Current.JitFusion && AtenKernels.Enabled) return AtenKernels.Rope(x, cos, sin).MoveToOuterDisposeScope();
         var halves = x.chunk(2, -1);
         var swapped = cat([halves[1], halves[0]], -1);
         return x.mul(cos).PlusInPlace(swapped.mul_(sin)).MoveToOuterDisposeScope();

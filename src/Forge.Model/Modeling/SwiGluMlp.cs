@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Forge.Model.Runtime;
 
 namespace Forge.Model.Modeling;
 
@@ -22,7 +23,9 @@ public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var gated = nn.functional.silu(gate_proj.forward(x)).mul(up_proj.forward(x));
+        var gated = StepKernels.Current.JitFusion && AtenKernels.Enabled
+            ? AtenKernels.SwiGlu(gate_proj.forward(x), up_proj.forward(x))
+            : nn.functional.silu(gate_proj.forward(x)).mul(up_proj.forward(x));
         return down_proj.forward(gated).MoveToOuterDisposeScope();
     }
 }

@@ -3,6 +3,7 @@ using Forge.Model.Modeling.Adapters;
 using Forge.Model.Modeling.Architectures;
 using Forge.Model.Modeling.Moe;
 using Forge.Model.Modeling.Vision;
+using Forge.Model.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -79,7 +80,9 @@ public sealed class VisionLanguageModel : nn.Module, ITrainableModel
         var hidden = TextHidden(batch.Images, batch.InputIds, batch.ImageMask, routing);
         // The last position predicts nothing: skip it before the (vocab-wide) head.
         var predicting = hidden.narrow(1, 0, hidden.shape[1] - 1);
-        var (sum, tokens) = CaptionLoss.Sum(transformer.output_head.forward(predicting), batch.Labels);
+        var (sum, tokens) = StepKernels.Current.ChunkedLoss
+            ? CaptionLoss.SumChunked(predicting, transformer.output_head.proj.weight!, batch.Labels)
+            : CaptionLoss.Sum(transformer.output_head.forward(predicting), batch.Labels);
         return (sum.MoveToOuterDisposeScope(), tokens);
     }
 

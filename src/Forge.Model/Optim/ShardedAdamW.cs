@@ -106,6 +106,34 @@ public sealed class ShardedAdamW : IDisposable
     }
 
     /// <summary>
+    /// <see cref="Update"/> of the whole shard from a gradient in the compute dtype, also writing the
+    /// updated weights into <paramref name="computeCopy"/> (the compute-dtype parameters). On CUDA with
+    /// bf16 compute this is <see cref="AdamWKernel"/>, one pass and no fp32 gradient; elsewhere (CPU,
+    /// fp32 compute, FORGE_ATEN_KERNELS=off) it is the gradient's fp32 copy, <see cref="Update"/> and
+    /// the copy back, which compute the same values.
+    /// </summary>
+    public void UpdateWithComputeCopy(Tensor computeGradient, Tensor computeCopy, double lr, Tensor? gradScale = null, Tensor? foundInf = null)
+    {
+        if (computeGradient.numel() != Length || computeCopy.numel() != Length)
+            throw new ArgumentException($"gradient and compute copy must have {Length} elements, got {computeGradient.numel()} and {computeCopy.numel()}");
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        if (UsesComputeCopyKernel(computeGradient, computeCopy))
+        {
+            Step++;
+            AdamWKernel.Run(Master, ExpAvg, ExpAvgSq, computeGradient, computeCopy, Step, lr, _beta1, _beta2, _eps, _weightDecay,
+                gradScale ?? _unitScale, foundInf ?? _noInf);
+            return;
+        }
+        Update(computeGradient.to(ScalarType.Float32), lr, gradScale, null, foundInf);
+        computeCopy.copy_(Master);
+    }
+
+    /// <summary>Whether <see cref="UpdateWithComputeCopy"/> runs the one-pass CUDA kernel for these tensors.</summary>
+    public bool UsesComputeCopyKernel(Tensor computeGradient, Tensor computeCopy) =>
+        FusedKernel && AdamWKernel.Applies(Master, computeGradient, computeCopy);
+
+    /// <summary>
     /// Takes back the step count of an update that <c>foundInf</c> skipped, as torch.optim does for a step
     /// skipped on a non-finite gradient: the next applied update uses the same bias correction.
     /// </summary>

@@ -1,3 +1,4 @@
+using Forge.Model.Tests.Runtime;
 using Forge.Actors.Collectives;
 using Forge.Actors.Collectives.Nccl;
 using Forge.Actors.Protocol;

@@ -1,3 +1,4 @@
+using Forge.Model.Runtime;
 using System.Diagnostics;
 using Forge.Model.Distributed;
 using TorchSharp;

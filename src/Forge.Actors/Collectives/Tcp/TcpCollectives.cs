@@ -1,3 +1,4 @@
+using Forge.Model.Runtime;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Forge.Model.Distributed;

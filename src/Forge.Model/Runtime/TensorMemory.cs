@@ -1,14 +1,14 @@
 using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
-namespace Forge.Actors.Collectives;
+namespace Forge.Model.Runtime;
 
 /// <summary>
-/// Raw access to a tensor's elements for the collective backends. TorchSharp's typed accessors
+/// Raw access to a tensor's elements for the collective backends and the run-time compiled kernels. TorchSharp's typed accessors
 /// throw for bfloat16, while LibTorchSharp's exported THSTensor_data returns the first element's
 /// address (storage offset included) for every dtype and device.
 /// </summary>
-internal static class TensorMemory
+public static class TensorMemory
 {
     [DllImport("LibTorchSharp")] private static extern IntPtr THSTensor_data(IntPtr handle);
 

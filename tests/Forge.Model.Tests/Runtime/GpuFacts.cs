@@ -1,6 +1,6 @@
 using TorchSharp;
 
-namespace Forge.Actors.Tests.Collectives;
+namespace Forge.Model.Tests.Runtime;
 
 /// <summary>A GPU test that reports itself skipped, with the reason, where the CUDA devices it needs are absent.</summary>
 public sealed class GpuFactAttribute : FactAttribute
