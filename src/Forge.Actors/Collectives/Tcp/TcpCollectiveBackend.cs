@@ -97,7 +97,7 @@ public sealed class TcpCollectiveBackend : ICollectiveBackend
         return listener;
     }
 
-    private static string DefaultAdvertisedHost(IPAddress bindAddress)
+    internal static string DefaultAdvertisedHost(IPAddress bindAddress)
     {
         if (!bindAddress.Equals(IPAddress.Any) && !bindAddress.Equals(IPAddress.IPv6Any)) return bindAddress.ToString();
         var address = NetworkInterface.GetAllNetworkInterfaces()
