@@ -12,7 +12,7 @@ public static class ReplicaClient
     /// <summary>Sends a copy to the buddy at <paramref name="endpoint"/>; returns once the buddy verified and kept it.</summary>
     /// <exception cref="ReplicaUnavailableException">The buddy is unreachable, died mid-copy, or refused the copy.</exception>
     public static Task PushAsync(string endpoint, ReplicaKey key, OptimizerShard shard, long samplesConsumed, CancellationToken ct = default) =>
-        Task.Run(() =>
+        OnOwnThread(() =>
         {
             using var stream = Connect(endpoint, key);
             try
@@ -28,10 +28,17 @@ public static class ReplicaClient
             }
         }, ct);
 
+    /// <summary>Blocking socket I/O on a thread of its own: on the thread pool it would starve Akka's dispatchers.</summary>
+    private static Task OnOwnThread(Action transfer, CancellationToken ct) =>
+        Task.Factory.StartNew(transfer, ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private static Task<T> OnOwnThread<T>(Func<T> transfer, CancellationToken ct) =>
+        Task.Factory.StartNew(transfer, ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
     /// <summary>Fetches [<paramref name="start"/>, start + <paramref name="count"/>) of a held copy, verified.</summary>
     /// <exception cref="ReplicaUnavailableException">The holder is gone, holds no such copy, or sent bytes that fail their checksum.</exception>
     public static Task<(OptimizerShard Piece, long SamplesConsumed)> FetchAsync(string endpoint, ReplicaKey key, long start, long count, CancellationToken ct = default) =>
-        Task.Run(() =>
+        OnOwnThread(() =>
         {
             using var stream = Connect(endpoint, key);
             try

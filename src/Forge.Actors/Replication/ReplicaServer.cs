@@ -55,7 +55,8 @@ public sealed class ReplicaServer : IDisposable
             }
             catch (Exception) when (_stop.IsCancellationRequested) { return; }
             catch (SocketException) { continue; }
-            _ = Task.Run(() => Serve(peer));
+            // Blocking socket I/O on a thread of its own: on the thread pool it would starve Akka's dispatchers.
+            _ = Task.Factory.StartNew(() => Serve(peer), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
     }
 
