@@ -3,19 +3,22 @@
 #
 # Starts `forge train config/ca-tiny-cpu.toml --cluster-port` with one rank and a `forge node`
 # with another, waits until the two-rank world is past step 60 (a checkpoint at step 50 exists),
-# kills the node with SIGKILL, and prints the seconds until the job steps again on one rank.
-# Then it stops the job with SIGINT (a checkpoint, exit 0). Needs a built tree (scripts/setup.sh).
+# kills the node with SIGKILL, and prints the seconds until the job steps again on one rank, where
+# that world restored from (buddy replicas in memory, or the checkpoint) and the completed steps
+# the failure cost. Then it stops the job with SIGINT (a checkpoint, exit 0). Needs a built tree
+# (scripts/setup.sh).
 #
-# Usage: scripts/bench-recovery.sh [seed-port] [node-port]
+# Usage: scripts/bench-recovery.sh [seed-port] [node-port] [replica-interval (default 1; 0 = off)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEED_PORT=${1:-4053}
 NODE_PORT=${2:-4054}
+REPLICA_INTERVAL=${3:-1}
 FORGE=(dotnet src/Forge.Host/bin/Release/net10.0/forge.dll)
 [ -f "${FORGE[1]}" ] || { echo "[recovery] build first: scripts/setup.sh" >&2; exit 1; }
 RUN=bench-recovery
 LOGS=$(mktemp -d)
-COMMON=(--set run_name=$RUN --set train.max_steps=400 --set checkpoint.interval=50 --set train.log_interval=1 --set train.eval_interval=0)
+COMMON=(--set run_name=$RUN --set train.max_steps=400 --set checkpoint.interval=50 --set train.log_interval=1 --set train.eval_interval=0 --set elastic.replica_interval=$REPLICA_INTERVAL)
 rm -rf "runs/$RUN"
 
 "${FORGE[@]}" train config/ca-tiny-cpu.toml --cluster-port "$SEED_PORT" --host 127.0.0.1 --ranks 1 "${COMMON[@]}" > "$LOGS/seed.log" 2>&1 &
@@ -41,8 +44,12 @@ for _ in $(seq 1 1200); do
   sleep 0.1
 done
 back=$(date +%s.%N)
-grep -E "world [0-9]+ lost|formed with" "$LOGS/seed.log" | tail -2
+grep -E "world [0-9]+ lost|formed with|no copy in memory" "$LOGS/seed.log" | tail -3
+# Steps the two-rank world completed between the poll above and the kill count as done too.
+last_full=$(grep -oE "step [0-9]+/400 .*world 2" "$LOGS/seed.log" | tail -1 | grep -oE "^step [0-9]+" | grep -oE "[0-9]+")
+from=$(grep -oE "continuing from step [0-9]+" "$LOGS/seed.log" | tail -1 | grep -oE "[0-9]+$")
 awk -v a="$killed" -v b="$back" 'BEGIN { printf "recovery: %.2f s from SIGKILL to the first step of the re-formed world\n", b - a }'
+echo "steps lost: $((last_full - from)) (the two-rank world had completed $last_full steps; the re-formed world continued from step $from)"
 
 kill -INT $SEED
 wait $SEED || true

@@ -454,6 +454,9 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
         {
             data.AwaitingAbort.Add(rank);
             rank.Tell(new AbortStep(world.Epoch, reason));
+            // A killed process never acknowledges: its replica channel's refused port says so at once.
+            if (_replicaEndpoints.TryGetValue(rank, out var endpoint) && endpoint.Length > 0)
+                ProcessProbe.RefusesConnectionsAsync(endpoint).PipeTo(Self, success: refused => new ProcessProbed(world.Epoch, rank, endpoint, refused));
         }
         Timers.StartSingleTimer(AbortTimer, new AbortTimedOut(world.Epoch), _settings.AbortTimeout);
         Become(() => Recovering(data));
@@ -464,6 +467,12 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
     {
         var epoch = data.World.Epoch;
         Receive<StepAborted>(a => a.WorldEpoch == epoch, _ => { data.AwaitingAbort.Remove(Sender); ReformWhenSettled(data); });
+        Receive<ProcessProbed>(p => p.Epoch == epoch && p.Refused && data.AwaitingAbort.Contains(p.Rank), p =>
+        {
+            DropAll([p.Rank], $"its process is gone (its replica channel {p.Endpoint} refuses connections)");
+            data.AwaitingAbort.Remove(p.Rank);
+            ReformWhenSettled(data);
+        });
         Receive<AbortTimedOut>(t => t.Epoch == epoch, _ =>
         {
             DropAll(data.AwaitingAbort.ToArray(), $"no answer to the abort within distributed.abort_timeout_sec={_settings.AbortTimeout.TotalSeconds}");
@@ -636,6 +645,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
         JoinTimedOut m => m.Epoch,
         StepTimedOut m => m.Epoch,
         AbortTimedOut m => m.Epoch,
+        ProcessProbed m => m.Epoch,
         _ => null,
     };
 
@@ -747,6 +757,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
     private sealed record JoinTimedOut(long Epoch);
     private sealed record StepTimedOut(long Epoch, long Step);
     private sealed record AbortTimedOut(long Epoch);
+    private sealed record ProcessProbed(long Epoch, IActorRef Rank, string Endpoint, bool Refused);
     private sealed record CheckpointCommitted(CheckpointInFlight Checkpoint, CheckpointManifest Manifest);
     private sealed record CheckpointCommitFailed(CheckpointInFlight Checkpoint, Exception Error);
     private sealed record CommittedListed(long DamagedStep, IReadOnlyList<CheckpointManifest> Committed, string? Error = null);
