@@ -12,7 +12,16 @@ public static class CheckpointPersistenceIds
 
     public static string Manifest(string jobId) => $"{Prefix(jobId)}|manifest";
 
-    public static string Chunk(string jobId, int rank, int chunkIndex) => $"{Prefix(jobId)}|rank-{rank}|chunk-{chunkIndex}";
+    public static string Chunk(string jobId, int rank, int chunkIndex) => $"{ChunkPrefix(jobId)}{rank}|chunk-{chunkIndex}";
+
+    /// <summary>What every chunk id of the job starts with.</summary>
+    public static string ChunkPrefix(string jobId) => $"{Prefix(jobId)}|rank-";
+
+    /// <summary>The job's record (<see cref="JobRecord"/>); its sequence number is the supervisor's incarnation.</summary>
+    public static string JobRecord(string jobId) => $"{Prefix(jobId)}|job";
+
+    /// <summary>The job's event log in the journal.</summary>
+    public static string Events(string jobId) => $"{Prefix(jobId)}|events";
 
     public static void Validate(string jobId)
     {

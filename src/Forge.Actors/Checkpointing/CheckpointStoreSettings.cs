@@ -92,6 +92,15 @@ public sealed record CheckpointStoreSettings
             akka {
               loglevel = WARNING
               stdout-loglevel = WARNING
+              # The job's event log (forge status reads the whole history from the store).
+              persistence.journal {
+                plugin = "akka.persistence.journal.sql"
+                sql {
+                  provider-name = "{{provider}}"
+                  connection-string = {{Quote(ConnectionString)}}
+                  auto-initialize = on
+                }
+              }
               persistence.snapshot-store {
                 plugin = "akka.persistence.snapshot-store.sql"
                 sql {

@@ -32,6 +32,31 @@ public interface ICheckpointStore
 
     /// <summary>Reads [start, start+length) of the flat layout from a committed checkpoint, whatever world saved it (resharding).</summary>
     Task<OptimizerShard> LoadRangeAsync(CheckpointManifest manifest, long start, long length, CancellationToken ct = default);
+
+    /// <summary>
+    /// Where this store keeps its data, in words that tell two stores apart and hold no password:
+    /// "SQLite file /abs/path/checkpoints.db" or "PostgreSQL host:port/database".
+    /// </summary>
+    string Location { get; }
+
+    /// <summary>
+    /// Which chunks the manifest names are absent from the store, or of another size than recorded,
+    /// one line each; empty when every chunk is there. Checks presence and size only (the data is
+    /// not read): cheap enough to run before every commit.
+    /// </summary>
+    Task<IReadOnlyList<string>> MissingChunksAsync(CheckpointManifest manifest, CancellationToken ct = default);
+
+    /// <summary>Replaces the job's record (<see cref="JobRecord"/>): written by each supervisor as it starts.</summary>
+    Task WriteJobRecordAsync(JobRecord record, CancellationToken ct = default);
+
+    /// <summary>The job's newest record, or null when no supervisor ever ran the job against this store.</summary>
+    Task<JobRecord?> ReadJobRecordAsync(string jobId, CancellationToken ct = default);
+
+    /// <summary>Appends one journal event (a JSON object) to the job's event log, an Akka.Persistence journal in the store.</summary>
+    Task AppendEventAsync(string jobId, string json, CancellationToken ct = default);
+
+    /// <summary>The job's journal events, oldest first, whichever process wrote them.</summary>
+    Task<IReadOnlyList<string>> ReadEventsAsync(string jobId, CancellationToken ct = default);
 }
 
 /// <summary>A job's committed checkpoints: those that can be read, and, oldest first, why each of the others cannot.</summary>

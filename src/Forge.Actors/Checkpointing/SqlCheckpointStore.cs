@@ -16,7 +16,7 @@ namespace Forge.Actors.Checkpointing;
 /// starts, and keeping checkpoint I/O off the cluster system keeps multi-second blob writes away
 /// from its dispatchers and heartbeats.
 /// </remarks>
-public sealed class SqlCheckpointStore : ICheckpointStore, IAsyncDisposable
+public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposable
 {
     private readonly ActorSystem _system;
     private readonly IActorRef _snapshots;
@@ -106,7 +106,9 @@ public sealed class SqlCheckpointStore : ICheckpointStore, IAsyncDisposable
     {
         try
         {
-            return await LoadManifestAtOrBeforeAsync(jobId, long.MaxValue, ct);
+            var newest = await LoadManifestAtOrBeforeAsync(jobId, long.MaxValue, ct);
+            if (newest is null || (await MissingChunksAsync(newest, ct)).Count == 0) return newest;
+            return (await ListWithUnreadableAsync(jobId, ct)).Committed.LastOrDefault();
         }
         catch (CheckpointCorruptException)
         {
@@ -130,8 +132,13 @@ public sealed class SqlCheckpointStore : ICheckpointStore, IAsyncDisposable
             try
             {
                 if (await LoadManifestAtOrBeforeAsync(jobId, bound, ct) is not { } manifest) break;
-                newestFirst.Add(manifest);
                 bound = manifest.Step - 1;
+                // A manifest whose chunks are elsewhere (or gone) can never be restored: it is no checkpoint.
+                var missing = await MissingChunksAsync(manifest, ct);
+                if (missing.Count > 0)
+                    throw new CheckpointCorruptException(jobId, manifest.Step, null, null,
+                        $"{missing.Count} chunk(s) missing: {string.Join("; ", missing.Take(3))}{(missing.Count > 3 ? "; ..." : "")}");
+                newestFirst.Add(manifest);
             }
             catch (CheckpointCorruptException e)
             {

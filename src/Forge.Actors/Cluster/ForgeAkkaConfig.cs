@@ -1,5 +1,4 @@
 using Akka.Configuration;
-using Forge.Actors.Supervision;
 
 namespace Forge.Actors.Cluster;
 
@@ -36,8 +35,17 @@ public static class ForgeAkkaConfig
             """).WithFallback(Defaults);
     }
 
-    /// <summary>The job supervisor's path on the seed node `seed` ("host:port").</summary>
-    public static string SupervisorPath(string seed) => $"{Address(seed)}/user/{JobSupervisor.Name}";
+    /// <summary>
+    /// Akka's log into <paramref name="file"/> (at INFO) rather than the console, layered over <paramref name="config"/>.
+    /// Startup messages before the logger runs still reach stderr, and only at ERROR.
+    /// </summary>
+    public static Config LoggingTo(Config config, string file) =>
+        ConfigurationFactory.ParseString($$"""
+            akka.loggers = ["Forge.Actors.Cluster.AkkaFileLogger, Forge.Actors"]
+            akka.loglevel = INFO
+            akka.stdout-loglevel = ERROR
+            {{AkkaFileLogger.FileKey}} = "{{file.Replace("\\", "\\\\").Replace("\"", "\\\"")}}"
+            """).WithFallback(config);
 
     /// <summary>"host:port" as an Akka address; an error names the value and the expected form.</summary>
     public static string Address(string hostPort)

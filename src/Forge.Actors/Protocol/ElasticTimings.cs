@@ -36,4 +36,11 @@ public static class ElasticTimings
     /// its way; without one, the supervisor crashed.
     /// </summary>
     public static readonly TimeSpan FinalReplyGrace = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long after the previous host's removal the supervisor singleton starts on the next oldest node
+    /// (Akka's default is the resolver's stable-after, 20 s). Safe to keep short: a node is downed either
+    /// because its process is gone (Cluster.DeadNodeDowning) or by the resolver on the side that shuts down.
+    /// </summary>
+    public static readonly TimeSpan SingletonRemovalMargin = TimeSpan.FromSeconds(1);
 }

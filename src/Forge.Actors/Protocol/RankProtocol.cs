@@ -9,6 +9,14 @@ namespace Forge.Actors.Protocol;
 /// <summary>The supervisor accepted the registration; the sender is the supervisor to watch.</summary>
 public sealed record RankRegistered(string JobId) : IForgeMessage;
 
+/// <summary>
+/// The supervisor's answer to a registration it could accept: before the rank gets work it must show
+/// that it writes and reads the job's store, by reading <paramref name="Token"/> back from the job
+/// record in its own store (<see cref="JobRecord"/>). <paramref name="StoreLocation"/> names the job's
+/// store, for the refusal message.
+/// </summary>
+public sealed record ProveStore(string JobId, string Token, string StoreLocation) : IForgeMessage;
+
 /// <summary>Sent to the future rank 0 of a world: create the collective group id (NCCL unique id or rendezvous address).</summary>
 public sealed record CreateGroup(long WorldEpoch) : IForgeMessage;
 

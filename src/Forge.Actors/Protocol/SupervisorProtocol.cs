@@ -14,6 +14,12 @@ namespace Forge.Actors.Protocol;
 /// </summary>
 public sealed record RegisterRank(string Node, int Device, string JobId = "", string ModelConfigHash = "") : IForgeMessage;
 
+/// <summary>
+/// A rank's answer to <see cref="ProveStore"/>: the token it read from its own store
+/// (<paramref name="StoreLocation"/>), null with <paramref name="Error"/> when the read failed or found no record.
+/// </summary>
+public sealed record StoreProof(RegisterRank Registration, string? Token, string StoreLocation, string? Error = null) : IForgeMessage;
+
 /// <summary>Rank 0 created the world's collective group id.</summary>
 public sealed record GroupCreated(long WorldEpoch, byte[] GroupId) : IForgeMessage;
 
@@ -50,7 +56,7 @@ public sealed record ShardSaved(long WorldEpoch, long Step, ShardReceipt Receipt
 public sealed record ShardSaveFailed(long WorldEpoch, long Step, int Rank, string Error) : IForgeMessage;
 
 /// <summary>Finish the current step, checkpoint and stop (a signal, or the host's cancellation).</summary>
-public sealed record StopJob(string Reason);
+public sealed record StopJob(string Reason) : IForgeMessage;
 
 /// <summary>Ask for the job's end: the reply is <see cref="JobFinished"/> once every rank has stopped.</summary>
 public sealed record AwaitJobFinished

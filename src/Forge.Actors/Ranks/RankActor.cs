@@ -14,7 +14,8 @@ namespace Forge.Actors.Ranks;
 /// The actor itself never blocks: results of torch work are piped to the supervisor, so it can
 /// always receive an <see cref="AbortStep"/>.
 ///
-/// States: Registering (repeats <see cref="RegisterRank"/> until the supervisor answers) and
+/// States: Registering (repeats <see cref="RegisterRank"/> until the supervisor answers, and proves that
+/// it writes the job's store when asked: <see cref="ProveStore"/>) and
 /// Serving (member, or candidate member, of the supervisor's worlds).
 /// </summary>
 public sealed class RankActor : ReceiveActor, IWithTimers
@@ -22,7 +23,7 @@ public sealed class RankActor : ReceiveActor, IWithTimers
     private const string RegisterTimer = "register";
 
     private readonly RankServices _services;
-    private readonly string _supervisorPath;
+    private readonly Func<IReadOnlyList<string>> _supervisorPaths;
     private readonly RankThread _thread;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
@@ -31,10 +32,10 @@ public sealed class RankActor : ReceiveActor, IWithTimers
     private RankWorld? _world;         // set once that world's join succeeded
     private volatile bool _stopped;    // read on the torch thread by joins still queued at stop
 
-    public RankActor(RankServices services, string supervisorPath)
+    public RankActor(RankServices services, Func<IReadOnlyList<string>> supervisorPaths)
     {
         _services = services;
-        _supervisorPath = supervisorPath;
+        _supervisorPaths = supervisorPaths;
         _thread = new RankThread($"forge-{Self.Path.Name}", () => services.Engines.PrepareThread(services.Device));
         BecomeRegistering();
     }
@@ -42,8 +43,12 @@ public sealed class RankActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <param name="supervisorPath">Where the supervisor lives: "/user/job-supervisor" locally, or the seed node's full path.</param>
-    public static Props Props(RankServices services, string supervisorPath) =>
-        Akka.Actor.Props.Create(() => new RankActor(services, supervisorPath));
+    public static Props Props(RankServices services, string supervisorPath) => Props(services, () => [supervisorPath]);
+
+    /// <param name="supervisorPaths">Where the supervisor may live now, asked at every registration attempt (a cluster
+    /// singleton moves when its process dies); only the live supervisor answers.</param>
+    public static Props Props(RankServices services, Func<IReadOnlyList<string>> supervisorPaths) =>
+        Akka.Actor.Props.Create(() => new RankActor(services, supervisorPaths));
 
     private void BecomeRegistering()
     {
@@ -54,10 +59,22 @@ public sealed class RankActor : ReceiveActor, IWithTimers
 
     private void Registering()
     {
-        Receive<RegisterNow>(_ => Context.ActorSelection(_supervisorPath).Tell(new RegisterRank(_services.Node, _services.Device, _services.JobId, _services.ModelConfigHash)));
+        Receive<RegisterNow>(_ =>
+        {
+            foreach (var path in _supervisorPaths()) Context.ActorSelection(path).Tell(Registration);
+        });
+        Receive<ProveStore>(prove =>
+        {
+            // Read back the token the supervisor wrote into the job record: only the job's own store holds it.
+            var store = _services.Store;
+            store.ReadJobRecordAsync(prove.JobId).PipeTo(Sender, Self,
+                record => new StoreProof(Registration, record?.Token, store.Location),
+                e => new StoreProof(Registration, null, store.Location, $"could not be read ({Describe(e)})"));
+        });
         Receive<RankRegistered>(registered =>
         {
             Timers.Cancel(RegisterTimer);
+            _log.Info("rank on {0} device {1} registered with the supervisor at {2}", _services.Node, _services.Device, Sender.Path);
             _supervisor = Sender;
             Context.Watch(_supervisor);
             Become(Serving);
@@ -70,6 +87,8 @@ public sealed class RankActor : ReceiveActor, IWithTimers
             Context.Stop(Self);
         });
     }
+
+    private RegisterRank Registration => new(_services.Node, _services.Device, _services.JobId, _services.ModelConfigHash);
 
     private void Serving()
     {
@@ -156,6 +175,7 @@ public sealed class RankActor : ReceiveActor, IWithTimers
         {
             // The supervisor is gone (its node died or the job ended abruptly): give up the world
             // and offer this rank again, to a supervisor that may come back at the same path.
+            _log.Info("rank on {0} device {1}: the supervisor at {2} is gone; registering again", _services.Node, _services.Device, _supervisor.Path);
             ReleaseWorld("supervisor terminated");
             _epoch = -1;
             _supervisor = ActorRefs.Nobody;

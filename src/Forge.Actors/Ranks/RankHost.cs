@@ -19,7 +19,7 @@ namespace Forge.Actors.Ranks;
 public sealed class RankHost : ReceiveActor, IWithTimers
 {
     private readonly IReadOnlyList<RankServices> _slots;
-    private readonly string _supervisorPath;
+    private readonly Func<IReadOnlyList<string>> _supervisorPaths;
     private readonly TimeSpan _replaceAfter;
     private readonly Dictionary<IActorRef, int> _running = new();
     private readonly HashSet<IActorRef> _leftForGood = new();
@@ -33,10 +33,10 @@ public sealed class RankHost : ReceiveActor, IWithTimers
     /// <param name="supervisorPath">Where the job supervisor lives (see <see cref="RankActor.Props"/>).</param>
     /// <param name="replaceAfter">Pause before a dropped rank's replacement starts: the old rank's torch thread gets time to let go of the device.</param>
     /// <param name="released">Called once, with the last rank's <see cref="LeaveJob"/>, when the host stops for good.</param>
-    public RankHost(IReadOnlyList<RankServices> slots, string supervisorPath, TimeSpan replaceAfter, Action<LeaveJob>? released = null)
+    public RankHost(IReadOnlyList<RankServices> slots, Func<IReadOnlyList<string>> supervisorPaths, TimeSpan replaceAfter, Action<LeaveJob>? released = null)
     {
         _slots = slots;
-        _supervisorPath = supervisorPath;
+        _supervisorPaths = supervisorPaths;
         _replaceAfter = replaceAfter;
         _released = released;
 
@@ -72,7 +72,10 @@ public sealed class RankHost : ReceiveActor, IWithTimers
     protected override SupervisorStrategy SupervisorStrategy() => new StoppingSupervisorStrategy().Create();
 
     public static Props Props(IReadOnlyList<RankServices> slots, string supervisorPath, TimeSpan? replaceAfter = null, Action<LeaveJob>? released = null) =>
-        Akka.Actor.Props.Create(() => new RankHost(slots, supervisorPath, replaceAfter ?? ElasticTimings.ReplacementDelay, released));
+        Props(slots, () => [supervisorPath], replaceAfter, released);
+
+    public static Props Props(IReadOnlyList<RankServices> slots, Func<IReadOnlyList<string>> supervisorPaths, TimeSpan? replaceAfter = null, Action<LeaveJob>? released = null) =>
+        Akka.Actor.Props.Create(() => new RankHost(slots, supervisorPaths, replaceAfter ?? ElasticTimings.ReplacementDelay, released));
 
     protected override void PreStart()
     {
@@ -82,7 +85,7 @@ public sealed class RankHost : ReceiveActor, IWithTimers
     private void Spawn(int slot)
     {
         // A new name per generation: the dropped rank's name may still be in use while it stops.
-        var rank = Context.ActorOf(RankActor.Props(_slots[slot], _supervisorPath), $"rank-{slot}-{_generation++}");
+        var rank = Context.ActorOf(RankActor.Props(_slots[slot], _supervisorPaths), $"rank-{slot}-{_generation++}");
         Context.Watch(rank);
         _running[rank] = slot;
     }

@@ -12,6 +12,8 @@ namespace Forge.Actors.Supervision;
 /// carry their own data; the decisions are <see cref="JobPolicy"/>'s, and what the job has achieved is
 /// <see cref="JobProgress"/>, the one record every state shares:
 /// <list type="bullet">
+/// <item>Opening: writes this incarnation's job record (<see cref="JobOpening"/>); a supervisor that takes
+/// the job over also reads the resolved config and the newest checkpoint from the store there.</item>
 /// <item>Forming: waits for ranks (<see cref="JobPolicy.Forming"/>), then forms a world.</item>
 /// <item>Joining (<see cref="JoiningData"/>): rank 0 creates the collective group id, every rank joins it and restores its shard.</item>
 /// <item>Running (<see cref="RunningData"/>): the step barrier, and at most one checkpoint writing in the background.</item>
@@ -21,7 +23,7 @@ namespace Forge.Actors.Supervision;
 /// Every world carries an epoch; rank messages of older epochs are ignored, which is what makes
 /// aborts and re-formations safe against late arrivals.
 /// </summary>
-public sealed class JobSupervisor : ReceiveActor, IWithTimers
+public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
     /// <summary>The actor name; ranks find the supervisor at /user/job-supervisor.</summary>
     public const string Name = "job-supervisor";
@@ -29,8 +31,11 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
     private const string FormTimer = "form", SettleTimer = "settle", JoinTimer = "join", StepTimer = "step",
         AbortTimer = "abort", ShutdownTimer = "shutdown";
 
-    private readonly JobSupervisorSettings _settings;
-    private readonly JobPolicy _policy;
+    private readonly SupervisorStart _start;
+    private JobSupervisorSettings _settings;
+    private JobPolicy _policy;
+    // This incarnation's job record: its token is what every rank must read back from its own store.
+    private JobRecord? _record;
     private readonly ICheckpointStore _store;
     private readonly ITrainingObserver _observer;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -42,27 +47,50 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
     private readonly HashSet<IActorRef> _inPool = [];
     private readonly List<IActorRef> _awaiters = [];
     private JobProgress _job;
+    // The epoch before this supervisor's first world (see Opening).
+    private long _epochBase;
     // Job-wide too: where the buddy replicas of the last worlds are, and each rank's replica endpoint (its process).
     private readonly ReplicaLedger _replicas = new();
     private readonly Dictionary<IActorRef, string> _replicaEndpoints = [];
 
-    public JobSupervisor(JobSupervisorSettings settings, ICheckpointStore store, ITrainingObserver observer)
+    public JobSupervisor(SupervisorStart start, ICheckpointStore store, ITrainingObserver observer)
+    {
+        _start = start;
+        // A take-over learns its settings in Opening; until then these are a launch's, or placeholders nothing reads.
+        _settings = start is SupervisorStart.Launch launch ? Validated(launch.Settings) : new JobSupervisorSettings { JobId = "", MaxSteps = 0 };
+        _policy = new JobPolicy(_settings);
+        _store = store;
+        _observer = observer;
+        _job = JobProgress.ResumingFrom(_settings.ResumeFrom);
+    }
+
+    /// <summary>A cluster singleton's incarnation: told when it stops, so its process knows whether it still hosts the job.</summary>
+    public JobSupervisor(SupervisorStarts starts, ICheckpointStore store, ITrainingObserver observer) : this(starts.Next(), store, observer) =>
+        _starts = starts;
+
+    private readonly SupervisorStarts? _starts;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+    public IStash Stash { get; set; } = null!;
+
+    /// <summary>The props a <see cref="Akka.Cluster.Tools.Singleton.ClusterSingletonManager"/> starts: each instance asks <paramref name="starts"/> how to begin.</summary>
+    public static Props SingletonProps(SupervisorStarts starts, ICheckpointStore store, ITrainingObserver observer) =>
+        Akka.Actor.Props.Create(() => new JobSupervisor(starts, store, observer));
+
+    public static Props Props(SupervisorStart start, ICheckpointStore store, ITrainingObserver observer) =>
+        Akka.Actor.Props.Create(() => new JobSupervisor(start, store, observer));
+
+    public static Props Props(JobSupervisorSettings settings, ICheckpointStore store, ITrainingObserver observer) =>
+        Props(new SupervisorStart.Launch(settings), store, observer);
+
+    private static JobSupervisorSettings Validated(JobSupervisorSettings settings)
     {
         if (settings.MinRanks < 1)
             throw new ArgumentException($"elastic.min_ranks={settings.MinRanks}: expected at least 1", nameof(settings));
         if (settings.MaxRanks != 0 && settings.MaxRanks < settings.MinRanks)
             throw new ArgumentException($"elastic.max_ranks={settings.MaxRanks}: expected 0 (unbounded) or at least min_ranks={settings.MinRanks}", nameof(settings));
-        _settings = settings;
-        _policy = new JobPolicy(settings);
-        _store = store;
-        _observer = observer;
-        _job = JobProgress.ResumingFrom(settings.ResumeFrom);
+        return settings;
     }
-
-    public ITimerScheduler Timers { get; set; } = null!;
-
-    public static Props Props(JobSupervisorSettings settings, ICheckpointStore store, ITrainingObserver observer) =>
-        Akka.Actor.Props.Create(() => new JobSupervisor(settings, store, observer));
 
     protected override void PreStart()
     {
@@ -72,17 +100,72 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
             Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.UnreachableMember));
             Context.System.EventStream.Subscribe(Self, typeof(AssociationErrorEvent));
         }
-        EnterForming();
+        EnterOpening();
     }
 
     protected override void PostStop()
     {
+        _starts?.Stopped();
         if (!IsClusterMember) return;
         Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
         Context.System.EventStream.Unsubscribe(Self);
     }
 
     private bool IsClusterMember => ((ExtendedActorSystem)Context.System).Provider is Akka.Cluster.ClusterActorRefProvider;
+
+    // ---------------------------------------------------------------- Opening
+
+    private void EnterOpening()
+    {
+        var self = Self;
+        JobOpening.OpenAsync(_start, _store, message => self.Tell(new OpeningNote(message)), CancellationToken.None)
+            .PipeTo(Self, success: opened => opened, failure: e => new OpeningFailed(e));
+        Become(Opening);
+    }
+
+    private void Opening()
+    {
+        Receive<OpeningNote>(n => _observer.OnMessage(n.Text));
+        Receive<OpenedJob>(opened =>
+        {
+            _record = opened.Record;
+            // World epochs stay unique across supervisors (a rank may still hold a world of the previous one):
+            // supervisor 2 numbers its worlds from 1000001.
+            _epochBase = (opened.Record.Incarnation - 1) * 1_000_000;
+            _job = _job with { Epoch = _epochBase };
+            if (opened.TookOver)
+            {
+                _settings = Validated(opened.Settings);
+                _policy = new JobPolicy(_settings);
+                _job = JobProgress.ResumingFrom(_settings.ResumeFrom) with { Epoch = _job.Epoch };
+                // The journal marks the hand-over; the console of the node that now hosts the job says it too.
+                _observer.OnMessage($"supervisor {opened.Record.Incarnation} on {opened.Record.Host} took job '{_settings.JobId}' over " +
+                                    $"from supervisor {opened.Previous!.Incarnation} on {opened.Previous.Host}; " +
+                                    (_job.Committed is { } c ? $"resuming from the checkpoint at step {c.Step}" : "no checkpoint was committed: starting from step 0"));
+                if (_job.Step >= _settings.MaxSteps)
+                {
+                    // The previous supervisor finished the job and its node left: nothing is left to run or report.
+                    _log.Info("job '{0}' already completed at step {1}; supervisor {2} stops", _settings.JobId, _job.Step, opened.Record.Incarnation);
+                    var done = new JobFinished(_job.Step, true, null, null);
+                    foreach (var awaiter in _awaiters) awaiter.Tell(done);
+                    Context.Stop(Self);
+                    return;
+                }
+            }
+            Stash.UnstashAll();
+            EnterForming();
+        });
+        Receive<OpeningFailed>(f =>
+        {
+            var reason = $"could not open job '{_settings.JobId}' in the checkpoint store ({_store.Location}): {f.Error.Message}";
+            _observer.OnMessage(reason);
+            Stash.UnstashAll();
+            Finish(false, reason);
+        });
+        Receive<AwaitJobFinished>(_ => _awaiters.Add(Sender));
+        // Registrations wait for the token: a proof asked before the record is written would fail.
+        ReceiveAny(_ => Stash.Stash());
+    }
 
     // ---------------------------------------------------------------- Forming
 
@@ -96,21 +179,23 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
 
     private void Forming()
     {
-        Receive<RegisterRank>(r => { Register(r); FormWhenReady(); });
+        Receive<RegisterRank>(Register);
+        Receive<StoreProof>(p => { if (Admit(p)) FormWhenReady(); });
         Receive<FormationSettled>(_ => { if (_pool.Count >= _settings.MinRanks) StartFormation(); });
-        Receive<FormTimedOut>(t => t.Epoch == _job.Epoch, _ => Finish(false, _job.Epoch == 0 && _settings.ExpectedRanks > 0
+        Receive<FormTimedOut>(t => t.Epoch == _job.Epoch, _ => Finish(false, _job.Epoch == _epochBase && _settings.ExpectedRanks > 0
             ? $"only {_pool.Count} of the {_settings.ExpectedRanks} launched ranks registered within distributed.form_timeout_sec={_settings.FormTimeout.TotalSeconds}"
             : $"only {_pool.Count} of elastic.min_ranks={_settings.MinRanks} ranks registered within distributed.form_timeout_sec={_settings.FormTimeout.TotalSeconds}"));
         Receive<Terminated>(t => RemoveFromPool(t.ActorRef));
         Receive<ClusterEvent.UnreachableMember>(u => DropAll(RanksAt(u.Member.Address), $"node {u.Member.Address} is unreachable"));
-        Receive<AssociationErrorEvent>(RefusesConnections, e => DropAll(RanksAt(e.RemoteAddress), GoneReason(e)));
+        Receive<AssociationErrorEvent>(NodeLoss.ProcessIsGone, e => DropAll(RanksAt(e.RemoteAddress), GoneReason(e)));
         Receive<StopJob>(s => { _job = _job with { StopReason = s.Reason }; Finish(false, null); });
         Common(nameof(Forming));
     }
 
     private void FormWhenReady()
     {
-        switch (_policy.Forming(_pool.Count, firstWorld: _job.Epoch == 0))
+        // A supervisor's first world waits for the launch (or, after a take-over, the survivors) to register.
+        switch (_policy.Forming(_pool.Count, firstWorld: _job.Epoch == _epochBase))
         {
             case FormingMove.Form: StartFormation(); break;
             // Restarted by every registration: ranks of one launch arrive in a burst, form after it.
@@ -401,9 +486,22 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
             GlobalBatchSize = _job.GlobalBatchSize,
             CommittedAt = DateTimeOffset.UtcNow,
         };
-        _store.CommitAsync(manifest).PipeTo(Self,
+        CommitCheckedAsync(manifest).PipeTo(Self,
             success: () => new CheckpointCommitted(checkpoint, manifest),
             failure: e => new CheckpointCommitFailed(checkpoint, e));
+    }
+
+    /// <summary>
+    /// Commits only a manifest whose every chunk is in the job's store (present, of the recorded size):
+    /// a manifest naming shards that went elsewhere would be a checkpoint nobody can restore.
+    /// </summary>
+    private async Task CommitCheckedAsync(CheckpointManifest manifest)
+    {
+        var missing = await _store.MissingChunksAsync(manifest).ConfigureAwait(false);
+        if (missing.Count > 0)
+            throw new InvalidOperationException($"{missing.Count} chunk(s) it names are not in the job's store: {string.Join("; ", missing.Take(3))}" +
+                                                (missing.Count > 3 ? "; ..." : ""));
+        await _store.CommitAsync(manifest).ConfigureAwait(false);
     }
 
     private void Committed(CheckpointCommitted c)
@@ -503,9 +601,10 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
         // Copies finished before the failure still count: their reports may arrive during the abort.
         Receive<ShardReplicated>(r => r.WorldEpoch == epoch, r => _replicas.Replicated(new ReplicaStep(r.WorldEpoch, r.Step), r.Rank));
         Receive<RegisterRank>(Register);
+        Receive<StoreProof>(p => { Admit(p); });
         Receive<Terminated>(t => { RemoveFromPool(t.ActorRef); data.AwaitingAbort.Remove(t.ActorRef); ReformWhenSettled(data); });
         Receive<ClusterEvent.UnreachableMember>(u => LoseNodeWhileRecovering(data, u.Member.Address, $"node {u.Member.Address} is unreachable"));
-        Receive<AssociationErrorEvent>(RefusesConnections, e => LoseNodeWhileRecovering(data, e.RemoteAddress, GoneReason(e)));
+        Receive<AssociationErrorEvent>(NodeLoss.ProcessIsGone, e => LoseNodeWhileRecovering(data, e.RemoteAddress, GoneReason(e)));
         Receive<StopJob>(s => { _job = _job with { StopReason = s.Reason }; Finish(false, null); });
         Common(nameof(Recovering));
     }
@@ -563,6 +662,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
         });
         Receive<AwaitJobFinished>(_ => _awaiters.Add(Sender));
         Receive<RegisterRank>(_ => Sender.Tell(new LeaveJob("the job has finished")));
+        Receive<StoreProof>(_ => Sender.Tell(new LeaveJob("the job has finished")));
         // Late step and shard reports of the last world, and commits that finished after the end.
         ReceiveAny(message => _log.Debug("after the job's end: ignored {0} from {1}", message.GetType().Name, Sender));
     }
@@ -582,13 +682,14 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
     private void MembershipHandlers(World world, RunningData? running)
     {
         Receive<RegisterRank>(Register);
+        Receive<StoreProof>(p => { Admit(p); });
         Receive<Terminated>(t =>
         {
             if (world.Contains(t.ActorRef)) Recover($"rank {world.RankOf(t.ActorRef)} ({t.ActorRef.Path}) stopped", world, [t.ActorRef], running);
             else RemoveFromPool(t.ActorRef);
         });
         Receive<ClusterEvent.UnreachableMember>(u => LoseNode(world, running, u.Member.Address, $"node {u.Member.Address} is unreachable"));
-        Receive<AssociationErrorEvent>(RefusesConnections, e => LoseNode(world, running, e.RemoteAddress, GoneReason(e)));
+        Receive<AssociationErrorEvent>(NodeLoss.ProcessIsGone, e => LoseNode(world, running, e.RemoteAddress, GoneReason(e)));
     }
 
     private void LoseNode(World world, RunningData? running, Address address, string reason)
@@ -596,22 +697,6 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
         var lost = RanksAt(address);
         if (lost.Any(world.Contains)) Recover(reason, world, lost, running);
         else DropAll(lost, reason);
-    }
-
-    /// <summary>
-    /// True when remoting could not reach a node because nothing listens on its port any more: its process
-    /// is gone (killed, crashed), so its ranks are lost now. This is seconds sooner than the failure
-    /// detector, whose 10 s heartbeat pause exists because a training step may keep every core busy.
-    /// A slow or partitioned node times out instead, and is left to the failure detector.
-    /// </summary>
-    private static bool RefusesConnections(AssociationErrorEvent e)
-    {
-        for (var cause = e.Cause; cause is not null; cause = cause.InnerException)
-        {
-            if (cause is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused }) return true;
-            if (cause.Message.Contains("Connection refused", StringComparison.OrdinalIgnoreCase)) return true;
-        }
-        return false;
     }
 
     private static string GoneReason(AssociationErrorEvent e) => $"node {e.RemoteAddress} refuses connections (its process is gone)";
@@ -658,13 +743,37 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
             Sender.Tell(new LeaveJob(refusal, Refused: true));
             return;
         }
-        if (_inPool.Add(Sender))
+        // Retries of a registration already admitted cross the first answer.
+        if (_inPool.Contains(Sender)) Sender.Tell(new RankRegistered(_settings.JobId));
+        else Sender.Tell(new ProveStore(_settings.JobId, _record!.Token, _store.Location));
+    }
+
+    /// <summary>
+    /// A rank showed which store it writes: admitted when it read this incarnation's token, refused otherwise.
+    /// A rank whose shards went to another store would make every checkpoint it takes part in unrestorable.
+    /// </summary>
+    /// <returns>True when the pool grew.</returns>
+    private bool Admit(StoreProof proof)
+    {
+        var registration = proof.Registration;
+        if (proof.Token != _record!.Token)
+        {
+            var what = proof.Error ?? (proof.Token is null ? "holds no record of this job" : "holds another supervisor's token");
+            var refusal = $"its checkpoint store is not the job's: the job's store is the {_store.Location}, and this rank's, the {proof.StoreLocation}, {what}. " +
+                          "Give `forge node` the seed's store: the same --runs directory, or the same checkpoint.connection_string";
+            _observer.OnMessage($"rank on {registration.Node} device {registration.Device} refused: {refusal}");
+            Sender.Tell(new LeaveJob(refusal, Refused: true));
+            return false;
+        }
+        var added = _inPool.Add(Sender);
+        if (added)
         {
             _pool.Add(Sender);
             Context.Watch(Sender);
             _observer.OnMessage($"rank registered: {registration.Node} device {registration.Device} ({_pool.Count} available)");
         }
         Sender.Tell(new RankRegistered(_settings.JobId));
+        return added;
     }
 
     /// <summary>Why a rank may not join this job, or null. Each would break checkpoints or training silently.</summary>
@@ -753,6 +862,8 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers
     }
 
     // Timer and completion messages: local to this actor, never serialised.
+    private sealed record OpeningNote(string Text);
+    private sealed record OpeningFailed(Exception Error);
     private sealed record FormTimedOut(long Epoch);
     private sealed record JoinTimedOut(long Epoch);
     private sealed record StepTimedOut(long Epoch, long Step);

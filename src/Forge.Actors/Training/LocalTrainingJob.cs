@@ -4,13 +4,15 @@ using Forge.Actors.Cluster;
 using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
 using Forge.Actors.Supervision;
+using Forge.Model.Config;
 
 namespace Forge.Actors.Training;
 
 /// <summary>
-/// `forge train` / `forge resume` in one process: an actor system with the job supervisor and one
-/// rank actor per local device. With <see cref="TrainingServices.Cluster"/> set, the process is
-/// also a cluster seed, and ranks of `forge node` processes join the same job.
+/// `forge train` / `forge resume`, and `forge node`. Without a cluster: one actor system with the job
+/// supervisor and one rank actor per local device. With <see cref="TrainingServices.Cluster"/> set, the
+/// process is a <see cref="JobNode"/>: the seed of a cluster whose supervisor is a singleton that any
+/// process of the job can host.
 /// </summary>
 public static class LocalTrainingJob
 {
@@ -21,15 +23,21 @@ public static class LocalTrainingJob
     public static async Task<JobFinished> RunAsync(TrainingJobOptions options, ITrainingObserver observer, TrainingServices services, CancellationToken ct)
     {
         var devices = LocalDevices(options.Ranks, services.CudaDeviceCount);
-        var settings = await SupervisorSettings(options, services, devices.Count, observer, ct).ConfigureAwait(false);
-        var akka = services.Cluster is { } seed
-            ? ForgeAkkaConfig.Node(seed.Host, seed.Port, [$"{seed.Host}:{seed.Port}"])
-            : ForgeAkkaConfig.SingleProcess();
+        var settings = await LaunchSettings(options, services, devices.Count, observer, ct).ConfigureAwait(false);
+        if (services.Cluster is { } seed)
+        {
+            var starts = new SupervisorStarts(settings.JobId, new SupervisorStart.Launch(settings, options.ResolvedConfig), TakeOverSettings(options, services));
+            await using var node = JobNode.Start(seed.Host, seed.Port, [], devices.Select(services.ForRank).ToList(), starts, services.Store, observer,
+                akkaLog: AkkaLog(options));
+            var result = await node.RunAsync(stopJobOnCancel: true, ct).ConfigureAwait(false);
+            return result.Finished ?? new JobFinished(settings.ResumeFrom?.Step ?? 0, false, null,
+                $"the job went on without this process's supervisor: {result.LastLeave?.Reason ?? "no word from it"}");
+        }
 
-        var system = ActorSystem.Create(ForgeAkkaConfig.SystemName, akka);
+        var system = ActorSystem.Create(ForgeAkkaConfig.SystemName, ForgeAkkaConfig.LoggingTo(ForgeAkkaConfig.SingleProcess(), AkkaLog(options)));
         try
         {
-            var supervisor = system.ActorOf(JobSupervisor.Props(settings, services.Store, observer), JobSupervisor.Name);
+            var supervisor = system.ActorOf(JobSupervisor.Props(new SupervisorStart.Launch(settings, options.ResolvedConfig), services.Store, observer), JobSupervisor.Name);
             var finished = supervisor.Ask<JobFinished>(AwaitJobFinished.Instance);
             var supervisorStopped = supervisor.WatchAsync(CancellationToken.None);
             system.ActorOf(RankHost.Props(devices.Select(services.ForRank).ToList(), $"/user/{JobSupervisor.Name}"), "ranks");
@@ -49,6 +57,22 @@ public static class LocalTrainingJob
         }
     }
 
+    /// <summary>
+    /// `forge node`: lends this process's ranks to the cluster job at <paramref name="seeds"/> until the job ends or
+    /// refuses them, or <paramref name="ct"/> fires; hosts the job's supervisor when this process becomes the oldest.
+    /// </summary>
+    public static async Task<JobNodeResult> RunNodeAsync(TrainingJobOptions options, string host, int port, IReadOnlyList<string> seeds,
+        IReadOnlyList<int> devices, ITrainingObserver observer, TrainingServices services, CancellationToken ct)
+    {
+        var starts = new SupervisorStarts(options.Config.RunName, launch: null, TakeOverSettings(options, services));
+        await using var node = JobNode.Start(host, port, seeds, devices.Select(services.ForRank).ToList(), starts, services.Store, observer,
+            akkaLog: AkkaLog(options));
+        return await node.RunAsync(stopJobOnCancel: false, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>runs/&lt;run&gt;/akka.log: Akka's own log, kept off the console.</summary>
+    public static string AkkaLog(TrainingJobOptions options) => Path.Combine(options.RunDirectory, "akka.log");
+
     /// <summary>One entry per local rank: a CUDA index, or -1 for a CPU rank.</summary>
     internal static IReadOnlyList<int> LocalDevices(int requestedRanks, Func<int> cudaDeviceCount)
     {
@@ -60,14 +84,23 @@ public static class LocalTrainingJob
         return Enumerable.Range(0, requestedRanks == 0 ? gpus : requestedRanks).ToArray();
     }
 
-    private static async Task<JobSupervisorSettings> SupervisorSettings(TrainingJobOptions options, TrainingServices services, int localRanks, ITrainingObserver observer, CancellationToken ct)
+    /// <summary>The settings of a supervisor that takes the job over: the job record's config, with this process's data cursor.</summary>
+    private static Func<string, JobSupervisorSettings> TakeOverSettings(TrainingJobOptions options, TrainingServices services) => toml =>
     {
-        var config = options.Config;
-        var settings = JobSupervisorSettings.FromConfig(config) with
+        var config = toml.Length > 0 && options.ParseConfig is { } parse ? parse(toml) : options.Config;
+        return ProcessSettings(config, options, services);
+    };
+
+    private static JobSupervisorSettings ProcessSettings(JobConfig config, TrainingJobOptions options, TrainingServices services) =>
+        JobSupervisorSettings.FromConfig(config) with
         {
             DataCursorAfter = services.DataCursorAfter,
             ResumeHint = step => $"checkpoint at step {step} committed; continue with `forge resume {options.RunDirectory}`",
         };
+
+    private static async Task<JobSupervisorSettings> LaunchSettings(TrainingJobOptions options, TrainingServices services, int localRanks, ITrainingObserver observer, CancellationToken ct)
+    {
+        var settings = ProcessSettings(options.Config, options, services);
         if (services.Cluster is null)
         {
             // Nobody else can join a single-process job: the first world waits for every local rank

@@ -18,4 +18,8 @@ public sealed record TrainingJobOptions
     public required string RunDirectory { get; init; }
     public int Ranks { get; init; }
     public bool Resume { get; init; }
+    /// <summary>The config as TOML with every default filled in: what the job record in the store keeps for supervisors that take over.</summary>
+    public string ResolvedConfig { get; init; } = "";
+    /// <summary>The host's TOML parser (the actors read no TOML): how a supervisor that takes over reads the job record's config.</summary>
+    public Func<string, JobConfig>? ParseConfig { get; init; }
 }

@@ -260,5 +260,19 @@ public static class SupervisorBenchmark
         public Task<IReadOnlyList<CheckpointManifest>> ListAsync(string jobId, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<CheckpointManifest>>([]);
         public Task<OptimizerShard> LoadRangeAsync(CheckpointManifest manifest, long start, long length, CancellationToken ct = default) =>
             throw new NotSupportedException("the supervisor benchmark takes no checkpoints");
+
+        // The job record is real: every simulated rank proves the store as a real one does.
+        private JobRecord? _record;
+        public string Location => "the supervisor benchmark's memory";
+        public Task<IReadOnlyList<string>> MissingChunksAsync(CheckpointManifest manifest, CancellationToken ct = default) =>
+            throw new NotSupportedException("the supervisor benchmark takes no checkpoints");
+        public Task WriteJobRecordAsync(JobRecord record, CancellationToken ct = default)
+        {
+            Volatile.Write(ref _record, record);
+            return Task.CompletedTask;
+        }
+        public Task<JobRecord?> ReadJobRecordAsync(string jobId, CancellationToken ct = default) => Task.FromResult(Volatile.Read(ref _record));
+        public Task AppendEventAsync(string jobId, string json, CancellationToken ct = default) => Task.CompletedTask;
+        public Task<IReadOnlyList<string>> ReadEventsAsync(string jobId, CancellationToken ct = default) => Task.FromResult<IReadOnlyList<string>>([]);
     }
 }

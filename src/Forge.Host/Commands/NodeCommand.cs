@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using Forge.Actors.Cluster;
 using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
 using Forge.Host.Configuration;
@@ -10,8 +11,11 @@ using Spectre.Console;
 namespace Forge.Host.Commands;
 
 /// <summary>
-/// `forge node`: a machine that lends its GPUs to a cluster job. The job itself (supervisor, run
-/// directory, metrics, checkpoints) lives in the `forge train --cluster-port` process at the seed.
+/// `forge node`: a machine that lends its GPUs to a cluster job started by `forge train --cluster-port`.
+/// Its ranks must write the job's store (the seed's SQLite file, through the same --runs directory, or
+/// the same PostgreSQL database): the supervisor refuses them otherwise. When the process that hosts
+/// the job's supervisor dies, the oldest surviving node hosts the next one, and from then on writes
+/// the run's outputs (metrics.jsonl, events.jsonl, TensorBoard) into its own run directory.
 /// </summary>
 public static class NodeCommand
 {
@@ -39,22 +43,25 @@ public static class NodeCommand
         var cpuRanks = new Option<int>("--ranks") { Description = "CPU ranks to lend when no --gpu is given", DefaultValueFactory = _ => 1 };
         cpuRanks.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--ranks must be at least 1"); });
         var set = CommonOptions.Set();
+        var runs = CommonOptions.RunsRoot();
+        runs.Description = "Directory that holds run directories: the seed's --runs, so that this node's ranks write the job's SQLite store";
 
         var command = new Command("node",
             "Lend this machine's GPUs (or CPU ranks) to a cluster job: start `forge train <config> --cluster-port P` on one " +
             "machine, then `forge node --config <config> --seed <that-host>:P` on the others. Ctrl-C leaves the job, which re-forms without these ranks.")
         {
-            config, seeds, host, port, gpus, cpuRanks, set,
+            config, seeds, host, port, gpus, cpuRanks, set, runs,
         };
         command.SetAction((parse, _) => RunAsync(
             parse.GetValue(config)!, parse.GetValue(set) ?? [], new NodeAddressing(parse.GetValue(seeds)!, parse.GetValue(host)!, parse.GetValue(port)),
-            parse.GetValue(gpus) ?? [], parse.GetValue(cpuRanks), ForgeConsole.Create()));
+            parse.GetValue(gpus) ?? [], parse.GetValue(cpuRanks), ForgeConsole.Create(), parse.GetValue(runs)!));
         return command;
     }
 
     internal sealed record NodeAddressing(string[] Seeds, string Host, int Port);
 
-    internal static async Task<int> RunAsync(string configPath, string[] overrides, NodeAddressing address, int[] gpus, int cpuRanks, IAnsiConsole console)
+    internal static async Task<int> RunAsync(string configPath, string[] overrides, NodeAddressing address, int[] gpus, int cpuRanks, IAnsiConsole console,
+        string runsRoot = "runs")
     {
         Forge.Model.Config.JobConfig config;
         try
@@ -74,17 +81,37 @@ public static class NodeCommand
         console.MarkupLine($"node {Markup.Escape(address.Host)}:{address.Port}: lending {Markup.Escape(ranks)} to job {Markup.Escape(config.RunName)} at {Markup.Escape(address.Seeds[0])}");
 
         using var signals = new StopSignals(message => console.MarkupLine($"[yellow]{Markup.Escape(message)}[/]")).Register();
-        LeaveJob? last;
+        var run = RunDirectory.For(runsRoot, config.RunName);
+        JobNodeResult result;
+        DeferredRunOutputs? files = null;
+        void Warn(string failure) => console.MarkupLine($"[yellow]warning:[/] {Markup.Escape(failure)}");
         try
         {
-            last = await JobBackend.RunNodeAsync(launch, signals.Token);
+            result = await JobBackend.RunNodeAsync(launch, run, attachJournal =>
+            {
+                files = new DeferredRunOutputs(config.Metrics, run, attachJournal);
+                return new LoggedSteps(config.Train.LogInterval, new TrainingObservers([new LogLineProgress(console.Profile.Out.Writer), files], Warn));
+            }, signals.Token);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             return CommandReport.Error(console, e.Message, CommandReport.Failed);
         }
+        finally
+        {
+            files?.Dispose();
+        }
+        var last = result.LastLeave;
         if (last is { Refused: true })
             return CommandReport.Error(console, $"the job at {address.Seeds[0]} refused this node's ranks: {last.Reason}", CommandReport.Failed);
+        if (result.Finished is { } finished)
+        {
+            // This node hosted the job's supervisor at the end: the job's outcome is this process's.
+            console.MarkupLine(finished.Completed
+                ? $"node: finished the job at step {finished.FinalStep} (its supervisor ran here at the end; outputs in {Markup.Escape(run.Path)})"
+                : $"node: the job stopped at step {finished.FinalStep}{(finished.ResumeHint is { } hint ? $"; {Markup.Escape(hint)}" : "")}");
+            return finished.Error is null ? 0 : CommandReport.Error(console, finished.Error, CommandReport.Failed);
+        }
         console.MarkupLine(signals.StoppedBy is not null || last is null
             ? "node: left the job"
             : $"node: the job released this node's ranks ({Markup.Escape(last.Reason)})");

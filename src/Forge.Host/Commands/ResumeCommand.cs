@@ -48,7 +48,7 @@ public static class ResumeCommand
 
         var options = new TrainingJobOptions { Config = config, RunDirectory = run.Path, Ranks = ranks, Resume = true };
         return await JobSession.RunAsync(config, run, resume: true, console,
-            (observer, ct) => JobBackend.RunLocalAsync(options, cluster, observer, ct),
+            (observer, journal, ct) => JobBackend.RunLocalAsync(options, cluster, observer, journal, ct),
             ct => HeldOutCaptions.FromLatestCheckpointAsync(config, run, ct));
     }
 }

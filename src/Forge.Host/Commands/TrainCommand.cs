@@ -68,7 +68,7 @@ public static class TrainCommand
 
         var options = new TrainingJobOptions { Config = config, RunDirectory = run.Path, Ranks = ranks, Resume = false };
         return await JobSession.RunAsync(config, run, resume: false, console,
-            (observer, ct) => JobBackend.RunLocalAsync(options, cluster, observer, ct),
+            (observer, journal, ct) => JobBackend.RunLocalAsync(options, cluster, observer, journal, ct),
             ct => HeldOutCaptions.FromLatestCheckpointAsync(config, run, ct));
     }
 }

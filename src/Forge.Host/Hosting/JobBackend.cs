@@ -5,6 +5,7 @@ using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
 using Forge.Actors.Supervision;
 using Forge.Actors.Training;
+using Forge.Host.Configuration;
 using Forge.Host.Output;
 using Forge.Model.Config;
 using Forge.Model.Modeling;
@@ -27,27 +28,65 @@ namespace Forge.Host.Hosting;
 internal static class JobBackend
 {
     /// <summary>`forge train` / `forge resume`: supervisor plus local ranks in this process; with a cluster address, also the seed `forge node` processes join.</summary>
-    public static async Task<JobFinished> RunLocalAsync(TrainingJobOptions options, ClusterAddress? cluster, ITrainingObserver observer, CancellationToken ct)
+    public static async Task<JobFinished> RunLocalAsync(TrainingJobOptions options, ClusterAddress? cluster, ITrainingObserver observer, EventJournal journal, CancellationToken ct)
     {
         await using var services = await TrainingServices.ForJobAsync(options, ct);
         var job = cluster is null ? services : services with { Cluster = new ClusterSeed(cluster.Host, cluster.Port) };
-        return await LocalTrainingJob.RunAsync(options, observer, job, ct);
+        using var mirror = MirrorJournal(journal, services.Store, options.Config.RunName);
+        return await LocalTrainingJob.RunAsync(WithJobRecord(options), observer, job, ct);
     }
 
     /// <summary>
-    /// `forge node`: lends ranks to the job at the first seed until the job ends or refuses them, or <paramref name="ct"/>
-    /// fires; returns the job's last word to the ranks (null when <paramref name="ct"/> ended it).
+    /// `forge node`: lends ranks to the job at the seeds until the job ends or refuses them, or <paramref name="ct"/>
+    /// fires; hosts the job's supervisor (and writes the run's outputs) when this process becomes the oldest.
     /// </summary>
-    public static async Task<LeaveJob?> RunNodeAsync(NodeLaunch launch, CancellationToken ct)
+    /// <param name="observerFor">Builds the node's observer, given how to mirror its journal into the store once it opens one.</param>
+    public static async Task<JobNodeResult> RunNodeAsync(NodeLaunch launch, RunDirectory run, Func<Action<EventJournal>, ITrainingObserver> observerFor,
+        CancellationToken ct)
     {
-        var job = new TrainingJobOptions { Config = launch.Config, RunDirectory = RunDirectory.For("runs", launch.Config.RunName).Path };
-        await using var services = await TrainingServices.ForJobAsync(job, ct);
-        var options = new NodeOptions
+        var options = WithJobRecord(new TrainingJobOptions { Config = launch.Config, RunDirectory = run.Path, Resume = true });
+        await using var services = await TrainingServices.ForJobAsync(options, ct);
+        var mirrors = new List<IDisposable>();
+        var observer = observerFor(journal => { lock (mirrors) mirrors.Add(MirrorJournal(journal, services.Store, launch.Config.RunName)); });
+        try
         {
-            Seed = launch.Seeds[0], Host = launch.Host, Port = launch.Port, Gpus = launch.Gpus, CpuRanks = launch.CpuRanks,
+            var devices = launch.Gpus.Count > 0 ? launch.Gpus : Enumerable.Repeat(-1, launch.CpuRanks).ToArray();
+            return await LocalTrainingJob.RunNodeAsync(options, launch.Host, launch.Port, launch.Seeds, devices, observer, services, ct);
+        }
+        finally
+        {
+            lock (mirrors) foreach (var mirror in mirrors) mirror.Dispose();
+            (observer as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>The job record's config: this launch's, resolved, and how a supervisor that takes over parses it back.</summary>
+    private static TrainingJobOptions WithJobRecord(TrainingJobOptions options) => options with
+    {
+        ResolvedConfig = JobConfigWriter.ToToml(options.Config),
+        ParseConfig = toml => JobConfigLoader.Parse(toml, $"the job record of '{options.Config.RunName}'"),
+    };
+
+    /// <summary>Copies every journal entry into the job's event log in the store, in order, until disposed.</summary>
+    private static IDisposable MirrorJournal(EventJournal journal, ICheckpointStore store, string jobId)
+    {
+        var pending = Task.CompletedTask;
+        journal.Mirror = json =>
+        {
+            // Chained, so the store keeps the file's order; a store error costs the copy, never the job.
+            pending = pending.ContinueWith(_ => store.AppendEventAsync(jobId, json), TaskScheduler.Default).Unwrap()
+                .ContinueWith(t => { _ = t.Exception; }, TaskScheduler.Default);
         };
-        await using var node = NodeHost.Start(options, services.ForRank);
-        return await node.RunAsync(ct);
+        return new Unmirror(() =>
+        {
+            journal.Mirror = null;
+            pending.Wait(TimeSpan.FromSeconds(10));
+        });
+    }
+
+    private sealed class Unmirror(Action undo) : IDisposable
+    {
+        public void Dispose() => undo();
     }
 
     /// <summary>

@@ -15,12 +15,22 @@ namespace Forge.Host.Hosting;
 internal static class JobSession
 {
     /// <param name="captions">The held-out tests of the job's last checkpoint (null: none to show); run after the live bar has ended.</param>
-    public static async Task<int> RunAsync(
+    public static Task<int> RunAsync(
         JobConfig config,
         RunDirectory run,
         bool resume,
         IAnsiConsole console,
         Func<ITrainingObserver, CancellationToken, Task<JobFinished>> job,
+        Func<CancellationToken, Task<HeldOutReport?>>? captions = null) =>
+        RunAsync(config, run, resume, console, (observer, _, ct) => job(observer, ct), captions);
+
+    /// <param name="job">Runs the job; it may mirror the run's journal (events.jsonl) into the job's store.</param>
+    public static async Task<int> RunAsync(
+        JobConfig config,
+        RunDirectory run,
+        bool resume,
+        IAnsiConsole console,
+        Func<ITrainingObserver, EventJournal, CancellationToken, Task<JobFinished>> job,
         Func<CancellationToken, Task<HeldOutReport?>>? captions = null)
     {
         using var outputs = RunOutputs.Open(config.Metrics, run, resume);
@@ -36,9 +46,9 @@ internal static class JobSession
             var logInterval = config.Train.LogInterval;
             finished = TerminalProgress.Supported(console)
                 ? await TerminalProgress.RunAsync(console, bar =>
-                    job(Everything(console, bar, new LoggedSteps(logInterval, files)), signals.Token))
+                    job(Everything(console, bar, new LoggedSteps(logInterval, files)), outputs.Journal, signals.Token))
                 : await job(new LoggedSteps(logInterval,
-                    Everything(console, new LogLineProgress(console.Profile.Out.Writer), files)), signals.Token);
+                    Everything(console, new LogLineProgress(console.Profile.Out.Writer), files)), outputs.Journal, signals.Token);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

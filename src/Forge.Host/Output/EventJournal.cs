@@ -50,6 +50,12 @@ public sealed class EventJournal : ITrainingObserver, IDisposable
         if (info.Error is not null) json.WriteString("error", info.Error);
     });
 
+    /// <summary>
+    /// Also given every entry, as one JSON object (the job's store keeps a copy, so `forge status` shows
+    /// the whole history whichever process wrote it). Must not block: it is called under the file's lock.
+    /// </summary>
+    public Action<string>? Mirror { get; set; }
+
     /// <summary>What the host itself decided (e.g. "stop requested by SIGTERM").</summary>
     public void Note(string eventName, string text) => Append(eventName, json => json.WriteString("text", text));
 
@@ -67,11 +73,14 @@ public sealed class EventJournal : ITrainingObserver, IDisposable
             body(json);
             json.WriteEndObject();
         }
+        var line = System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
         buffer.WriteByte((byte)'\n');
         lock (_gate)
         {
             _file.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
             _file.Flush();
+            // In order, under the same lock: the store's copy of the journal keeps the file's order.
+            Mirror?.Invoke(line);
         }
     }
 

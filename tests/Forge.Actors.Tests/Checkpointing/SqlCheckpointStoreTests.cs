@@ -288,6 +288,49 @@ public sealed class SqlCheckpointStoreTests
         Assert.Equal('e', await storage.ExecuteScalarAsync());
     }
 
+    [Theory, SqliteStore, PostgresStore]
+    public async Task AChunkAbsentFromTheStoreIsNamedWithoutReadingAndItsCheckpointListsAsUnreadable(CheckpointStoreKind kind)
+    {
+        await using var db = await TestStores.OpenAsync(kind, FourElementChunks);
+        var jobId = TestStores.NewJobId("missing-chunk");
+        var state = new TrainingState(seed: 9);
+        await state.SaveAndCommitAsync(db.Store, jobId, step: 10, worldSize: 2);
+        var later = await state.SaveAndCommitAsync(db.Store, jobId, step: 20, worldSize: 2);
+        Assert.Empty(await db.Store.MissingChunksAsync(later));
+
+        await db.DeleteRowAsync(CheckpointPersistenceIds.Chunk(jobId, rank: 1, chunkIndex: 2), step: 20);
+
+        var missing = Assert.Single(await db.Store.MissingChunksAsync(later));
+        Assert.Contains("rank 1 chunk 2", missing);
+        Assert.Contains(db.Store.Location, missing);
+        var (committed, unreadable) = await db.Store.ListWithUnreadableAsync(jobId);
+        Assert.Equal([10L], committed.Select(m => m.Step));
+        Assert.Equal(20, Assert.Single(unreadable).Step);
+        Assert.Equal(10, (await db.Store.LatestAsync(jobId))!.Step);
+    }
+
+    [Theory, SqliteStore, PostgresStore]
+    public async Task TheJobRecordAndTheEventLogOutliveTheProcessThatWroteThem(CheckpointStoreKind kind)
+    {
+        var settings = TestStores.Settings(kind);
+        var jobId = TestStores.NewJobId("job-record");
+        await using (var first = await SqlCheckpointStore.OpenAsync(settings))
+        {
+            Assert.Null(await first.ReadJobRecordAsync(jobId));
+            await first.WriteJobRecordAsync(new JobRecord(jobId, 1, "T1", "127.0.0.1:4053", "run_name = \"x\"", DateTimeOffset.UtcNow));
+            await first.AppendEventAsync(jobId, """{"event":"job_started"}""");
+            await first.AppendEventAsync(jobId, """{"event":"checkpoint"}""");
+        }
+        await using var second = await SqlCheckpointStore.OpenAsync(settings);
+        await second.WriteJobRecordAsync(new JobRecord(jobId, 2, "T2", "127.0.0.1:4054", "run_name = \"x\"", DateTimeOffset.UtcNow));
+        await second.AppendEventAsync(jobId, """{"event":"message"}""");
+
+        var record = await second.ReadJobRecordAsync(jobId);
+        Assert.Equal((2L, "T2", "127.0.0.1:4054"), (record!.Incarnation, record.Token, record.Host));
+        Assert.Equal(["""{"event":"job_started"}""", """{"event":"checkpoint"}""", """{"event":"message"}"""], await second.ReadEventsAsync(jobId));
+        Assert.Empty(await second.ReadEventsAsync(TestStores.NewJobId("other")));
+    }
+
     [Fact]
     public async Task ACheckpointAtStepZeroIsListedAndLoads()
     {

@@ -65,6 +65,17 @@ public sealed class TestStore(SqlCheckpointStore store, CheckpointStoreSettings 
         Assert.Equal(1, await write.ExecuteNonQueryAsync());
     }
 
+    /// <summary>Deletes one stored snapshot row (a chunk whose write never reached this store).</summary>
+    public async Task DeleteRowAsync(string persistenceId, long step)
+    {
+        await using var connection = OpenConnection();
+        await connection.OpenAsync();
+        await using var delete = connection.CreateCommand();
+        delete.CommandText = "DELETE FROM snapshot WHERE persistence_id = @id AND sequence_number = @step";
+        AddParameters(delete, ("id", persistenceId), ("step", step));
+        Assert.Equal(1, await delete.ExecuteNonQueryAsync());
+    }
+
     /// <summary>How many snapshot rows the job has (chunks and manifests, any step); all jobs' rows when <paramref name="jobId"/> is null.</summary>
     public async Task<long> RowCountAsync(string? jobId, long? step = null)
     {

@@ -43,6 +43,10 @@ public sealed class ForgeMessageSerializerTests() : Akka.TestKit.Xunit2.TestKit(
         new AbortStep(3, "peer lost"),
         new LeaveJob("done"),
         new RegisterRank("node-a", 1),
+        new StopJob("SIGINT on the seed"),
+        new ProveStore("job", "0A1B", "SQLite file /runs/job/checkpoints.db"),
+        new StoreProof(new RegisterRank("node-a", 1, "job", "feed"), "0A1B", "SQLite file /runs/job/checkpoints.db"),
+        new StoreProof(new RegisterRank("node-a", 1), null, "PostgreSQL db:5432/forge", "could not be read"),
         new GroupCreated(3, [9, 8, 7]),
         new WorldJoined(3, 1, Layout),
         new JoinFailed(3, 1, "no GPU"),
@@ -94,8 +98,8 @@ public sealed class ForgeMessageSerializerTests() : Akka.TestKit.Xunit2.TestKit(
     [Fact]
     public void ASeedThatIsNotHostAndPortIsRejectedWithTheValue()
     {
-        var error = Assert.Throws<ArgumentException>(() => ForgeAkkaConfig.SupervisorPath("node-7"));
+        var error = Assert.Throws<ArgumentException>(() => ForgeAkkaConfig.Address("node-7"));
         Assert.Contains("node-7", error.Message);
-        Assert.Equal("akka.tcp://forge@10.0.0.5:4053/user/job-supervisor", ForgeAkkaConfig.SupervisorPath("10.0.0.5:4053"));
+        Assert.Equal("akka.tcp://forge@10.0.0.5:4053", ForgeAkkaConfig.Address("10.0.0.5:4053"));
     }
 }

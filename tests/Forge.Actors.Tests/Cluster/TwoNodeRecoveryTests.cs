@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Forge.Actors.Cluster;
 using Forge.Actors.Ranks;
+using Forge.Actors.Supervision;
 using Forge.Actors.Tests.Ranks.Fakes;
 using Forge.Actors.Training;
 using Forge.Model.Config;
@@ -51,9 +52,11 @@ public sealed class TwoNodeRecoveryTests(ITestOutputHelper output)
         };
 
         var job = LocalTrainingJob.RunAsync(options, observer, services, CancellationToken.None);
-        var node = NodeHost.Start(
-            new NodeOptions { Seed = $"127.0.0.1:{seedPort}", Host = "127.0.0.1", Port = nodePort, CpuRanks = 1 },
-            device => new RankServices { Engines = engines, Backend = new FakeCollectiveBackend(), Store = store, Device = device, Node = "second" });
+        // The seed outlives the node here, so the node never hosts a supervisor.
+        var starts = new SupervisorStarts("two-nodes", launch: null, _ => throw new InvalidOperationException("the seed outlives this node"));
+        var node = JobNode.Start("127.0.0.1", nodePort, [$"127.0.0.1:{seedPort}"],
+            [new RankServices { Engines = engines, Backend = new FakeCollectiveBackend(), Store = store, Device = -1, Node = "second" }],
+            starts, store, new RecordingObserver());
 
         await twoRankStep.Task.WaitAsync(TimeSpan.FromSeconds(30));
         await node.System.Terminate();                            // the second node dies mid-training

@@ -291,8 +291,7 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
         ProbeRanks.ExpectRunStep(survivor, 0);
 
         // Back in the pool after its drop: once the survivor dies, the next world is the returning rank alone.
-        ranks.Say(dropped, new RegisterRank("test", -1));
-        dropped.ExpectMsg<RankRegistered>();
+        ranks.RegisterAgain(dropped);
         Sys.Stop(survivor.Ref);
         ranks.Form(dropped);
         dropped.ExpectMsg<RunStep>();
@@ -373,6 +372,45 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
         Assert.Equal(2, manifest.WorldSize);
         Assert.Equal([0, 1], manifest.Shards.Select(s => s.Rank));
         Assert.Equal(ProbeRanks.Layout, manifest.Layout);
+    }
+
+    [Fact]
+    public void ARankThatCannotReadTheJobTokenFromItsStoreIsRefusedWithBothStoresNamed()
+    {
+        var (_, ranks) = Start(Settings());
+        var elsewhere = CreateTestProbe();
+        var registration = new RegisterRank("test", -1);
+
+        ranks.Say(elsewhere, registration);
+        var prove = elsewhere.ExpectMsg<ProveStore>();
+        ranks.Say(elsewhere, new StoreProof(registration, Token: null, "SQLite file /elsewhere/runs/job/checkpoints.db"));
+
+        var leave = elsewhere.ExpectMsg<LeaveJob>();
+        Assert.True(leave.Refused);
+        Assert.Contains(prove.StoreLocation, leave.Reason);
+        Assert.Contains("/elsewhere/runs/job/checkpoints.db", leave.Reason);
+        // Nothing of it reached the pool: a rank of the job's own store forms the world alone.
+        var good = ranks.Register();
+        var (_, joins) = ranks.Form(good);
+        Assert.Equal(1, joins[0].Assignment.WorldSize);
+    }
+
+    [Fact]
+    public void AManifestWhoseChunksAreNotInTheJobsStoreIsNeverCommitted()
+    {
+        var store = new FakeCheckpointStore { RequireSavedShards = true };
+        var supervisor = Sys.ActorOf(JobSupervisor.Props(Settings(max: 1, interval: 1), store, _observer));
+        var ranks = new ProbeRanks(this, supervisor);
+        var rank = ranks.Register();
+        var (epoch, _) = ranks.Form(rank);
+        ranks.RunStep(epoch, 0, rank);
+        rank.ExpectMsg<SaveShard>();
+
+        // The receipt arrives, but the shard went to some other store.
+        ranks.Say(rank, ProbeRanks.Saved(epoch, 1, 0));
+
+        AwaitAssert(() => Assert.Contains(_observer.Messages, m => m.Contains("checkpoint at step 1 abandoned") && m.Contains("not in the fake store")));
+        Assert.Empty(store.Committed);
     }
 
     [Fact]

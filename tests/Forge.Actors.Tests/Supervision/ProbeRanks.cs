@@ -23,10 +23,20 @@ internal sealed class ProbeRanks(TestKitBase kit, IActorRef supervisor)
     public TestProbe Register(string node = "test")
     {
         var probe = kit.CreateTestProbe();
-        probe.Send(supervisor, new RegisterRank(node, -1));
-        probe.ExpectMsg<RankRegistered>(Wait);
+        RegisterAgain(probe, node);
         All.Add(probe);
         return probe;
+    }
+
+    /// <summary>Registers `probe` (again): the registration, the store proof it is asked for, and the supervisor's acceptance.</summary>
+    public void RegisterAgain(TestProbe probe, string node = "test")
+    {
+        var registration = new RegisterRank(node, -1);
+        probe.Send(supervisor, registration);
+        // A probe shares the supervisor's store, so it reads the very token it is asked for.
+        var prove = probe.ExpectMsg<ProveStore>(Wait);
+        probe.Send(supervisor, new StoreProof(registration, prove.Token, prove.StoreLocation));
+        probe.ExpectMsg<RankRegistered>(Wait);
     }
 
     /// <summary>Answers the formation of a world of `world` (in rank order); returns its epoch and what each rank was told.</summary>

@@ -81,4 +81,35 @@ public sealed class FakeCheckpointStore : ICheckpointStore
         }
         return Task.FromResult(new OptimizerShard(start, length, master, avg, sq, step));
     }
+    private readonly ConcurrentDictionary<string, JobRecord> _records = new();
+    private readonly ConcurrentQueue<(string Job, string Json)> _events = new();
+
+    /// <summary>Names the store in refusals; two fakes with different names are two stores.</summary>
+    public string Location { get; init; } = "the fake store";
+
+    /// <summary>A rank's shard that a test deleted after its save: the commit-time presence check must find it.</summary>
+    public void LoseShard(string jobId, long step, int rank) => _shards.TryRemove((jobId, step, rank), out _);
+
+    public Task<IReadOnlyList<string>> MissingChunksAsync(CheckpointManifest manifest, CancellationToken ct = default) =>
+        Task.FromResult<IReadOnlyList<string>>(manifest.Shards
+            .Where(r => RequireSavedShards && !_shards.ContainsKey((manifest.JobId, manifest.Step, r.Rank)))
+            .Select(r => $"rank {r.Rank} chunk 0: not in {Location}").ToArray());
+
+    public Task WriteJobRecordAsync(JobRecord record, CancellationToken ct = default)
+    {
+        _records[record.JobId] = record;
+        return Task.CompletedTask;
+    }
+
+    public Task<JobRecord?> ReadJobRecordAsync(string jobId, CancellationToken ct = default) =>
+        Task.FromResult(_records.TryGetValue(jobId, out var record) ? record : null);
+
+    public Task AppendEventAsync(string jobId, string json, CancellationToken ct = default)
+    {
+        _events.Enqueue((jobId, json));
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<string>> ReadEventsAsync(string jobId, CancellationToken ct = default) =>
+        Task.FromResult<IReadOnlyList<string>>(_events.Where(e => e.Job == jobId).Select(e => e.Json).ToArray());
 }

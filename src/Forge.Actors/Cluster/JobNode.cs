@@ -1,0 +1,119 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.Singleton;
+using Forge.Actors.Checkpointing;
+using Forge.Actors.Protocol;
+using Forge.Actors.Ranks;
+using Forge.Actors.Supervision;
+using AkkaCluster = Akka.Cluster.Cluster;
+
+namespace Forge.Actors.Cluster;
+
+/// <summary>
+/// One process of a cluster job, the seed (`forge train --cluster-port`) and every `forge node` alike:
+/// <list type="bullet">
+/// <item>the job supervisor as a cluster singleton: it runs in the oldest process, and when that
+/// process dies the oldest survivor starts a new one, which takes the job over from its store;</item>
+/// <item><see cref="SupervisorLocator"/>, through which this process's ranks find the supervisor, wherever it runs;</item>
+/// <item>the rank host with one rank per local device;</item>
+/// <item><see cref="DeadNodeDowning"/>, which lets the singleton move within seconds.</item>
+/// </list>
+/// </summary>
+public sealed class JobNode : IAsyncDisposable
+{
+    private readonly Func<IReadOnlyList<string>> _supervisorPaths;
+    private readonly SupervisorStarts _starts;
+    private readonly Task<LeaveJob> _released;
+    private readonly FinishedHere _finished;
+
+    private JobNode(ActorSystem system, Func<IReadOnlyList<string>> supervisorPaths, SupervisorStarts starts, Task<LeaveJob> released, FinishedHere finished)
+    {
+        System = system;
+        _supervisorPaths = supervisorPaths;
+        _starts = starts;
+        _released = released;
+        _finished = finished;
+    }
+
+    public ActorSystem System { get; }
+
+    /// <summary>This process's cluster address, "host:port".</summary>
+    public string Address { get; private init; } = "";
+
+    /// <param name="seeds">"host:port" of the processes to join; empty: this process is the first seed.</param>
+    /// <param name="ranks">One entry per local rank.</param>
+    /// <param name="observer">Where a supervisor running in this process reports the job.</param>
+    /// <param name="akka">Extra HOCON over the node's (tests), or null.</param>
+    /// <param name="akkaLog">Where Akka's own log goes (runs/&lt;run&gt;/akka.log); null: the console, as Akka does.</param>
+    public static JobNode Start(string host, int port, IReadOnlyList<string> seeds, IReadOnlyList<RankServices> ranks,
+        SupervisorStarts starts, ICheckpointStore store, ITrainingObserver observer, Akka.Configuration.Config? akka = null, string? akkaLog = null)
+    {
+        if (seeds.Count == 0 && port == 0)
+            throw new ArgumentException("the first seed of a cluster needs a fixed port (--cluster-port): the other processes join it there", nameof(port));
+        var config = ForgeAkkaConfig.Node(host, port, seeds.Count > 0 ? seeds : [$"{host}:{port}"]);
+        if (akkaLog is not null) config = ForgeAkkaConfig.LoggingTo(config, akkaLog);
+        var system = ActorSystem.Create(ForgeAkkaConfig.SystemName, akka is null ? config : akka.WithFallback(config));
+        var self = AkkaCluster.Get(system).SelfAddress;
+        starts.Host = $"{self.Host}:{self.Port}";
+
+        var finished = new FinishedHere(observer);
+        system.ActorOf(DeadNodeDowning.Props(), "dead-node-downing");
+        system.ActorOf(ClusterSingletonManager.Props(
+            JobSupervisor.SingletonProps(starts, store, finished), PoisonPill.Instance,
+            ClusterSingletonManagerSettings.Create(system).WithRemovalMargin(ElasticTimings.SingletonRemovalMargin)), JobSupervisor.Name);
+        var supervisorPaths = SupervisorLocator.For(system);
+        var released = new TaskCompletionSource<LeaveJob>(TaskCreationOptions.RunContinuationsAsynchronously);
+        system.ActorOf(RankHost.Props(ranks, supervisorPaths, released: leave => released.TrySetResult(leave)), "ranks");
+        return new JobNode(system, supervisorPaths, starts, released.Task, finished) { Address = starts.Host };
+    }
+
+    /// <summary>
+    /// Runs until this process's ranks have left the job for good and no supervisor runs here any more.
+    /// Cancelling <paramref name="ct"/> with <paramref name="stopJobOnCancel"/> asks the supervisor to checkpoint and
+    /// stop the job (the seed's Ctrl-C); without, it only ends this process's part (a node's Ctrl-C).
+    /// </summary>
+    public async Task<JobNodeResult> RunAsync(bool stopJobOnCancel, CancellationToken ct)
+    {
+        var left = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var stop = ct.Register(() =>
+        {
+            if (stopJobOnCancel)
+                foreach (var path in _supervisorPaths()) System.ActorSelection(path).Tell(new StopJob("cancelled by the host"));
+            else left.TrySetResult();
+        });
+        if (await Task.WhenAny(_released, left.Task).ConfigureAwait(false) == left.Task) return new JobNodeResult(null, null);
+
+        // The supervisor here reports the end once every rank has stopped: give it the time to.
+        var deadline = DateTime.UtcNow + ElasticTimings.Shutdown;
+        while (_starts.RunningHere && DateTime.UtcNow < deadline) await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
+        return new JobNodeResult(await _released.ConfigureAwait(false), _finished.Finished);
+    }
+
+    /// <summary>Leaves the cluster gracefully (a supervisor here hands over to the next oldest) and stops the actor system.</summary>
+    public async ValueTask DisposeAsync() =>
+        await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance).ConfigureAwait(false);
+
+    /// <summary>Passes every report on, and keeps the end of a job whose supervisor ran in this process.</summary>
+    private sealed class FinishedHere(ITrainingObserver inner) : ITrainingObserver
+    {
+        private volatile JobFinished? _finished;
+        public JobFinished? Finished => _finished;
+
+        public void OnJobStarted(JobStarted info) => inner.OnJobStarted(info);
+        public void OnStep(StepReport report) => inner.OnStep(report);
+        public void OnEval(long step, Forge.Model.Evaluation.HeldOutLosses losses) => inner.OnEval(step, losses);
+        public void OnCheckpoint(long step, double stallSeconds, double writeSeconds) => inner.OnCheckpoint(step, stallSeconds, writeSeconds);
+        public void OnMessage(string message) => inner.OnMessage(message);
+
+        public void OnJobFinished(JobFinished info)
+        {
+            _finished = info;
+            inner.OnJobFinished(info);
+        }
+    }
+}
+
+/// <summary>
+/// How a process's part in a cluster job ended: the last word to its ranks (null when the process was
+/// cancelled), and the job's end when its supervisor ran in this process (null otherwise).
+/// </summary>
+public sealed record JobNodeResult(LeaveJob? LastLeave, JobFinished? Finished);

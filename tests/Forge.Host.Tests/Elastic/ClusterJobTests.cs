@@ -1,0 +1,194 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using Forge.Host.Output;
+using Xunit.Abstractions;
+
+namespace Forge.Host.Tests.Elastic;
+
+/// <summary>
+/// A cluster job of real `forge` processes on loopback (config/ca-tiny-cpu.toml made small), with
+/// processes killed by SIGKILL. Every run uses the same global batch of 6 samples, so a job that
+/// recovers must end at the fault-free run's final loss; the tolerance (<see cref="LossTolerance"/>)
+/// covers only the summation order of different world sizes.
+/// </summary>
+public sealed class ClusterJobTests(ClusterJobTests.FaultFreeRun reference, ITestOutputHelper output) : IClassFixture<ClusterJobTests.FaultFreeRun>
+{
+    private const int Steps = 40;
+    private const double LossTolerance = 1e-3;
+    private static readonly TimeSpan Generous = TimeSpan.FromMinutes(4);
+
+    /// <summary>The job's overrides: small batches, no held-out tests, a checkpoint every 10 steps.</summary>
+    private static string[] Job(string run) =>
+    [
+        "--set", $"run_name={run}", "--set", $"train.max_steps={Steps}", "--set", "checkpoint.interval=10",
+        "--set", "train.log_interval=1", "--set", "train.eval_interval=0", "--set", "train.batch_size=2",
+        "--set", "train.global_batch_size=6", "--set", "data.eval_manifest=", "--set", "data.unseen_art_manifest=",
+        "--set", "elastic.min_ranks=1",
+    ];
+
+    /// <summary>The same job in one process, one rank, nothing killed.</summary>
+    public sealed class FaultFreeRun : IDisposable
+    {
+        public string Root { get; } = Path.Combine(Path.GetTempPath(), $"forge-cluster-{Guid.NewGuid():N}");
+
+        public double FinalLoss { get; }
+
+        public FaultFreeRun()
+        {
+            using var job = ForgeProcess.Start("fault-free", ["train", "config/ca-tiny-cpu.toml", "--ranks", "1", "--runs", Root, .. Job("fault-free")]);
+            var code = job.WaitForExitAsync(Generous).GetAwaiter().GetResult();
+            Assert.True(code == 0, job.Output);
+            FinalLoss = FinalLossOf(Path.Combine(Root, "fault-free"));
+        }
+
+        public void Dispose()
+        {
+            try { Directory.Delete(Root, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    [Fact]
+    public async Task ANodeWhoseStoreIsNotTheJobsIsRefusedBeforeStepOneAndTheJobGoesOn()
+    {
+        // The issue's reproduction: the seed keeps its run elsewhere, the node (no --runs) would write its
+        // shards into runs/<run>/checkpoints.db under the repository root.
+        var run = $"refused-{Guid.NewGuid():N}"[..20];
+        var elsewhere = Path.Combine(reference.Root, "elsewhere", "runs");
+        var port = FreePort();
+        using var seed = Seed(port, elsewhere, run);
+        using var node = Node(port, runs: null, run);
+        try
+        {
+            Assert.Equal(1, await node.WaitForExitAsync(Generous));
+            Assert.Contains("refused this node's ranks", node.Output);
+            Assert.Contains(Path.Combine(elsewhere, run, "checkpoints.db"), node.Output);
+            Assert.Contains(Path.Combine(RepositoryPaths.Root, "runs", run, "checkpoints.db"), node.Output);
+            Assert.Equal(0, await seed.WaitForExitAsync(Generous));
+            // Every step ran on the seed's own rank: nothing was ever given to the refused one.
+            Assert.All(MetricsLog.Read(Path.Combine(elsewhere, run, "metrics.jsonl")).Where(p => p.Loss is not null), p => Assert.Equal(1, p.WorldSize));
+            Assert.Equal(reference.FinalLoss, FinalLossOf(Path.Combine(elsewhere, run)), LossTolerance);
+        }
+        finally
+        {
+            Log(seed, node);
+            try { Directory.Delete(Path.Combine(RepositoryPaths.Root, "runs", run), recursive: true); } catch (IOException) { }
+        }
+    }
+
+    [Fact]
+    public async Task ANodeKilledInTheMiddleOfAStepCostsNoStepAndTheJobEndsAtTheFaultFreeLoss()
+    {
+        var (runs, run, port) = (reference.Root, $"node-kill-{Guid.NewGuid():N}"[..20], FreePort());
+        using var seed = Seed(port, runs, run);
+        using var first = Node(port, runs, run);
+        using var second = Node(port, runs, run);
+        try
+        {
+            await seed.WaitForLineAsync(StepOfWorld(15, 3), Generous, "step 15 on three ranks");
+            second.Kill();
+
+            Assert.Equal(0, await seed.WaitForExitAsync(Generous));
+            Assert.Equal(0, await first.WaitForExitAsync(Generous));
+            Assert.Equal(reference.FinalLoss, FinalLossOf(Path.Combine(runs, run)), LossTolerance);
+            var journal = File.ReadAllText(Path.Combine(runs, run, "events.jsonl"));
+            Assert.Contains("lost", journal);
+            Assert.Contains("\"job_finished\"", journal);
+        }
+        finally
+        {
+            Log(seed, first, second);
+        }
+    }
+
+    [Fact]
+    public async Task KillingTheProcessThatHostsTheSupervisorMovesItToASurvivorThatFinishesTheJob()
+    {
+        var (runs, run, port) = (reference.Root, $"sup-kill-{Guid.NewGuid():N}"[..20], FreePort());
+        using var seed = Seed(port, runs, run);
+        using var first = Node(port, runs, run);
+        using var second = Node(port, runs, run);
+        try
+        {
+            await seed.WaitForLineAsync(StepOfWorld(15, 3), Generous, "step 15 on three ranks");
+            seed.Kill();
+
+            Assert.Equal(0, await first.WaitForExitAsync(Generous));
+            Assert.Equal(0, await second.WaitForExitAsync(Generous));
+            // One survivor hosted the new supervisor and reported the end; the run's files went on in the same directory.
+            Assert.Single(new[] { first, second }, n => n.Output.Contains("node: finished the job at step 40"));
+            Assert.Equal(reference.FinalLoss, FinalLossOf(Path.Combine(runs, run)), LossTolerance);
+            var journal = File.ReadAllText(Path.Combine(runs, run, "events.jsonl"));
+            Assert.Matches("supervisor 2 on 127.0.0.1:\\d+ took job '[^']+' over from supervisor 1", journal);
+        }
+        finally
+        {
+            Log(seed, first, second);
+        }
+    }
+
+    [Fact]
+    public async Task ANodeKilledWhileACheckpointIsWrittenLeavesOnlyRestorableCheckpointsAndTheJobEndsAtTheFaultFreeLoss()
+    {
+        var (runs, run, port) = (reference.Root, $"ckpt-kill-{Guid.NewGuid():N}"[..20], FreePort());
+        using var seed = Seed(port, runs, run);
+        using var first = Node(port, runs, run);
+        using var second = Node(port, runs, run);
+        try
+        {
+            // The checkpoint of step 20 is written while step 21 runs: kill as soon as step 20 is done.
+            await seed.WaitForLineAsync(StepOfWorld(20, 3), Generous, "step 20 on three ranks");
+            second.Kill();
+
+            Assert.Equal(0, await seed.WaitForExitAsync(Generous));
+            Assert.Equal(0, await first.WaitForExitAsync(Generous));
+            Assert.Equal(reference.FinalLoss, FinalLossOf(Path.Combine(runs, run)), LossTolerance);
+            // Whatever the kill interrupted, every checkpoint the store lists is one it can restore.
+            using var list = ForgeProcess.Start("list", "checkpoints", "list", Path.Combine(runs, run));
+            Assert.Equal(0, await list.WaitForExitAsync(Generous));
+            Assert.DoesNotContain("unreadable", list.Output);
+        }
+        finally
+        {
+            Log(seed, first, second);
+        }
+    }
+
+    /// <summary>The seed, once it has set its run directory up (as a user starts the nodes after it).</summary>
+    private static ForgeProcess Seed(int port, string runs, string run)
+    {
+        var seed = ForgeProcess.Start("seed", ["train", "config/ca-tiny-cpu.toml", "--cluster-port", port.ToString(CultureInfo.InvariantCulture),
+            "--host", "127.0.0.1", "--ranks", "1", "--runs", runs, .. Job(run)]);
+        seed.WaitForLineAsync(l => l.Contains("cluster seed:"), Generous, "its cluster line").GetAwaiter().GetResult();
+        return seed;
+    }
+
+    private static ForgeProcess Node(int seedPort, string? runs, string run) =>
+        ForgeProcess.Start("node", ["node", "--config", "config/ca-tiny-cpu.toml", "--seed", $"127.0.0.1:{seedPort}", "--host", "127.0.0.1",
+            "--port", FreePort().ToString(CultureInfo.InvariantCulture), .. runs is null ? Array.Empty<string>() : ["--runs", runs], .. Job(run)]);
+
+    /// <summary>A progress line "step N/40 ... world W" with N at least <paramref name="step"/>.</summary>
+    private static Func<string, bool> StepOfWorld(int step, int world) => line =>
+        Regex.Match(line, @"step (\d+)/\d+ .*world (\d+)") is { Success: true } m
+        && int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) >= step && int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) == world;
+
+    private static double FinalLossOf(string runDirectory)
+    {
+        var steps = MetricsLog.Read(Path.Combine(runDirectory, "metrics.jsonl")).Where(p => p.Loss is not null).ToList();
+        Assert.Equal(Steps, steps[^1].Step);
+        return steps[^1].Loss!.Value;
+    }
+
+    private void Log(params ForgeProcess[] processes)
+    {
+        foreach (var p in processes) output.WriteLine($"==== {p.Name}\n{p.Output}");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
