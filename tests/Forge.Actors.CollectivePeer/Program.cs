@@ -14,7 +14,7 @@ var rank = int.Parse(args[1]);
 var worldSize = int.Parse(args[2]);
 var scenario = args[3];
 
-using var collectives = new TcpCollectiveBackend(advertisedHost: "127.0.0.1").Join(groupId, rank, worldSize, TimeSpan.FromSeconds(30));
+using var collectives = TcpCollectiveBackend.Loopback().Join(groupId, rank, worldSize, TimeSpan.FromSeconds(30));
 switch (scenario)
 {
     case "exchange":

@@ -1,4 +1,7 @@
+using Akka.Actor;
+using Akka.Actor.Setup;
 using Akka.Configuration;
+using Forge.Actors.Security;
 
 namespace Forge.Actors.Cluster;
 
@@ -23,14 +26,19 @@ public static class ForgeAkkaConfig
     public static Config SingleProcess() =>
         ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(Defaults);
 
-    /// <summary>A cluster member bound to host:port that joins `seeds` ("host:port"; empty: it is the first seed).</summary>
-    public static Config Node(string host, int port, IReadOnlyList<string> seeds)
+    /// <summary>
+    /// A cluster member bound to host:port (remoting listens on that address only, and advertises it)
+    /// that joins `seeds` ("host:port"; empty: it is the first seed); with <paramref name="tls"/>, over TLS.
+    /// </summary>
+    public static Config Node(string host, int port, IReadOnlyList<string> seeds, bool tls = false)
     {
         if (port is < 0 or > 65535) throw new ArgumentOutOfRangeException(nameof(port), port, "expected a TCP port in [0, 65535]");
-        var seedList = string.Join(", ", seeds.Select(s => $"\"{Address(s)}\""));
+        var seedList = string.Join(", ", seeds.Select(s => $"\"{Address(s, tls)}\""));
         return ConfigurationFactory.ParseString($$"""
             akka.remote.dot-netty.tcp.hostname = "{{host}}"
+            akka.remote.dot-netty.tcp.public-hostname = "{{host}}"
             akka.remote.dot-netty.tcp.port = {{port}}
+            akka.remote.dot-netty.tcp.enable-ssl = {{(tls ? "on" : "off")}}
             akka.cluster.seed-nodes = [{{seedList}}]
             """).WithFallback(Defaults);
     }
@@ -47,12 +55,28 @@ public static class ForgeAkkaConfig
             {{AkkaFileLogger.FileKey}} = "{{file.Replace("\\", "\\\\").Replace("\"", "\\\"")}}"
             """).WithFallback(config);
 
-    /// <summary>"host:port" as an Akka address; an error names the value and the expected form.</summary>
-    public static string Address(string hostPort)
+    /// <summary>
+    /// The actor system of a cluster member (see <see cref="Node"/>). With <paramref name="trust"/>,
+    /// remoting runs over mutual TLS with its certificate and validation, and the system disposes the
+    /// certificates when it terminates; without, over plain TCP (a loopback cluster, see <see cref="ClusterTrust.For"/>).
+    /// <paramref name="overrides"/>: extra HOCON over the node's (tests), or null.
+    /// </summary>
+    public static ActorSystem CreateNode(string host, int port, IReadOnlyList<string> seeds, ClusterTrust? trust, Config? overrides = null)
+    {
+        var config = Node(host, port, seeds, tls: trust is not null);
+        var bootstrap = BootstrapSetup.Create().WithConfig(overrides is null ? config : overrides.WithFallback(config));
+        if (trust is null) return ActorSystem.Create(SystemName, bootstrap);
+        var system = ActorSystem.Create(SystemName, ActorSystemSetup.Create(bootstrap, trust.SslSetup()));
+        system.WhenTerminated.ContinueWith(_ => trust.Dispose(), TaskScheduler.Default);
+        return system;
+    }
+
+    /// <summary>"host:port" as an Akka address (akka.ssl.tcp with TLS); an error names the value and the expected form.</summary>
+    public static string Address(string hostPort, bool tls = false)
     {
         var colon = hostPort.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(hostPort.AsSpan(colon + 1), out var port) || port is <= 0 or > 65535)
             throw new ArgumentException($"seed '{hostPort}': expected host:port, for example 10.0.0.5:4053", nameof(hostPort));
-        return $"akka.tcp://{SystemName}@{hostPort}";
+        return $"{(tls ? "akka.ssl.tcp" : "akka.tcp")}://{SystemName}@{hostPort}";
     }
 }

@@ -3,7 +3,9 @@ using Akka.Cluster.Tools.Singleton;
 using Forge.Actors.Checkpointing;
 using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
+using Forge.Actors.Security;
 using Forge.Actors.Supervision;
+using Forge.Model.Config;
 using AkkaCluster = Akka.Cluster.Cluster;
 
 namespace Forge.Actors.Cluster;
@@ -44,14 +46,17 @@ public sealed class JobNode : IAsyncDisposable
     /// <param name="observer">Where a supervisor running in this process reports the job.</param>
     /// <param name="akka">Extra HOCON over the node's (tests), or null.</param>
     /// <param name="akkaLog">Where Akka's own log goes (runs/&lt;run&gt;/akka.log); null: the console, as Akka does.</param>
+    /// <param name="security">The job's [security]: remoting runs over mutual TLS with its certificates (<see cref="ClusterTrust.For"/>).</param>
+    /// <exception cref="ClusterTrustException">[security] does not let a node bound to <paramref name="host"/> start.</exception>
     public static JobNode Start(string host, int port, IReadOnlyList<string> seeds, IReadOnlyList<RankServices> ranks,
-        SupervisorStarts starts, ICheckpointStore store, ITrainingObserver observer, Akka.Configuration.Config? akka = null, string? akkaLog = null)
+        SupervisorStarts starts, ICheckpointStore store, ITrainingObserver observer, Akka.Configuration.Config? akka = null, string? akkaLog = null,
+        SecurityConfig? security = null)
     {
         if (seeds.Count == 0 && port == 0)
             throw new ArgumentException("the first seed of a cluster needs a fixed port (--cluster-port): the other processes join it there", nameof(port));
-        var config = ForgeAkkaConfig.Node(host, port, seeds.Count > 0 ? seeds : [$"{host}:{port}"]);
-        if (akkaLog is not null) config = ForgeAkkaConfig.LoggingTo(config, akkaLog);
-        var system = ActorSystem.Create(ForgeAkkaConfig.SystemName, akka is null ? config : akka.WithFallback(config));
+        var trust = ClusterTrust.For(host, security ?? new SecurityConfig());
+        var overrides = akkaLog is null ? akka : ForgeAkkaConfig.LoggingTo(akka ?? Akka.Configuration.Config.Empty, akkaLog);
+        var system = ForgeAkkaConfig.CreateNode(host, port, seeds.Count > 0 ? seeds : [$"{host}:{port}"], trust, overrides);
         var self = AkkaCluster.Get(system).SelfAddress;
         starts.Host = $"{self.Host}:{self.Port}";
 
@@ -80,13 +85,24 @@ public sealed class JobNode : IAsyncDisposable
                 foreach (var path in _supervisorPaths()) System.ActorSelection(path).Tell(new StopJob("cancelled by the host"));
             else left.TrySetResult();
         });
-        if (await Task.WhenAny(_released, left.Task).ConfigureAwait(false) == left.Task) return new JobNodeResult(null, null);
+        var ended = await Task.WhenAny(_released, left.Task, System.WhenTerminated).ConfigureAwait(false);
+        if (ended == left.Task) return new JobNodeResult(null, null);
+        if (ended == System.WhenTerminated && !_released.IsCompleted)
+            return new JobNodeResult(new LeaveJob(ShutDownBecause(CoordinatedShutdown.Get(System).ShutdownReason), Refused: true), _finished.Finished);
 
         // The supervisor here reports the end once every rank has stopped: give it the time to.
         var deadline = DateTime.UtcNow + ElasticTimings.Shutdown;
         while (_starts.RunningHere && DateTime.UtcNow < deadline) await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
         return new JobNodeResult(await _released.ConfigureAwait(false), _finished.Finished);
     }
+
+    /// <summary>
+    /// Why the actor system shut itself down. Akka.Remote does so, with exit code 79, when an outbound
+    /// TLS handshake fails: the seed refused this node's certificate, or this node the seed's.
+    /// </summary>
+    private static string ShutDownBecause(CoordinatedShutdown.Reason? reason) => reason?.ExitCode == 79
+        ? $"{reason}: the seed and this node do not trust each other's certificate (security.ca_certificate, security.node_certificate; the log says which side refused and why)"
+        : $"this node's actor system shut down: {reason?.ToString() ?? "no reason given"}";
 
     /// <summary>Leaves the cluster gracefully (a supervisor here hands over to the next oldest) and stops the actor system.</summary>
     public async ValueTask DisposeAsync() =>

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using Forge.Actors.Collectives.Tcp;
 
 namespace Forge.Actors.Replication;
 
@@ -17,24 +16,24 @@ public sealed class ReplicaServer : IDisposable
     private readonly TimeSpan _ioTimeout;
     private int _receiving;
 
-    /// <param name="advertisedHost">The address other processes reach this one at; default as the TCP collective backend's.</param>
-    /// <param name="bindAddress">Where the listener binds (default: every interface).</param>
+    /// <param name="host">The address this process's sockets bind to and advertise (a cluster node's --host), as the data plane's.</param>
     /// <param name="ioTimeout">A peer silent this long mid-transfer is given up.</param>
-    public ReplicaServer(ReplicaStore store, string? advertisedHost = null, IPAddress? bindAddress = null, TimeSpan? ioTimeout = null)
+    public ReplicaServer(ReplicaStore store, string host, TimeSpan? ioTimeout = null)
     {
         Store = store;
-        bindAddress ??= IPAddress.Any;
+        var bindAddress = IPAddress.TryParse(host, out var parsed) ? parsed
+            : Dns.GetHostAddresses(host).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
+              ?? throw new ArgumentException($"host '{host}' does not resolve to an address to bind the replica channel to", nameof(host));
         _ioTimeout = ioTimeout ?? ReplicaClient.DefaultTimeout;
         _listener = new Socket(bindAddress.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         _listener.Bind(new IPEndPoint(bindAddress, 0));
         _listener.Listen(64);
-        Endpoint = $"{advertisedHost ?? TcpCollectiveBackend.DefaultAdvertisedHost(bindAddress)}:{((IPEndPoint)_listener.LocalEndPoint!).Port}";
+        Endpoint = $"{host}:{((IPEndPoint)_listener.LocalEndPoint!).Port}";
         _ = Task.Run(AcceptLoop);
     }
 
     /// <summary>A server for processes of this machine only (binds and advertises the loopback address).</summary>
-    public static ReplicaServer Loopback(ReplicaStore store, TimeSpan? ioTimeout = null) =>
-        new(store, IPAddress.Loopback.ToString(), IPAddress.Loopback, ioTimeout);
+    public static ReplicaServer Loopback(ReplicaStore store, TimeSpan? ioTimeout = null) => new(store, IPAddress.Loopback.ToString(), ioTimeout);
 
     public ReplicaStore Store { get; }
 

@@ -28,7 +28,7 @@ public static class LocalTrainingJob
         {
             var starts = new SupervisorStarts(settings.JobId, new SupervisorStart.Launch(settings, options.ResolvedConfig), TakeOverSettings(options, services));
             await using var node = JobNode.Start(seed.Host, seed.Port, [], devices.Select(services.ForRank).ToList(), starts, services.Store, observer,
-                akkaLog: AkkaLog(options));
+            akkaLog: AkkaLog(options), security: options.Config.Security);
             var result = await node.RunAsync(stopJobOnCancel: true, ct).ConfigureAwait(false);
             return result.Finished ?? new JobFinished(settings.ResumeFrom?.Step ?? 0, false, null,
                 $"the job went on without this process's supervisor: {result.LastLeave?.Reason ?? "no word from it"}");
@@ -66,7 +66,7 @@ public static class LocalTrainingJob
     {
         var starts = new SupervisorStarts(options.Config.RunName, launch: null, TakeOverSettings(options, services));
         await using var node = JobNode.Start(host, port, seeds, devices.Select(services.ForRank).ToList(), starts, services.Store, observer,
-            akkaLog: AkkaLog(options));
+            akkaLog: AkkaLog(options), security: options.Config.Security);
         return await node.RunAsync(stopJobOnCancel: false, ct).ConfigureAwait(false);
     }
 

@@ -18,6 +18,11 @@ public sealed record TrainingJobOptions
     public required string RunDirectory { get; init; }
     public int Ranks { get; init; }
     public bool Resume { get; init; }
+    /// <summary>
+    /// The address this process's sockets bind to and advertise (the CPU data plane's listeners; remoting
+    /// binds the cluster's own host): loopback for a single-machine job, the `--host` of a cluster node.
+    /// </summary>
+    public string Host { get; init; } = "127.0.0.1";
     /// <summary>The config as TOML with every default filled in: what the job record in the store keeps for supervisors that take over.</summary>
     public string ResolvedConfig { get; init; } = "";
     /// <summary>The host's TOML parser (the actors read no TOML): how a supervisor that takes over reads the job record's config.</summary>

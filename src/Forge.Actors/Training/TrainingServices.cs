@@ -73,14 +73,14 @@ public sealed record TrainingServices : IAsyncDisposable
             var store = await SqlCheckpointStore.OpenAsync(CheckpointStoreSettings.FromConfig(config.Checkpoint, options.RunDirectory), ct)
                 .ConfigureAwait(false);
             // One replica channel per process: a node's ranks share it, and it outlives each of their worlds.
-            var replicas = config.Elastic.ReplicaInterval > 0 ? new ReplicaServer(new ReplicaStore()) : null;
+            var replicas = config.Elastic.ReplicaInterval > 0 ? new ReplicaServer(new ReplicaStore(), options.Host) : null;
             return new TrainingServices
             {
                 Engines = new VisionLanguageEngineFactory(config, data, heldOut, unseenArt),
-                Backend = CollectiveBackends.For(config.Distributed, torch.CPU),
+                Backend = CollectiveBackends.For(config.Distributed, torch.CPU, options.Host),
                 BackendForDevice = device => device < 0
-                    ? CollectiveBackends.For(config.Distributed, torch.CPU)
-                    : CollectiveBackends.For(config.Distributed, torch.device(DeviceType.CUDA, device)),
+                    ? CollectiveBackends.For(config.Distributed, torch.CPU, options.Host)
+                    : CollectiveBackends.For(config.Distributed, torch.device(DeviceType.CUDA, device), options.Host),
                 Store = store,
                 Replicas = replicas,
                 DataCursorAfter = data.CursorAfter,

@@ -46,7 +46,7 @@ internal static class CheckpointBenchmarkTraining
         };
         var observer = new Recorder();
         var engines = new ShardEngineFactory(layout, ranges, live, device, options.StepTime);
-        var backend = CollectiveBackends.For(new DistributedConfig { Backend = "tcp" }, CPU);
+        var backend = CollectiveBackends.For(new DistributedConfig { Backend = "tcp" }, CPU, "127.0.0.1");
         var system = ActorSystem.Create(ForgeAkkaConfig.SystemName, ForgeAkkaConfig.SingleProcess());
         var clock = Stopwatch.StartNew();
         try

@@ -68,12 +68,14 @@ public static class SupervisorBenchmark
         var marks = new StepMarks();
         var observer = new Observer(options.Steps + 1);
         var engines = new SleepingEngineFactory(options.StepTime, marks);
-        var services = new RankServices { Engines = engines, Backend = new NoCollectivesBackend(), Store = new NoCheckpointStore(), JobId = jobId };
+        // One store for the supervisor and every rank: a rank proves it writes the job's store before it gets work.
+        var store = new NoCheckpointStore();
+        var services = new RankServices { Engines = engines, Backend = new NoCollectivesBackend(), Store = store, JobId = jobId };
         var system = ActorSystem.Create(ForgeAkkaConfig.SystemName, ForgeAkkaConfig.SingleProcess());
         try
         {
             var start = Stopwatch.GetTimestamp();
-            system.ActorOf(JobSupervisor.Props(settings, new NoCheckpointStore(), observer), JobSupervisor.Name);
+            system.ActorOf(JobSupervisor.Props(settings, store, observer), JobSupervisor.Name);
             // Replacements would register during the measurement; an hour keeps the dead rank's slot empty.
             system.ActorOf(RankHost.Props(Enumerable.Repeat(services, ranks).ToList(), $"/user/{JobSupervisor.Name}", TimeSpan.FromHours(1)), "ranks");
             await observer.FirstWorldRan.Task.WaitAsync(PhaseTimeout, ct).ConfigureAwait(false);

@@ -15,6 +15,7 @@ public static class ForgeCli
         root.Subcommands.Add(CheckpointsCommand.Create());
         root.Subcommands.Add(PlotCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
+        root.Subcommands.Add(CertsCommand.Create());
         root.Subcommands.Add(Benchmarks());
         return root;
     }

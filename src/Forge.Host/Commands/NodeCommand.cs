@@ -72,6 +72,7 @@ public static class NodeCommand
         {
             return CommandReport.ConfigFailed(console, e);
         }
+        if (CommandReport.UntrustedCluster(console, address.Host, config.Security) is { } untrusted) return untrusted;
 
         var launch = new NodeLaunch
         {

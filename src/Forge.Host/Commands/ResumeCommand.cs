@@ -44,6 +44,7 @@ public static class ResumeCommand
         {
             return CommandReport.ConfigFailed(console, e);
         }
+        if (cluster is not null && CommandReport.UntrustedCluster(console, cluster.Host, config.Security) is { } untrusted) return untrusted;
         if (overrides.Length > 0) JobConfigWriter.Save(config, run.Path);
 
         var options = new TrainingJobOptions { Config = config, RunDirectory = run.Path, Ranks = ranks, Resume = true };

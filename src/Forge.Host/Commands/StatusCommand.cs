@@ -33,7 +33,11 @@ public static class StatusCommand
         if (!run.Exists) return CommandReport.Error(console, $"{runPath}: no such run directory");
 
         var metrics = MetricsLog.Read(run.Metrics);
+        // The store's copy holds every process's entries (a supervisor that took over writes its own run
+        // directory): the longer history wins.
         var journal = JournalEntry.ReadAll(run.Events);
+        var (fromStore, storeJournal) = await StoreJournalAsync(run, ct);
+        if (storeJournal.Count > journal.Count) journal = storeJournal;
         var lastStep = metrics.LastOrDefault(p => p.Loss is not null);
         var lastEval = metrics.LastOrDefault(p => p.EvalLoss is not null);
         var lastArtEval = metrics.LastOrDefault(p => p.EvalArtLoss is not null);
@@ -64,7 +68,9 @@ public static class StatusCommand
         if (journal.Count > 0)
         {
             console.WriteLine();
-            console.MarkupLine("[bold]journal[/] (events.jsonl, latest last)");
+            console.MarkupLine(journal == storeJournal && fromStore is not null
+                ? $"[bold]journal[/] (the {Markup.Escape(fromStore)}, latest last)"
+                : "[bold]journal[/] (events.jsonl, latest last)");
             foreach (var e in journal.TakeLast(JournalLines))
                 console.MarkupLine($"  {e.Time:yyyy-MM-dd HH:mm:ss}  {Markup.Escape(e.Event),-16} {Markup.Escape(e.Details())}");
         }
@@ -94,6 +100,31 @@ public static class StatusCommand
             { Event: "job_failed" or "job_not_started" } f => $"failed to run: {f.Text("text")}",
             _ => $"running since {last.Time:yyyy-MM-dd HH:mm:ss} (or ended without writing its journal)",
         };
+    }
+
+    /// <summary>The journal's copy in the job's store, and where that store is; none when the run has no store to read.</summary>
+    private static async Task<(string? Location, IReadOnlyList<JournalEntry> Entries)> StoreJournalAsync(RunDirectory run, CancellationToken ct)
+    {
+        if (!File.Exists(run.ResolvedConfig)) return (null, []);
+        try
+        {
+            var config = JobConfigLoader.Load(run.ResolvedConfig);
+            if (config.Checkpoint.Store == CheckpointConfig.Sqlite && config.Checkpoint.ConnectionString.Length == 0 && !File.Exists(run.CheckpointDatabase))
+                return (null, []);
+            var store = await JobBackend.OpenCheckpointStoreAsync(config, run, ct);
+            try
+            {
+                return (store.Location, JournalEntry.Parse(await store.ReadEventsAsync(config.RunName, ct)));
+            }
+            finally
+            {
+                await JobBackend.CloseAsync(store);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return (null, []);   // the file's journal still tells the story
+        }
     }
 
     /// <summary>The store's newest committed manifest; the journal's last checkpoint when the run has no store to read.</summary>

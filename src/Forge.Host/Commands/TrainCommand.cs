@@ -42,6 +42,7 @@ public static class TrainCommand
         {
             return CommandReport.ConfigFailed(console, e);
         }
+        if (cluster is not null && CommandReport.UntrustedCluster(console, cluster.Host, config.Security) is { } untrusted) return untrusted;
 
         // Before anything is moved or written: a checkpoint that does not fit the model is bad input.
         try

@@ -34,6 +34,7 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
         Adapter(c.Adapter);
         Vlm(c.Vlm, c.Model, c.VisionEncoder);
         Elastic(c.Elastic);
+        Security(c.Security);
     }
 
     /// <summary>
@@ -195,6 +196,23 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
         Positive("distributed.step_timeout_sec", d.StepTimeoutSec);
         Positive("distributed.form_timeout_sec", d.FormTimeoutSec);
         Positive("distributed.abort_timeout_sec", d.AbortTimeoutSec);
+    }
+
+    /// <summary>
+    /// Both certificate files or neither: TLS needs this node's certificate and the CA that checks its
+    /// peers. Whether a cluster may run without them depends on its --host (ClusterTrust.For).
+    /// </summary>
+    private void Security(SecurityConfig s)
+    {
+        if (s.CaCertificate.Length > 0)
+            Require(File.Exists(s.CaCertificate), "security.ca_certificate", s.CaCertificate, "an existing CA certificate file (PEM or DER), e.g. certs/ca.pem from `forge certs init`");
+        if (s.NodeCertificate.Length > 0)
+            Require(File.Exists(s.NodeCertificate), "security.node_certificate", s.NodeCertificate,
+                "an existing certificate file with its private key (.pfx, or PEM with the key), e.g. certs/<host>.pfx from `forge certs node <host>`");
+        if (s.NodeCertificate.Length > 0 && s.CaCertificate.Length == 0)
+            Require(false, "security.ca_certificate", s.CaCertificate, "the CA certificate that signed security.node_certificate (both are needed for TLS)");
+        if (s.CaCertificate.Length > 0 && s.NodeCertificate.Length == 0)
+            Require(false, "security.node_certificate", s.NodeCertificate, "this node's certificate, signed by security.ca_certificate (both are needed for TLS)");
     }
 
     private void VisionEncoder(VisionEncoderConfig v)

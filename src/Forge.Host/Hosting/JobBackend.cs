@@ -30,7 +30,7 @@ internal static class JobBackend
     /// <summary>`forge train` / `forge resume`: supervisor plus local ranks in this process; with a cluster address, also the seed `forge node` processes join.</summary>
     public static async Task<JobFinished> RunLocalAsync(TrainingJobOptions options, ClusterAddress? cluster, ITrainingObserver observer, EventJournal journal, CancellationToken ct)
     {
-        await using var services = await TrainingServices.ForJobAsync(options, ct);
+        await using var services = await TrainingServices.ForJobAsync(cluster is null ? options : options with { Host = cluster.Host }, ct);
         var job = cluster is null ? services : services with { Cluster = new ClusterSeed(cluster.Host, cluster.Port) };
         using var mirror = MirrorJournal(journal, services.Store, options.Config.RunName);
         return await LocalTrainingJob.RunAsync(WithJobRecord(options), observer, job, ct);
@@ -44,7 +44,7 @@ internal static class JobBackend
     public static async Task<JobNodeResult> RunNodeAsync(NodeLaunch launch, RunDirectory run, Func<Action<EventJournal>, ITrainingObserver> observerFor,
         CancellationToken ct)
     {
-        var options = WithJobRecord(new TrainingJobOptions { Config = launch.Config, RunDirectory = run.Path, Resume = true });
+        var options = WithJobRecord(new TrainingJobOptions { Config = launch.Config, RunDirectory = run.Path, Resume = true, Host = launch.Host });
         await using var services = await TrainingServices.ForJobAsync(options, ct);
         var mirrors = new List<IDisposable>();
         var observer = observerFor(journal => { lock (mirrors) mirrors.Add(MirrorJournal(journal, services.Store, launch.Config.RunName)); });

@@ -17,11 +17,19 @@ public sealed record JournalEntry(DateTimeOffset Time, string Event, IReadOnlyDi
     /// <summary>Reads events.jsonl, skipping a torn last line.</summary>
     public static IReadOnlyList<JournalEntry> ReadAll(string path)
     {
-        var entries = new List<JournalEntry>();
-        if (!File.Exists(path)) return entries;
+        if (!File.Exists(path)) return [];
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         using var reader = new StreamReader(stream);
-        while (reader.ReadLine() is { } line)
+        var lines = new List<string>();
+        while (reader.ReadLine() is { } line) lines.Add(line);
+        return Parse(lines);
+    }
+
+    /// <summary>Journal lines (events.jsonl's, or the store's copy) as entries; a line that does not parse is skipped.</summary>
+    public static IReadOnlyList<JournalEntry> Parse(IEnumerable<string> lines)
+    {
+        var entries = new List<JournalEntry>();
+        foreach (var line in lines)
         {
             try
             {

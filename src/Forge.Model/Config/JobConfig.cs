@@ -17,4 +17,5 @@ public sealed record JobConfig
     public VlmConfig Vlm { get; init; } = new();
     public MetricsConfig Metrics { get; init; } = new();
     public ElasticConfig Elastic { get; init; } = new();
+    public SecurityConfig Security { get; init; } = new();
 }

@@ -52,7 +52,7 @@ public class NcclCollectivesTests(ITestOutputHelper output)
         var config = EngineReference.Config(globalBatch: 12, microBatch: 4);
         using var expected = EngineReference.Train(config, modelSeed: 3, steps: 10);
         var cuda = new Device(DeviceType.CUDA, 0);
-        var backend = CollectiveBackends.For(new DistributedConfig(), cuda);
+        var backend = CollectiveBackends.For(new DistributedConfig(), cuda, "127.0.0.1");
         Assert.Equal("nccl", backend.Name);
         using var group = backend.Join(backend.CreateGroupId(), 0, 1, TimeSpan.FromSeconds(60));
         using var data = new SyntheticCaptions(12);

@@ -163,6 +163,6 @@ public class TcpCollectivesTests
     public void AGroupIdThatIsNotATcpAddressIsRejectedWithTheExpectedFormat()
     {
         var error = Assert.Throws<CollectiveException>(() => TcpCollectiveBackend.Loopback().Join("nccl-bytes"u8.ToArray(), 1, 2, TimeSpan.FromSeconds(1)));
-        Assert.Contains("forge-tcp/1", error.Message);
+        Assert.Contains("forge-tcp/2", error.Message);
     }
 }

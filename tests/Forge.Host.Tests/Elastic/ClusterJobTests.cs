@@ -119,8 +119,12 @@ public sealed class ClusterJobTests(ClusterJobTests.FaultFreeRun reference, ITes
             // One survivor hosted the new supervisor and reported the end; the run's files went on in the same directory.
             Assert.Single(new[] { first, second }, n => n.Output.Contains("node: finished the job at step 40"));
             Assert.Equal(reference.FinalLoss, FinalLossOf(Path.Combine(runs, run)), LossTolerance);
-            var journal = File.ReadAllText(Path.Combine(runs, run, "events.jsonl"));
-            Assert.Matches("supervisor 2 on 127.0.0.1:\\d+ took job '[^']+' over from supervisor 1", journal);
+            // The journal marks the hand-over, in the run's events.jsonl and in the store's copy that `forge status` reads.
+            var journal = JournalEntry.ReadAll(Path.Combine(runs, run, "events.jsonl")).Select(e => e.Text("text") ?? "").ToList();
+            Assert.Contains(journal, t => Regex.IsMatch(t, $"^supervisor 2 on 127.0.0.1:\\d+ took job '{run}' over from supervisor 1 on 127.0.0.1:{port}"));
+            using var status = ForgeProcess.Start("status", "status", Path.Combine(runs, run));
+            Assert.Equal(0, await status.WaitForExitAsync(Generous));
+            Assert.Contains("took job", status.Output);
         }
         finally
         {

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.NetworkInformation;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using Forge.Model.Distributed;
 
 namespace Forge.Actors.Collectives.Tcp;
@@ -10,7 +10,8 @@ namespace Forge.Actors.Collectives.Tcp;
 /// The CPU collective backend. Tensor bytes move over direct TCP links between ranks (a ring: each
 /// rank sends to its successor and receives from its predecessor), never through Akka. Rank 0's
 /// process creates the group id, which is the address of a listener it opens for the rendezvous;
-/// the other ranks connect there, learn each other's data ports, and link up into the ring.
+/// the other ranks connect there, learn each other's data ports, and link up into the ring. Every
+/// connection proves the group's secret first (<see cref="TcpHandshake"/>); listeners bind only to this node's host.
 /// Works for ranks that are threads of one process as well as separate processes or machines.
 /// </summary>
 public sealed class TcpCollectiveBackend : ICollectiveBackend
@@ -22,28 +23,27 @@ public sealed class TcpCollectiveBackend : ICollectiveBackend
     private static readonly TimeSpan UnclaimedRendezvousLifetime = TimeSpan.FromMinutes(30);
 
     private readonly IPAddress _bindAddress;
-    private readonly string _advertisedHost;
+    private readonly string _host;
 
-    /// <param name="advertisedHost">
-    /// The address other ranks use to reach rank 0 (the Akka remoting host is a good choice). Default:
-    /// the first non-loopback IPv4 address of an up interface, else the loopback address.
+    /// <param name="host">
+    /// This node's address (its --host, as remoting uses it): listeners bind to it alone, never to every
+    /// interface, and group ids advertise it to the other ranks. A name binds to its first IPv4 address.
     /// </param>
-    /// <param name="bindAddress">Where listeners bind (default: every interface).</param>
-    public TcpCollectiveBackend(string? advertisedHost = null, IPAddress? bindAddress = null)
+    public TcpCollectiveBackend(string host)
     {
-        _bindAddress = bindAddress ?? IPAddress.Any;
-        _advertisedHost = advertisedHost ?? DefaultAdvertisedHost(_bindAddress);
+        _host = host;
+        _bindAddress = BindAddress(host);
     }
 
     /// <summary>A backend for ranks on this machine only (binds and advertises the loopback address).</summary>
-    public static TcpCollectiveBackend Loopback() => new(IPAddress.Loopback.ToString(), IPAddress.Loopback);
+    public static TcpCollectiveBackend Loopback() => new(IPAddress.Loopback.ToString());
 
     public string Name => "tcp";
 
     public byte[] CreateGroupId()
     {
         var listener = OpenListener(_bindAddress);
-        var id = new TcpGroupId(_advertisedHost, ((IPEndPoint)listener.LocalEndPoint!).Port, Guid.NewGuid());
+        var id = new TcpGroupId(_host, ((IPEndPoint)listener.LocalEndPoint!).Port, Guid.NewGuid(), RandomNumberGenerator.GetBytes(TcpGroupId.SecretBytes));
         PendingRendezvous[id.Nonce] = listener;
         _ = Task.Delay(UnclaimedRendezvousLifetime).ContinueWith(_ =>
         {
@@ -63,7 +63,7 @@ public sealed class TcpCollectiveBackend : ICollectiveBackend
         {
             if (!PendingRendezvous.TryRemove(id.Nonce, out listener!))
                 throw new CollectiveException(
-                    $"group {id.Host}:{id.Port} was not created by this process, or rank 0 already joined it: rank 0 must join in the process that called CreateGroupId, once");
+                    $"group {id} was not created by this process, or rank 0 already joined it: rank 0 must join in the process that called CreateGroupId, once");
         }
         else
         {
@@ -77,11 +77,11 @@ public sealed class TcpCollectiveBackend : ICollectiveBackend
         }
         catch (OperationCanceledException)
         {
-            throw new CollectiveException($"rank {rank} of {worldSize} could not join group {id.Host}:{id.Port} within {timeout.TotalSeconds:0.#} s (a rank is missing or unreachable)");
+            throw new CollectiveException($"rank {rank} of {worldSize} could not join group {id} within {timeout.TotalSeconds:0.#} s (a rank is missing or unreachable)");
         }
         catch (Exception e) when (e is SocketException or IOException)
         {
-            throw new CollectiveException($"rank {rank} of {worldSize} failed to join group {id.Host}:{id.Port}: {e.Message}", e);
+            throw new CollectiveException($"rank {rank} of {worldSize} failed to join group {id}: {e.Message}", e);
         }
         finally
         {
@@ -97,14 +97,11 @@ public sealed class TcpCollectiveBackend : ICollectiveBackend
         return listener;
     }
 
-    internal static string DefaultAdvertisedHost(IPAddress bindAddress)
+    private static IPAddress BindAddress(string host)
     {
-        if (!bindAddress.Equals(IPAddress.Any) && !bindAddress.Equals(IPAddress.IPv6Any)) return bindAddress.ToString();
-        var address = NetworkInterface.GetAllNetworkInterfaces()
-            .Where(n => n.OperationalStatus == OperationalStatus.Up && n.NetworkInterfaceType != NetworkInterfaceType.Loopback)
-            .SelectMany(n => n.GetIPProperties().UnicastAddresses)
-            .Select(a => a.Address)
-            .FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork);
-        return (address ?? IPAddress.Loopback).ToString();
+        if (IPAddress.TryParse(host, out var address)) return address;
+        var addresses = Dns.GetHostAddresses(host);
+        return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
+               ?? throw new ArgumentException($"host '{host}' does not resolve to any address to bind the CPU data plane to", nameof(host));
     }
 }

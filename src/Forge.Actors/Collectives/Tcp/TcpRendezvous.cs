@@ -9,7 +9,9 @@ namespace Forge.Actors.Collectives.Tcp;
 /// Forms the ring. Every rank other than 0 sends rank 0 a Join hello carrying its data port; rank 0
 /// answers each with the table of every rank's (address, port), using the address it saw the
 /// connection come from (the joiner's address on the route to rank 0, which is reachable). Then each
-/// rank connects to its successor with a Ring hello and accepts its predecessor's link.
+/// rank connects to its successor with a Ring hello and accepts its predecessor's link. Every one of
+/// these connections first passes <see cref="TcpHandshake"/>, both ways; a listener takes only
+/// connections that did (<see cref="TcpGroupListener"/>).
 /// </summary>
 internal static class TcpRendezvous
 {
@@ -19,15 +21,16 @@ internal static class TcpRendezvous
         if (worldSize == 1) return (null, null);
         var rendezvous = await id.ResolveAsync(ct).ConfigureAwait(false);
         var dataPort = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        await using var proved = new TcpGroupListener(listener, id, ct);
         var table = rank == 0
-            ? await CollectJoinsAsync(listener, id, worldSize, ct).ConfigureAwait(false)
+            ? await CollectJoinsAsync(proved, id, worldSize, ct).ConfigureAwait(false)
             : await JoinAsync(rendezvous, id, rank, worldSize, dataPort, ct).ConfigureAwait(false);
         table[0] = rendezvous;
 
         var nextRank = (rank + 1) % worldSize;
         var previousRank = (rank + worldSize - 1) % worldSize;
-        var connect = ConnectAsync(table[nextRank], new TcpWire.Hello(TcpWire.Kind.Ring, id.Nonce, rank, worldSize, 0), ct);
-        var accept = AcceptRingAsync(listener, id, previousRank, worldSize, ct);
+        var connect = ConnectAsync(table[nextRank], id, new TcpWire.Hello(TcpWire.Kind.Ring, id.Nonce, rank, worldSize, 0), ct);
+        var accept = AcceptRingAsync(proved, id, previousRank, worldSize, ct);
         try
         {
             await Task.WhenAll(connect, accept).ConfigureAwait(false);
@@ -41,7 +44,7 @@ internal static class TcpRendezvous
         return (connect.Result, accept.Result);
     }
 
-    private static async Task<IPEndPoint[]> CollectJoinsAsync(Socket listener, TcpGroupId id, int worldSize, CancellationToken ct)
+    private static async Task<IPEndPoint[]> CollectJoinsAsync(TcpGroupListener proved, TcpGroupId id, int worldSize, CancellationToken ct)
     {
         var table = new IPEndPoint[worldSize];
         var joiners = new List<Socket>();
@@ -49,12 +52,11 @@ internal static class TcpRendezvous
         {
             while (joiners.Count < worldSize - 1)
             {
-                var socket = await listener.AcceptAsync(ct).ConfigureAwait(false);
+                var (hello, socket) = await proved.NextAsync(ct).ConfigureAwait(false);
                 joiners.Add(socket);
-                var hello = await TcpWire.ReadHelloAsync(socket, ct).ConfigureAwait(false);
                 Validate(hello, TcpWire.Kind.Join, id, worldSize);
                 if (hello.Rank <= 0 || hello.Rank >= worldSize || table[hello.Rank] is not null)
-                    throw new CollectiveException($"group {id.Host}:{id.Port}: rank {hello.Rank} joined twice or is out of range for world size {worldSize}");
+                    throw new CollectiveException($"group {id}: rank {hello.Rank} joined twice or is out of range for world size {worldSize}");
                 table[hello.Rank] = new IPEndPoint(((IPEndPoint)socket.RemoteEndPoint!).Address, hello.Port);
             }
             var encoded = EncodeTable(table);
@@ -69,7 +71,7 @@ internal static class TcpRendezvous
 
     private static async Task<IPEndPoint[]> JoinAsync(IPEndPoint rendezvous, TcpGroupId id, int rank, int worldSize, int dataPort, CancellationToken ct)
     {
-        using var socket = await ConnectAsync(rendezvous, new TcpWire.Hello(TcpWire.Kind.Join, id.Nonce, rank, worldSize, dataPort), ct).ConfigureAwait(false);
+        using var socket = await ConnectAsync(rendezvous, id, new TcpWire.Hello(TcpWire.Kind.Join, id.Nonce, rank, worldSize, dataPort), ct).ConfigureAwait(false);
         var length = new byte[4];
         await TcpWire.ReceiveExactAsync(socket, length, ct).ConfigureAwait(false);
         var body = new byte[BinaryPrimitives.ReadInt32LittleEndian(length)];
@@ -77,8 +79,8 @@ internal static class TcpRendezvous
         return DecodeTable(body, worldSize);
     }
 
-    /// <summary>Connects (retrying while the listener is not up yet) and sends the hello.</summary>
-    private static async Task<Socket> ConnectAsync(IPEndPoint endpoint, TcpWire.Hello hello, CancellationToken ct)
+    /// <summary>Connects (retrying while the listener is not up yet) and proves the hello (<see cref="TcpHandshake"/>).</summary>
+    private static async Task<Socket> ConnectAsync(IPEndPoint endpoint, TcpGroupId id, TcpWire.Hello hello, CancellationToken ct)
     {
         while (true)
         {
@@ -87,7 +89,7 @@ internal static class TcpRendezvous
             {
                 await socket.ConnectAsync(endpoint, ct).ConfigureAwait(false);
                 TcpWire.Tune(socket);
-                await TcpWire.SendAllAsync(socket, TcpWire.Encode(hello), ct).ConfigureAwait(false);
+                await TcpHandshake.ConnectAsync(socket, id, hello, endpoint, ct).ConfigureAwait(false);
                 return socket;
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.TimedOut or SocketError.HostUnreachable)
@@ -103,16 +105,14 @@ internal static class TcpRendezvous
         }
     }
 
-    private static async Task<Socket> AcceptRingAsync(Socket listener, TcpGroupId id, int previousRank, int worldSize, CancellationToken ct)
+    private static async Task<Socket> AcceptRingAsync(TcpGroupListener proved, TcpGroupId id, int previousRank, int worldSize, CancellationToken ct)
     {
-        var socket = await listener.AcceptAsync(ct).ConfigureAwait(false);
+        var (hello, socket) = await proved.NextAsync(ct).ConfigureAwait(false);
         try
         {
-            TcpWire.Tune(socket);
-            var hello = await TcpWire.ReadHelloAsync(socket, ct).ConfigureAwait(false);
             Validate(hello, TcpWire.Kind.Ring, id, worldSize);
             if (hello.Rank != previousRank)
-                throw new CollectiveException($"group {id.Host}:{id.Port}: expected the ring link of rank {previousRank}, got rank {hello.Rank}");
+                throw new CollectiveException($"group {id}: expected the ring link of rank {previousRank}, got rank {hello.Rank}");
             return socket;
         }
         catch
@@ -122,14 +122,15 @@ internal static class TcpRendezvous
         }
     }
 
+    /// <summary>A proved hello that still does not fit is a bug in a member of the group, not a stranger: the join fails.</summary>
     private static void Validate(TcpWire.Hello hello, TcpWire.Kind kind, TcpGroupId id, int worldSize)
     {
         if (hello.Nonce != id.Nonce)
-            throw new CollectiveException($"group {id.Host}:{id.Port}: a rank of another group ({hello.Nonce:N}) connected");
+            throw new CollectiveException($"group {id}: a rank of another group ({hello.Nonce:N}) connected with this group's secret");
         if (hello.Kind != kind)
-            throw new CollectiveException($"group {id.Host}:{id.Port}: expected a {kind} hello, got {hello.Kind}");
+            throw new CollectiveException($"group {id}: expected a {kind} hello, got {hello.Kind}");
         if (hello.WorldSize != worldSize)
-            throw new CollectiveException($"group {id.Host}:{id.Port}: rank {hello.Rank} believes the world has {hello.WorldSize} ranks, this rank {worldSize}");
+            throw new CollectiveException($"group {id}: rank {hello.Rank} believes the world has {hello.WorldSize} ranks, this rank {worldSize}");
     }
 
     private static byte[] EncodeTable(IPEndPoint[] table)

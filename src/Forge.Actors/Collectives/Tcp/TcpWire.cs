@@ -4,10 +4,10 @@ using Forge.Model.Distributed;
 
 namespace Forge.Actors.Collectives.Tcp;
 
-/// <summary>Framing of the CPU backend's handshake messages and exact-length socket transfers.</summary>
+/// <summary>Framing of the CPU backend's hello messages (proved by <see cref="TcpHandshake"/>) and exact-length socket transfers.</summary>
 internal static class TcpWire
 {
-    public const uint Magic = 0x31475246; // "FRG1"
+    public const uint Magic = 0x32475246; // "FRG2": the second protocol, with TcpHandshake
     public const int HelloBytes = 4 + 1 + 16 + 4 + 4 + 4;
 
     /// <summary>Bytes per socket call: keeps each Memory within int range and lets the OS pipeline.</summary>
@@ -35,17 +35,12 @@ internal static class TcpWire
         return buffer;
     }
 
-    public static async Task<Hello> ReadHelloAsync(Socket socket, CancellationToken ct)
-    {
-        var buffer = new byte[HelloBytes];
-        await ReceiveExactAsync(socket, buffer, ct).ConfigureAwait(false);
-        if (BinaryPrimitives.ReadUInt32LittleEndian(buffer) != Magic)
-            throw new CollectiveException($"a connection from {socket.RemoteEndPoint} is not a Forge collective peer (bad magic)");
-        return new Hello((Kind)buffer[4], new Guid(buffer.AsSpan(5, 16)),
-            BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(21)),
-            BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(25)),
-            BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(29)));
-    }
+    /// <summary>A hello's fields; called once <see cref="TcpHandshake"/> has checked its proof, so the bytes are a group member's.</summary>
+    public static Hello Decode(ReadOnlySpan<byte> buffer) =>
+        new((Kind)buffer[4], new Guid(buffer.Slice(5, 16)),
+            BinaryPrimitives.ReadInt32LittleEndian(buffer[21..]),
+            BinaryPrimitives.ReadInt32LittleEndian(buffer[25..]),
+            BinaryPrimitives.ReadInt32LittleEndian(buffer[29..]));
 
     public static async Task SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken ct)
     {
