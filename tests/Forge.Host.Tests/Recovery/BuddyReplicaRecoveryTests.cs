@@ -86,7 +86,7 @@ public sealed partial class BuddyReplicaRecoveryTests(ITestOutputHelper output)
             {
                 var full = File.Exists(run.Metrics) ? Metrics(run).Where(m => m.WorldSize == nodes + 1).Select(m => m.Step).DefaultIfEmpty(0).Max() : 0;
                 if (full >= 20) { killedAfter = full; break; }
-                if (seed.IsCompleted || deadline.Elapsed > TimeSpan.FromSeconds(90))
+                if (seed.IsCompleted || deadline.Elapsed > TimeSpan.FromSeconds(240))
                     Assert.Fail($"the {nodes + 1}-rank world did not reach step 20 (job ended: {seed.IsCompleted}, exit code {(seed.IsCompletedSuccessfully ? seed.Result : -1)}): " +
                                 (seed.IsCompleted ? console.ToString() : "the job still runs"));   // its console is read only once it stopped writing
                 await Task.Delay(5);
