@@ -10,7 +10,11 @@
 #             nodes, now hosting a new supervisor, steps again.
 # Each run then stops the job with SIGINT. Needs a built tree (scripts/setup.sh).
 #
-# Usage: scripts/bench-recovery.sh [node|supervisor|both] [base-port]
+# The node kill also prints where the re-formed world restored from (buddy replicas in memory, or the
+# checkpoint) and the completed steps the failure cost; REPLICA_INTERVAL=0 in the environment turns
+# buddy replicas off (elastic.replica_interval, default 1).
+#
+# Usage: [REPLICA_INTERVAL=N] scripts/bench-recovery.sh [node|supervisor|both] [base-port]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-both}
@@ -21,7 +25,7 @@ LOGS=$(mktemp -d)
 RUNS="$LOGS/runs"
 COMMON=(--set train.max_steps=400 --set checkpoint.interval=20 --set train.log_interval=1 --set train.eval_interval=0
         --set train.batch_size=4 --set train.global_batch_size=8 --set data.eval_manifest= --set data.unseen_art_manifest=
-        --set elastic.min_ranks=1)
+        --set elastic.min_ranks=1 --set elastic.replica_interval=${REPLICA_INTERVAL:-1})
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done' EXIT
 
@@ -64,7 +68,11 @@ if [ "$MODE" = node ] || [ "$MODE" = both ]; then
   killed=$(date +%s.%N); kill -9 "$NODE"
   t=$(seconds_until "$killed" "step [0-9]+/400 .*world 1" "$LOGS/rec-node-seed.log")
   echo "recovery after a node kill: $t s from SIGKILL to the first step of the re-formed world"
-  grep -hE "lost|formed with" "$LOGS/rec-node-seed.log" | tail -2
+  grep -hE "lost|formed with|no copy in memory" "$LOGS/rec-node-seed.log" | tail -3
+  # Steps the two-rank world completed before the kill landed count as done.
+  last_full=$(grep -oE "step [0-9]+/400 .*world 2" "$LOGS/rec-node-seed.log" | tail -1 | grep -oE "^step [0-9]+" | grep -oE "[0-9]+")
+  from=$(grep -oE "continuing from step [0-9]+" "$LOGS/rec-node-seed.log" | tail -1 | grep -oE "[0-9]+$")
+  echo "steps lost: $((last_full - from)) (the two-rank world had completed $last_full steps; the re-formed world continued from step $from)"
   kill -INT "$SEED"; wait "$SEED" || true
 fi
 

@@ -20,8 +20,11 @@ public sealed record ProveStore(string JobId, string Token, string StoreLocation
 /// <summary>Sent to the future rank 0 of a world: create the collective group id (NCCL unique id or rendezvous address).</summary>
 public sealed record CreateGroup(long WorldEpoch) : IForgeMessage;
 
-/// <summary>Join world `Assignment` and build the engine; restore the shard resharded from `RestoreFrom` when given.</summary>
-public sealed record JoinWorld(RankAssignment Assignment, CheckpointManifest? RestoreFrom) : IForgeMessage;
+/// <summary>
+/// Join world `Assignment` and build the engine; restore the shard resharded from `FromMemory` (buddy replicas)
+/// when given, else from the checkpoint `RestoreFrom` when given.
+/// </summary>
+public sealed record JoinWorld(RankAssignment Assignment, CheckpointManifest? RestoreFrom, MemoryRestore? FromMemory = null) : IForgeMessage;
 
 /// <summary>Run optimizer step `Step` (0-based) in world `WorldEpoch`.</summary>
 public sealed record RunStep(long WorldEpoch, long Step) : IForgeMessage;

@@ -23,15 +23,20 @@ public sealed record StoreProof(RegisterRank Registration, string? Token, string
 /// <summary>Rank 0 created the world's collective group id.</summary>
 public sealed record GroupCreated(long WorldEpoch, byte[] GroupId) : IForgeMessage;
 
-/// <summary>A rank joined the collective group and built its engine (restored when asked).</summary>
-public sealed record WorldJoined(long WorldEpoch, int Rank, FlatLayoutInfo Layout) : IForgeMessage;
+/// <summary>
+/// A rank joined the collective group and built its engine (restored when asked). `ReplicaEndpoint` is its
+/// process's replica channel (host:port), empty when that process keeps no buddy replicas.
+/// </summary>
+public sealed record WorldJoined(long WorldEpoch, int Rank, FlatLayoutInfo Layout, string ReplicaEndpoint = "") : IForgeMessage;
 
 /// <summary>
 /// A rank could not create or join the group, or could not build or restore its engine.
 /// <paramref name="CorruptCheckpointStep"/> is set when the restore found the checkpoint of that step damaged
 /// (a chunk missing or failing its checksum): the checkpoint is to blame, not the rank.
+/// <paramref name="MemoryCopyLost"/> is set when a copy the rank had to fetch from memory was gone or damaged:
+/// the copies are to blame, and the world re-forms from the durable checkpoint.
 /// </summary>
-public sealed record JoinFailed(long WorldEpoch, int Rank, string Error, long? CorruptCheckpointStep = null) : IForgeMessage;
+public sealed record JoinFailed(long WorldEpoch, int Rank, string Error, long? CorruptCheckpointStep = null, bool MemoryCopyLost = false) : IForgeMessage;
 
 /// <summary>A rank finished step `Result.Step`: one arrival at the step barrier.</summary>
 public sealed record StepDone(long WorldEpoch, int Rank, StepResult Result) : IForgeMessage;

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using Forge.Actors.Checkpointing;
 using Forge.Actors.Protocol;
+using Forge.Actors.Replication;
 using Forge.Model.Distributed;
 
 namespace Forge.Actors.Ranks;
@@ -110,13 +111,14 @@ public sealed class RankActor : ReceiveActor, IWithTimers
                 return;
             }
             _world = ready.World;
-            _supervisor.Tell(new WorldJoined(_world.Epoch, _world.Assignment.Rank, _world.Engine.Layout));
+            _supervisor.Tell(new WorldJoined(_world.Epoch, _world.Assignment.Rank, _world.Engine.Layout, _services.Replicas?.Endpoint ?? ""));
         });
         Receive<JoinCrashed>(crashed =>
         {
             if (crashed.Assignment.WorldEpoch == _epoch)
                 _supervisor.Tell(new JoinFailed(crashed.Assignment.WorldEpoch, crashed.Assignment.Rank, Describe(crashed.Error),
-                    Unwrap(crashed.Error) is CheckpointCorruptException corrupt ? corrupt.Step : null));
+                    Unwrap(crashed.Error) is CheckpointCorruptException corrupt ? corrupt.Step : null,
+                    MemoryCopyLost: Unwrap(crashed.Error) is ReplicaUnavailableException));
         });
         Receive<RunStep>(run =>
         {
@@ -140,6 +142,20 @@ public sealed class RankActor : ReceiveActor, IWithTimers
             SaveInBackground(world, save).PipeTo(_supervisor, Self,
                 saved => saved,
                 e => new ShardSaveFailed(save.WorldEpoch, save.Step, world.Assignment.Rank, Describe(e)));
+        });
+        Receive<ReplicateShard>(replicate =>
+        {
+            if (!IsMemberOf(replicate.WorldEpoch, out var world) || _services.Replicas is not { } replicas)
+            {
+                _supervisor.Tell(new ShardReplicationFailed(replicate.WorldEpoch, replicate.Step, _world?.Assignment.Rank ?? -1,
+                    _services.Replicas is null ? "this process keeps no replicas" : $"not a member of world {replicate.WorldEpoch}"));
+                return;
+            }
+            // Before the capture: the copies the supervisor no longer needs free their buffers for it.
+            replicas.Store.Retain(world.Assignment.JobId, [.. replicate.Retain, new ReplicaStep(replicate.WorldEpoch, replicate.Step)]);
+            ReplicateInBackground(world, replicas, replicate).PipeTo(_supervisor, Self,
+                replicated => replicated,
+                e => new ShardReplicationFailed(replicate.WorldEpoch, replicate.Step, world.Assignment.Rank, Describe(e)));
         });
         Receive<AbortStep>(abort =>
         {
@@ -172,15 +188,17 @@ public sealed class RankActor : ReceiveActor, IWithTimers
         var assignment = join.Assignment;
         ReleaseWorld($"superseded by world {assignment.WorldEpoch}");
         _epoch = assignment.WorldEpoch;
-        JoinAsync(assignment, join.RestoreFrom).PipeTo(Self,
+        JoinAsync(assignment, join.RestoreFrom, join.FromMemory).PipeTo(Self,
             success: world => new WorldReady(world),
             failure: e => new JoinCrashed(assignment, e));
     }
 
-    private async Task<RankWorld> JoinAsync(RankAssignment assignment, CheckpointManifest? restoreFrom)
+    private async Task<RankWorld> JoinAsync(RankAssignment assignment, CheckpointManifest? restoreFrom, MemoryRestore? fromMemory)
     {
         // Loading is I/O and stays off the torch thread; only the join and engine build go there.
-        var restored = restoreFrom is null
+        var restored = fromMemory is not null
+            ? await MemoryShardRestore.LoadAsync(assignment.JobId, fromMemory, assignment.Rank, assignment.WorldSize, _services.Replicas, CancellationToken.None).ConfigureAwait(false)
+            : restoreFrom is null
             ? null
             : await ShardRestore.LoadAsync(_services.Store, restoreFrom, assignment.Rank, assignment.WorldSize, CancellationToken.None).ConfigureAwait(false);
         var services = _services;
@@ -203,6 +221,20 @@ public sealed class RankActor : ReceiveActor, IWithTimers
         // The snapshot's host buffers return to the engine when this save ends, durable or failed.
         var receipt = await _services.Store.SaveShardAsync(world.Assignment.JobId, save.Step, world.Assignment.Rank, snapshot.Shard).ConfigureAwait(false);
         return new ShardSaved(save.WorldEpoch, save.Step, receipt, snapshotSeconds);
+    }
+
+    private async Task<ShardReplicated> ReplicateInBackground(RankWorld world, ReplicaServer replicas, ReplicateShard replicate)
+    {
+        // The capture is the only work on the step path (queued before the next step); the send overlaps that step.
+        var clock = Stopwatch.StartNew();
+        var snapshot = await _thread.Run(world.Engine.CaptureReplica).ConfigureAwait(false);
+        var stall = clock.Elapsed.TotalSeconds;
+        var key = new ReplicaKey(world.Assignment.JobId, replicate.WorldEpoch, world.Assignment.Rank, replicate.Step);
+        // The owner's own copy: the store holds the capture's buffers until the supervisor no longer needs them.
+        replicas.Store.Keep(new ReplicaCopy(key, snapshot.Shard, replicate.SamplesConsumed, snapshot));
+        if (replicate.BuddyEndpoint is { } buddy)
+            await ReplicaClient.PushAsync(buddy, key, snapshot.Shard, replicate.SamplesConsumed).ConfigureAwait(false);
+        return new ShardReplicated(replicate.WorldEpoch, replicate.Step, world.Assignment.Rank, stall);
     }
 
     private bool IsMemberOf(long epoch, out RankWorld world)

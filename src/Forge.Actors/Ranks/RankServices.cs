@@ -10,6 +10,8 @@ public sealed record RankServices
     public required IRankEngineFactory Engines { get; init; }
     public required ICollectiveBackend Backend { get; init; }
     public required ICheckpointStore Store { get; init; }
+    /// <summary>The process's buddy replicas and their channel (shared by its ranks), or null when it keeps none.</summary>
+    public Replication.ReplicaServer? Replicas { get; init; }
     /// <summary>GPU index on this node, or -1 for a CPU rank.</summary>
     public int Device { get; init; } = -1;
     /// <summary>Names the node in logs and registrations (the machine name: the supervisor compares it with its own).</summary>

@@ -72,6 +72,9 @@ public sealed class JobPolicy(JobSupervisorSettings settings)
         return final ? NextMove.FinalCheckpoint : NextMove.Checkpoint;
     }
 
+    /// <summary>True when the shards as they stand after <paramref name="stepsDone"/> steps are copied to their buddies (elastic.replica_interval).</summary>
+    public bool ReplicaDue(long stepsDone) => settings.ReplicaInterval > 0 && stepsDone > 0 && stepsDone % settings.ReplicaInterval == 0;
+
     /// <summary>True when one more re-formation would exceed elastic.max_restarts.</summary>
     public bool GivesUpAfter(int restarts) => restarts > settings.MaxRestarts;
 

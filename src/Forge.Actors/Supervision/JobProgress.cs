@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Forge.Actors.Checkpointing;
+using Forge.Actors.Protocol;
 using Forge.Model.Optim;
 
 namespace Forge.Actors.Supervision;
@@ -18,6 +19,8 @@ internal sealed record JobProgress
     public long SamplesConsumed { get; init; }
     /// <summary>The checkpoint a new world restores, or null to start from the model's init.</summary>
     public CheckpointManifest? Committed { get; init; }
+    /// <summary>The step in buddies' memory the next world restores instead of <see cref="Committed"/>, or null; cleared once that world formed.</summary>
+    public MemoryRestore? FromMemory { get; init; }
     /// <summary>Damaged checkpoints found by restores in this job: never restored again.</summary>
     public ImmutableHashSet<long> Damaged { get; init; } = [];
     /// <summary>The flat layout the first rank reported; every later rank must match it.</summary>
@@ -44,5 +47,9 @@ internal sealed record JobProgress
     };
 
     /// <summary>Back to the committed checkpoint: the steps after it are run again by the next world.</summary>
-    public JobProgress RolledBack() => this with { Step = CommittedStep, SamplesConsumed = Committed?.SamplesConsumed ?? 0, BadStepsInARow = 0 };
+    public JobProgress RolledBack() => this with { Step = CommittedStep, SamplesConsumed = Committed?.SamplesConsumed ?? 0, BadStepsInARow = 0, FromMemory = null };
+
+    /// <summary>Back to a step every shard has in memory: the data cursor rewinds to it, and only the steps after it run again.</summary>
+    public JobProgress RewoundTo(MemoryRestore restore) =>
+        this with { Step = restore.Step, SamplesConsumed = restore.SamplesConsumed, BadStepsInARow = 0, FromMemory = restore };
 }

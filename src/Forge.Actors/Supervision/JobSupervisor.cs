@@ -49,6 +49,9 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     private JobProgress _job;
     // The epoch before this supervisor's first world (see Opening).
     private long _epochBase;
+    // Job-wide too: where the buddy replicas of the last worlds are, and each rank's replica endpoint (its process).
+    private readonly ReplicaLedger _replicas = new();
+    private readonly Dictionary<IActorRef, string> _replicaEndpoints = [];
 
     public JobSupervisor(SupervisorStart start, ICheckpointStore store, ITrainingObserver observer)
     {
@@ -223,12 +226,14 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         Receive<GroupCreated>(g => g.WorldEpoch == world.Epoch, g =>
         {
             // Restoring a large checkpoint takes seconds to minutes (reading and verifying every chunk): say so first.
-            if (_job.Committed is { } restore)
+            if (_job.FromMemory is { } memory)
+                _observer.OnMessage($"world {world.Epoch}: {world.Size} rank(s) restoring step {memory.Step} from memory (copies of world {memory.SourceEpoch}'s {memory.SourceWorldSize} shards)");
+            else if (_job.Committed is { } restore)
                 _observer.OnMessage($"world {world.Epoch}: {world.Size} rank(s) restoring the checkpoint at step {restore.Step} " +
                                     $"({restore.Shards.Sum(sh => sh.Chunks.Sum(c => c.Bytes)) / (1024.0 * 1024.0):F1} MiB)");
             for (var rank = 0; rank < world.Size; rank++)
                 world.Ranks[rank].Tell(new JoinWorld(
-                    new RankAssignment(_settings.JobId, world.Epoch, rank, world.Size, g.GroupId, _job.GlobalBatchSize), _job.Committed));
+                    new RankAssignment(_settings.JobId, world.Epoch, rank, world.Size, g.GroupId, _job.GlobalBatchSize), _job.Committed, _job.FromMemory));
         });
         Receive<WorldJoined>(j => j.WorldEpoch == world.Epoch, j =>
         {
@@ -241,7 +246,9 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             }
             _job = _job with { Layout = j.Layout };
             data.Joined.Add(j.Rank);
-            if (data.Joined.Count == world.Size) WorldFormed(world);
+            data.ReplicaEndpoints[j.Rank] = j.ReplicaEndpoint;
+            _replicaEndpoints[Sender] = j.ReplicaEndpoint;
+            if (data.Joined.Count == world.Size) WorldFormed(world, data.ReplicaEndpoints);
         });
         Receive<JoinFailed>(f => f.WorldEpoch == world.Epoch && f.CorruptCheckpointStep is { } s && s == _job.Committed?.Step, f =>
         {
@@ -252,6 +259,12 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
                 success: committed => new CommittedListed(damaged, committed),
                 failure: e => new CommittedListed(damaged, [], e.Message));
             Recover($"rank {f.Rank} could not restore the checkpoint at step {damaged} for world {world.Epoch}: {f.Error}", world, [], listingFallback: true);
+        });
+        Receive<JoinFailed>(f => f.WorldEpoch == world.Epoch && f.MemoryCopyLost && _job.FromMemory is not null, f =>
+        {
+            // A copy went with its holder after the restore point was chosen: no rank is to blame, the durable checkpoint is next.
+            _replicas.Forget();
+            Recover($"rank {f.Rank} could not restore step {_job.FromMemory!.Step} from memory for world {world.Epoch}: {f.Error}", world, []);
         });
         Receive<JoinFailed>(f => f.WorldEpoch == world.Epoch, f => Recover($"rank {f.Rank} could not join world {world.Epoch}: {f.Error}", world, [Sender]));
         Receive<JoinTimedOut>(t => t.Epoch == world.Epoch, _ =>
@@ -265,9 +278,15 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         Common(nameof(Joining));
     }
 
-    private void WorldFormed(World world)
+    private void WorldFormed(World world, string[] replicaEndpoints)
     {
         Timers.Cancel(JoinTimer);
+        var buddies = ReplicaLedger.Buddies(replicaEndpoints);
+        _replicas.BeginWorld(world.Epoch, replicaEndpoints, buddies);
+        var replicating = _settings.ReplicaInterval > 0 && world.Size > 1 && buddies.All(b => b is not null);
+        if (_settings.ReplicaInterval > 0 && world.Size > 1 && !replicating)
+            _observer.OnMessage($"world {world.Epoch}: no buddy replicas (ranks {string.Join(", ", Enumerable.Range(0, world.Size).Where(r => buddies[r] is null))} " +
+                                "have no rank in another process to copy their shard to); a failure restores the durable checkpoint");
         if (!_job.Started)
         {
             _job = _job with { Started = true };
@@ -275,9 +294,13 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         }
         else
         {
-            _observer.OnMessage($"world {world.Epoch} formed with {world.Size} ranks; continuing from step {_job.Step}");
+            var source = _job.FromMemory is { } memory ? $"restored step {memory.Step} from memory"
+                : _job.Committed is { } committed ? $"restored step {committed.Step} from the durable checkpoint"
+                : "restarted from the model's init";
+            _observer.OnMessage($"world {world.Epoch} formed with {world.Size} ranks; continuing from step {_job.Step}: {source}");
         }
-        var data = new RunningData(world);
+        _job = _job with { FromMemory = null };
+        var data = new RunningData(world) { Buddies = replicating ? buddies.Select(b => replicaEndpoints[b!.Value]).ToArray() : null };
         Become(() => Running(data));
         Continue(data);
     }
@@ -326,6 +349,13 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             if (data.Barrier is null) Continue(data);
         });
         Receive<CheckpointCommitFailed>(f => AbandonCheckpoint(data, $"committing the manifest failed: {f.Error.Message}"));
+        Receive<ShardReplicated>(r => r.WorldEpoch == world.Epoch, r => { _replicas.Replicated(new ReplicaStep(r.WorldEpoch, r.Step), r.Rank); ReplicaRoundEnded(data); });
+        Receive<ShardReplicationFailed>(f => f.WorldEpoch == world.Epoch, f =>
+        {
+            _replicas.Failed(new ReplicaStep(f.WorldEpoch, f.Step), f.Rank);
+            _observer.OnMessage($"copy of step {f.Step} abandoned: rank {f.Rank} could not replicate its shard: {f.Error}");
+            ReplicaRoundEnded(data);
+        });
         MembershipHandlers(world, data);
         Common(nameof(Running));
     }
@@ -380,19 +410,49 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
                 break;
             case NextMove.Checkpoint:
                 StartCheckpoint(data, final: false);
-                StartStep(data);   // the shard writes overlap this step: ranks snapshot before running it
+                StepOn(data);   // the shard writes overlap this step: ranks snapshot before running it
                 break;
             case NextMove.DeferCheckpoint:
                 if (!data.CheckpointDeferred)
                     _observer.OnMessage($"checkpoint at step {_job.Step} deferred: the checkpoint of step {data.Checkpoint!.Step} is not durable yet; " +
                                         "it is taken at the first step after that one commits");
                 data.CheckpointDeferred = true;
-                StartStep(data);
+                StepOn(data);
                 break;
             default:
-                StartStep(data);
+                StepOn(data);
                 break;
         }
+    }
+
+    /// <summary>
+    /// Runs the next step, first sending the copies to buddies when a replica is due (the captures queue on each
+    /// torch thread before the step, the sends overlap it). A due copy waits while the previous round is still
+    /// in flight: that bounded wait is the double buffer, two copies of each shard at most.
+    /// </summary>
+    private void StepOn(RunningData data)
+    {
+        if (data.Buddies is { } buddies && _policy.ReplicaDue(_job.Step))
+        {
+            if (_replicas.InFlight)
+            {
+                data.StepHeld = true;
+                return;
+            }
+            var step = new ReplicaStep(data.World.Epoch, _job.Step);
+            var retain = _replicas.Retained;
+            _replicas.Started(step, _job.SamplesConsumed);
+            for (var rank = 0; rank < data.World.Size; rank++)
+                data.World.Ranks[rank].Tell(new ReplicateShard(step.WorldEpoch, step.Step, _job.SamplesConsumed, buddies[rank], retain));
+        }
+        StartStep(data);
+    }
+
+    private void ReplicaRoundEnded(RunningData data)
+    {
+        if (!data.StepHeld || _replicas.InFlight) return;
+        data.StepHeld = false;
+        StepOn(data);
     }
 
     private void StartCheckpoint(RunningData data, bool final)
@@ -492,6 +552,9 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         {
             data.AwaitingAbort.Add(rank);
             rank.Tell(new AbortStep(world.Epoch, reason));
+            // A killed process never acknowledges: its replica channel's refused port says so at once.
+            if (_replicaEndpoints.TryGetValue(rank, out var endpoint) && endpoint.Length > 0)
+                ProcessProbe.RefusesConnectionsAsync(endpoint).PipeTo(Self, success: refused => new ProcessProbed(world.Epoch, rank, endpoint, refused));
         }
         Timers.StartSingleTimer(AbortTimer, new AbortTimedOut(world.Epoch), _settings.AbortTimeout);
         Become(() => Recovering(data));
@@ -502,6 +565,12 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     {
         var epoch = data.World.Epoch;
         Receive<StepAborted>(a => a.WorldEpoch == epoch, _ => { data.AwaitingAbort.Remove(Sender); ReformWhenSettled(data); });
+        Receive<ProcessProbed>(p => p.Epoch == epoch && p.Refused && data.AwaitingAbort.Contains(p.Rank), p =>
+        {
+            DropAll([p.Rank], $"its process is gone (its replica channel {p.Endpoint} refuses connections)");
+            data.AwaitingAbort.Remove(p.Rank);
+            ReformWhenSettled(data);
+        });
         Receive<AbortTimedOut>(t => t.Epoch == epoch, _ =>
         {
             DropAll(data.AwaitingAbort.ToArray(), $"no answer to the abort within distributed.abort_timeout_sec={_settings.AbortTimeout.TotalSeconds}");
@@ -529,6 +598,8 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             _job = _job with { Committed = older };
             ReformWhenSettled(data);
         });
+        // Copies finished before the failure still count: their reports may arrive during the abort.
+        Receive<ShardReplicated>(r => r.WorldEpoch == epoch, r => _replicas.Replicated(new ReplicaStep(r.WorldEpoch, r.Step), r.Rank));
         Receive<RegisterRank>(Register);
         Receive<StoreProof>(p => { Admit(p); });
         Receive<Terminated>(t => { RemoveFromPool(t.ActorRef); data.AwaitingAbort.Remove(t.ActorRef); ReformWhenSettled(data); });
@@ -541,7 +612,17 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     private void ReformWhenSettled(RecoveringData data)
     {
         if (!data.Settled) return;
-        _job = _job.RolledBack();
+        var (memory, why) = _replicas.RestorePoint(_job.Layout?.Numel ?? 0);
+        if (memory is not null && _job.Layout is not null && memory.Step >= _job.CommittedStep)
+            _job = _job.RewoundTo(memory);
+        else
+        {
+            if (_settings.ReplicaInterval > 0 && _job.Layout is not null)
+                _observer.OnMessage($"no copy in memory to restore ({(memory is null ? why : $"the durable checkpoint at step {_job.CommittedStep} is newer than step {memory.Step}")}): " +
+                                    (_job.Committed is { } c ? $"falling back to the durable checkpoint at step {c.Step}" : "restarting from the model's init"));
+            _replicas.Forget();
+            _job = _job.RolledBack();
+        }
         EnterForming();
     }
 
@@ -640,6 +721,8 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         StepAborted m => m.WorldEpoch,
         ShardSaved m => m.WorldEpoch,
         ShardSaveFailed m => m.WorldEpoch,
+        ShardReplicated m => m.WorldEpoch,
+        ShardReplicationFailed m => m.WorldEpoch,
         GroupCreated m => m.WorldEpoch,
         WorldJoined m => m.WorldEpoch,
         JoinFailed m => m.WorldEpoch,
@@ -647,6 +730,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         JoinTimedOut m => m.Epoch,
         StepTimedOut m => m.Epoch,
         AbortTimedOut m => m.Epoch,
+        ProcessProbed m => m.Epoch,
         _ => null,
     };
 
@@ -715,7 +799,12 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         }
     }
 
-    private bool RemoveFromPool(IActorRef rank) => _inPool.Remove(rank) && _pool.Remove(rank);
+    private bool RemoveFromPool(IActorRef rank)
+    {
+        // A rank that leaves may have gone with its process, and with every copy that process held.
+        if (_replicaEndpoints.Remove(rank, out var endpoint)) _replicas.Lose(endpoint);
+        return _inPool.Remove(rank) && _pool.Remove(rank);
+    }
 
     private IActorRef[] RanksAt(Address address) => _pool.Where(r => r.Path.Address.Equals(address)).ToArray();
 
@@ -733,6 +822,8 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     {
         public World World { get; } = world;
         public HashSet<int> Joined { get; } = [];
+        /// <summary>Each joined rank's replica endpoint (its process), by rank.</summary>
+        public string[] ReplicaEndpoints { get; } = Enumerable.Repeat("", world.Size).ToArray();
     }
 
     private sealed class RunningData(World world)
@@ -746,6 +837,10 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         public bool Committing { get; set; }
         /// <summary>A checkpoint fell due while <see cref="Checkpoint"/> was still writing: take it at the next barrier after the commit.</summary>
         public bool CheckpointDeferred { get; set; }
+        /// <summary>Each rank's buddy's replica endpoint, or null when this world keeps no buddy replicas.</summary>
+        public string?[]? Buddies { get; init; }
+        /// <summary>The next step waits for the previous round of copies (see <see cref="StepOn"/>).</summary>
+        public bool StepHeld { get; set; }
     }
 
     private sealed class RecoveringData(World world)
@@ -773,6 +868,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     private sealed record JoinTimedOut(long Epoch);
     private sealed record StepTimedOut(long Epoch, long Step);
     private sealed record AbortTimedOut(long Epoch);
+    private sealed record ProcessProbed(long Epoch, IActorRef Rank, string Endpoint, bool Refused);
     private sealed record CheckpointCommitted(CheckpointInFlight Checkpoint, CheckpointManifest Manifest);
     private sealed record CheckpointCommitFailed(CheckpointInFlight Checkpoint, Exception Error);
     private sealed record CommittedListed(long DamagedStep, IReadOnlyList<CheckpointManifest> Committed, string? Error = null);

@@ -25,6 +25,8 @@ public sealed record JobSupervisorSettings
     /// <summary>0 means no upper bound.</summary>
     public int MaxRanks { get; init; } = ElasticDefaults.MaxRanks;
     public int MaxRestarts { get; init; } = ElasticDefaults.MaxRestarts;
+    /// <summary>elastic.replica_interval: copy every shard into a buddy's memory after every this many steps (0: never).</summary>
+    public int ReplicaInterval { get; init; } = ElasticDefaults.ReplicaInterval;
     /// <summary>train.global_batch_size: samples per optimizer step; 0 = <see cref="BatchSize"/> × the first world's size.</summary>
     public int GlobalBatchSize { get; init; } = TrainDefaults.GlobalBatchSize;
     /// <summary>train.batch_size, the per-rank micro-batch (resolves a global batch size of 0).</summary>
@@ -75,6 +77,7 @@ public sealed record JobSupervisorSettings
         MinRanks = config.Elastic.MinRanks,
         MaxRanks = config.Elastic.MaxRanks,
         MaxRestarts = config.Elastic.MaxRestarts,
+        ReplicaInterval = config.Elastic.ReplicaInterval,
         GlobalBatchSize = config.Train.GlobalBatchSize,
         BatchSize = config.Train.BatchSize,
         MaxBadSteps = config.Train.MaxBadSteps,

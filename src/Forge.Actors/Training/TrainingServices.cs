@@ -2,6 +2,7 @@ using Forge.Actors.Checkpointing;
 using Forge.Actors.Collectives;
 using TorchSharp;
 using Forge.Actors.Ranks;
+using Forge.Actors.Replication;
 using Forge.Model.Config;
 using Forge.Model.Data;
 using Forge.Model.Distributed;
@@ -22,6 +23,8 @@ public sealed record TrainingServices : IAsyncDisposable
     /// <summary>Per-device backends: NCCL binds a communicator to one GPU, so each GPU rank needs its own.</summary>
     public Func<int, ICollectiveBackend>? BackendForDevice { get; init; }
     public required ICheckpointStore Store { get; init; }
+    /// <summary>The process's buddy replicas (elastic.replica_interval > 0), shared by its ranks; null keeps none.</summary>
+    public ReplicaServer? Replicas { get; init; }
     /// <summary>The data cursor after N completed steps at a global batch size, recorded in manifests.</summary>
     public Func<long, int, DataCursor>? DataCursorAfter { get; init; }
     /// <summary>Visible CUDA devices; `ranks = 0` runs one rank per device.</summary>
@@ -34,6 +37,7 @@ public sealed record TrainingServices : IAsyncDisposable
         Engines = Engines,
         Backend = BackendForDevice?.Invoke(device) ?? Backend,
         Store = Store,
+        Replicas = Replicas,
         Device = device,
         JobId = JobId,
         ModelConfigHash = ModelConfigHash,
@@ -68,6 +72,8 @@ public sealed record TrainingServices : IAsyncDisposable
         {
             var store = await SqlCheckpointStore.OpenAsync(CheckpointStoreSettings.FromConfig(config.Checkpoint, options.RunDirectory), ct)
                 .ConfigureAwait(false);
+            // One replica channel per process: a node's ranks share it, and it outlives each of their worlds.
+            var replicas = config.Elastic.ReplicaInterval > 0 ? new ReplicaServer(new ReplicaStore(), options.Host) : null;
             return new TrainingServices
             {
                 Engines = new VisionLanguageEngineFactory(config, data, heldOut, unseenArt),
@@ -76,8 +82,9 @@ public sealed record TrainingServices : IAsyncDisposable
                     ? CollectiveBackends.For(config.Distributed, torch.CPU, options.Host)
                     : CollectiveBackends.For(config.Distributed, torch.device(DeviceType.CUDA, device), options.Host),
                 Store = store,
+                Replicas = replicas,
                 DataCursorAfter = data.CursorAfter,
-                Owned = [store, data],
+                Owned = replicas is null ? [store, data] : [store, data, replicas.Store, replicas],
                 JobId = config.RunName,
                 JoinTimeout = RankServices.JoinTimeoutFor(config.Distributed),
                 ModelConfigHash = Supervision.JobSupervisorSettings.ModelHash(config),

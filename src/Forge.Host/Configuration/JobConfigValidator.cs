@@ -312,6 +312,7 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
         if (AtLeast("elastic.max_ranks", e.MaxRanks, 0, "0 (no upper bound) or a rank count") && e.MaxRanks > 0)
             Require(e.MaxRanks >= e.MinRanks, "elastic.max_ranks", e.MaxRanks, $"0 or at least elastic.min_ranks ({e.MinRanks})");
         AtLeast("elastic.max_restarts", e.MaxRestarts, 0, "a count of at least 0");
+        AtLeast("elastic.replica_interval", e.ReplicaInterval, 0, "0 (no buddy replicas) or a step count");
     }
 
     // Generic so the value is quoted back with the type it was written in (0, not 0.0).

@@ -8,4 +8,6 @@ public sealed record ElasticConfig
     public int MaxRanks { get; init; }
     /// <summary>Replacement attempts before the job gives up.</summary>
     public int MaxRestarts { get; init; } = 10;
+    /// <summary>Copy every rank's shard state into a buddy's memory every this many steps; 0 turns buddy replicas off.</summary>
+    public int ReplicaInterval { get; init; } = 1;
 }

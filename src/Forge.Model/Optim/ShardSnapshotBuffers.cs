@@ -19,29 +19,36 @@ namespace Forge.Model.Optim;
 ///   of the stall measured for ca-1b).</item>
 /// </list>
 /// The buffers are leased: <see cref="Capture"/> hands out a <see cref="ShardSnapshot"/> that
-/// the checkpoint writer disposes once the shard is durable. A capture that finds the previous
-/// snapshot still being written waits for it; that wait is the back-pressure of a store slower
-/// than the checkpoint interval, and it shows up in the rank's reported snapshot time.
+/// the checkpoint writer disposes once the shard is durable. A capture that finds every slot still
+/// leased waits for one; that wait is the back-pressure of a store slower than the checkpoint
+/// interval, and it shows up in the rank's reported snapshot time. Checkpoints use one slot; buddy
+/// replicas use two (the newest copy every shard has, and the one being sent: a double buffer).
 /// </summary>
 public sealed class ShardSnapshotBuffers : IDisposable
 {
-    private readonly SemaphoreSlim _lease = new(1, 1);
-    private readonly float[][] _arrays;
+    private readonly SemaphoreSlim _lease;
+    private readonly Stack<int> _free = new();
+    private readonly float[][] _arrays;      // slot s holds arrays 3s (master), 3s+1 and 3s+2 (moments)
     private readonly Tensor[] _hostViews;
     private readonly List<IntPtr> _registered = [];
     private bool _disposed;
 
     /// <param name="length">Elements in the shard.</param>
     /// <param name="device">The device the shard lives on; CUDA devices get page-locked buffers.</param>
-    public ShardSnapshotBuffers(long length, Device device)
+    /// <param name="slots">Snapshots that may be leased at once.</param>
+    public ShardSnapshotBuffers(long length, Device device, int slots = 1)
     {
+        if (slots < 1) throw new ArgumentOutOfRangeException(nameof(slots), slots, "expected at least one slot");
         if (length > Array.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(length), length,
                 $"a shard of {length:N0} elements exceeds one .NET array ({Array.MaxLength:N0}); use more ranks");
         Length = length;
-        _arrays = new float[3][];
-        _hostViews = new Tensor[3];
-        for (var i = 0; i < 3; i++)
+        Slots = slots;
+        _lease = new SemaphoreSlim(slots, slots);
+        for (var slot = slots - 1; slot >= 0; slot--) _free.Push(slot);
+        _arrays = new float[3 * slots][];
+        _hostViews = new Tensor[3 * slots];
+        for (var i = 0; i < _arrays.Length; i++)
         {
             _arrays[i] = GC.AllocateUninitializedArray<float>((int)length, pinned: true);
             _hostViews[i] = from_array(_arrays[i]);
@@ -60,12 +67,15 @@ public sealed class ShardSnapshotBuffers : IDisposable
 
     public long Length { get; }
 
+    /// <summary>Snapshots that may be leased at once; each slot is one copy of the shard in host memory.</summary>
+    public int Slots { get; }
+
     /// <summary>True when every buffer is page-locked for DMA from the GPU.</summary>
     public bool PageLocked { get; }
 
     /// <summary>
-    /// Copies <paramref name="optimizer"/>'s state into the buffers (waiting for the previous snapshot
-    /// to be released first) and leases them to the caller until the returned snapshot is disposed.
+    /// Copies <paramref name="optimizer"/>'s state into a free slot (waiting for a leased one to be
+    /// released first when none is free) and leases it to the caller until the returned snapshot is disposed.
     /// </summary>
     /// <param name="start">The shard's offset in the flat layout, recorded in the snapshot.</param>
     public ShardSnapshot Capture(ShardedAdamW optimizer, long start)
@@ -74,22 +84,31 @@ public sealed class ShardSnapshotBuffers : IDisposable
         if (optimizer.Length != Length)
             throw new ArgumentException($"optimizer shard has {optimizer.Length} elements; these buffers hold {Length}");
         _lease.Wait();
+        int slot;
+        lock (_free) slot = _free.Pop();
         try
         {
             using var _ = no_grad();
+            var first = 3 * slot;
             // Blocking copies: into page-locked memory each is one DMA, and the snapshot is complete
             // (and safe to hand to another thread) when the last returns.
-            _hostViews[0].copy_(optimizer.Master);
-            _hostViews[1].copy_(optimizer.ExpAvg);
-            _hostViews[2].copy_(optimizer.ExpAvgSq);
-            var shard = new OptimizerShard(start, Length, _arrays[0], _arrays[1], _arrays[2], optimizer.Step);
-            return new ShardSnapshot(shard, () => _lease.Release());
+            _hostViews[first].copy_(optimizer.Master);
+            _hostViews[first + 1].copy_(optimizer.ExpAvg);
+            _hostViews[first + 2].copy_(optimizer.ExpAvgSq);
+            var shard = new OptimizerShard(start, Length, _arrays[first], _arrays[first + 1], _arrays[first + 2], optimizer.Step);
+            return new ShardSnapshot(shard, () => Release(slot));
         }
         catch
         {
-            _lease.Release();
+            Release(slot);
             throw;
         }
+    }
+
+    private void Release(int slot)
+    {
+        lock (_free) _free.Push(slot);
+        _lease.Release();
     }
 
     /// <summary>

@@ -26,6 +26,13 @@ public interface IRankEngine : IDisposable
     ShardSnapshot CaptureShard() => new(SnapshotShard());
 
     /// <summary>
+    /// Copies this rank's shard off the device for a buddy replica (elastic.replica_interval). Engines may
+    /// lend a double buffer: at most two replica snapshots are leased at once, and a third capture waits
+    /// until one is disposed, which bounds a rank's replica memory to two copies of its shard.
+    /// </summary>
+    ShardSnapshot CaptureReplica() => new(SnapshotShard());
+
+    /// <summary>
     /// Restores this rank's shard from saved shards of any world size that cover its range, and refreshes
     /// the compute replica (a collective: every rank calls it). Engines without resume support throw.
     /// </summary>

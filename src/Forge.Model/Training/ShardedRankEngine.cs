@@ -51,6 +51,7 @@ public sealed class ShardedRankEngine : IRankEngine
     private readonly ShardedAdamW _optimizer;
     private readonly long _shardStart;
     private ShardSnapshotBuffers? _snapshotBuffers;
+    private ShardSnapshotBuffers? _replicaBuffers;
     private readonly Tensor _parameters;
     private readonly Tensor _gradients;
     private readonly Tensor _gradients32;
@@ -268,6 +269,13 @@ public sealed class ShardedRankEngine : IRankEngine
         return _snapshotBuffers.Capture(_optimizer, _shardStart);
     }
 
+    /// <summary>The buddy replica's copy: two reused slots of their own, apart from the checkpoint's.</summary>
+    public ShardSnapshot CaptureReplica()
+    {
+        _replicaBuffers ??= new ShardSnapshotBuffers(_optimizer.Length, _optimizer.Master.device, slots: 2);
+        return _replicaBuffers.Capture(_optimizer, _shardStart);
+    }
+
     /// <summary>
     /// Every train.eval_interval-th step (counting steps done, as checkpoints do) and the job's last
     /// step; never with train.eval_interval = 0. A function of the step alone, so every rank agrees
@@ -328,6 +336,7 @@ public sealed class ShardedRankEngine : IRankEngine
         _model.Dispose();
         _optimizer.Dispose();
         _snapshotBuffers?.Dispose();
+        _replicaBuffers?.Dispose();
         if (!ReferenceEquals(_gradientShard, _gradients32)) _gradientShard.Dispose();
         if (!ReferenceEquals(_gradients32, _gradients)) _gradients32.Dispose();
         _gradients.Dispose();

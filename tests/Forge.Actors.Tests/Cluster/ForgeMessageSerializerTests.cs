@@ -55,6 +55,13 @@ public sealed class ForgeMessageSerializerTests() : Akka.TestKit.Xunit2.TestKit(
         new StepAborted(3, 1),
         new ShardSaved(3, 42, Manifest.Shards[1], 0.05),
         new ShardSaveFailed(3, 42, 1, "disk full"),
+        new JoinWorld(new RankAssignment("job", 4, 0, 1, [7], GlobalBatchSize: 8), Manifest,
+            new MemoryRestore(3, 43, 5504, 2, 130, [new ReplicaSource(0, "10.0.0.1:4100"), new ReplicaSource(1, "10.0.0.2:4100")])),
+        new WorldJoined(3, 1, Layout, "10.0.0.2:4100"),
+        new JoinFailed(4, 0, "copy gone", MemoryCopyLost: true),
+        new ReplicateShard(3, 43, 5504, "10.0.0.2:4100", [new ReplicaStep(3, 42)]),
+        new ShardReplicated(3, 43, 1, 0.002),
+        new ShardReplicationFailed(3, 43, 1, "buddy refused"),
     ];
 
     [Theory]

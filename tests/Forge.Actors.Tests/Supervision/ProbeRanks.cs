@@ -40,7 +40,10 @@ internal sealed class ProbeRanks(TestKitBase kit, IActorRef supervisor)
     }
 
     /// <summary>Answers the formation of a world of `world` (in rank order); returns its epoch and what each rank was told.</summary>
-    public (long Epoch, JoinWorld[] Joins) Form(params TestProbe[] world)
+    public (long Epoch, JoinWorld[] Joins) Form(params TestProbe[] world) => Form(world.Select(_ => "").ToArray(), world);
+
+    /// <summary>As <see cref="Form(TestProbe[])"/>, each rank reporting its process's replica endpoint.</summary>
+    public (long Epoch, JoinWorld[] Joins) Form(string[] replicaEndpoints, params TestProbe[] world)
     {
         var create = world[0].ExpectMsg<CreateGroup>(Wait);
         Say(world[0], new GroupCreated(create.WorldEpoch, [1, 2, 3]));
@@ -48,7 +51,7 @@ internal sealed class ProbeRanks(TestKitBase kit, IActorRef supervisor)
         for (var i = 0; i < world.Length; i++)
         {
             Assert.Equal(i, joins[i].Assignment.Rank);
-            Say(world[i], new WorldJoined(create.WorldEpoch, i, Layout));
+            Say(world[i], new WorldJoined(create.WorldEpoch, i, Layout, replicaEndpoints[i]));
         }
         return (create.WorldEpoch, joins);
     }

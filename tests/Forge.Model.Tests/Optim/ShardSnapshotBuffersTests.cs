@@ -76,6 +76,28 @@ public class ShardSnapshotBuffersTests
     }
 
     [Fact]
+    public async Task TwoSlotsLeaseTwoDistinctCopiesAndAThirdCaptureWaitsForARelease()
+    {
+        using var generator = new Generator(6);
+        using var optimizer = Trained(8, steps: 1, generator);
+        using var buffers = new ShardSnapshotBuffers(8, CPU, slots: 2);
+        var first = buffers.Capture(optimizer, start: 0);
+        var firstValues = first.Shard.Master.ToArray();
+        optimizer.Update(randn(8, generator: generator), 1e-1);
+        using var second = buffers.Capture(optimizer, start: 0);
+
+        Assert.NotSame(first.Shard.Master, second.Shard.Master);
+        Assert.Equal((1L, 2L), (first.Shard.Step, second.Shard.Step));
+        var third = Task.Run(() => buffers.Capture(optimizer, start: 0));
+        Assert.False(await Task.WhenAny(third, Task.Delay(300)) == third, "a third capture overwrote one of two leased copies");
+        Assert.Equal(firstValues, first.Shard.Master);
+
+        first.Dispose();
+        using var reused = await third.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Same(first.Shard.Master, reused.Shard.Master);   // the released slot, not a new allocation
+    }
+
+    [Fact]
     public void AMismatchedOptimizerIsRefusedWithBothLengths()
     {
         using var generator = new Generator(6);

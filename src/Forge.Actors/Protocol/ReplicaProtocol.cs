@@ -1,0 +1,38 @@
+namespace Forge.Actors.Protocol;
+
+// Buddy replicas (elastic.replica_interval): after a step, every rank copies its shard state into
+// its own process's memory and into a buddy's, in another process. These messages only say which
+// copies to make, keep and restore; the bytes travel on the replica channel (Forge.Actors.Replication),
+// never on Akka remoting.
+
+/// <summary>One replicated step of one world: the key of every shard's copies of that step.</summary>
+public sealed record ReplicaStep(long WorldEpoch, long Step);
+
+/// <summary>
+/// Copy the shard as it stands after `Step` completed steps into this process's memory and to the
+/// buddy's replica endpoint (host:port; null when the rank has none). `SamplesConsumed` is the data
+/// cursor of that step, recorded with the copy. Every copy in this process that is neither of this
+/// step nor in `Retain` may be dropped: the supervisor needs no other.
+/// </summary>
+public sealed record ReplicateShard(long WorldEpoch, long Step, long SamplesConsumed, string? BuddyEndpoint, IReadOnlyList<ReplicaStep> Retain) : IForgeMessage;
+
+/// <summary>
+/// Rank `Rank`'s copy of step `Step` is complete in its own process's memory and, when it has a buddy,
+/// verified (length and checksum) and committed in the buddy's. `StallSeconds` is the time the step
+/// path spent copying the shard off the device.
+/// </summary>
+public sealed record ShardReplicated(long WorldEpoch, long Step, int Rank, double StallSeconds) : IForgeMessage;
+
+/// <summary>A rank could not make or send its copy of step `Step`; earlier copies stay as they were.</summary>
+public sealed record ShardReplicationFailed(long WorldEpoch, long Step, int Rank, string Error) : IForgeMessage;
+
+/// <summary>Where one old shard's copy of the restored step lives: its old rank and a replica endpoint that holds it.</summary>
+public sealed record ReplicaSource(int OwnerRank, string Endpoint);
+
+/// <summary>
+/// A world restores step `Step` of world `SourceEpoch` (of `SourceWorldSize` ranks over a flat layout of
+/// `Numel` elements) from memory: every old shard has one live copy, at `Sources`. Each new rank fetches
+/// the pieces of its own range from them (resharding to the new world size) and rewinds its data to
+/// `SamplesConsumed`.
+/// </summary>
+public sealed record MemoryRestore(long SourceEpoch, long Step, long SamplesConsumed, int SourceWorldSize, long Numel, IReadOnlyList<ReplicaSource> Sources);

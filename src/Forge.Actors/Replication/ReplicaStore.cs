@@ -1,0 +1,78 @@
+using Forge.Actors.Protocol;
+
+namespace Forge.Actors.Replication;
+
+/// <summary>
+/// The process's buddy replicas in host memory: its own ranks' copies and the copies its buddies sent.
+/// Thread-safe. Memory is bounded twice over: the supervisor names the steps it still needs with every
+/// <see cref="ReplicateShard"/> (<see cref="Retain"/> drops the rest), and whatever arrives, a shard never
+/// has more than <see cref="CopiesPerShard"/> copies here (the newest step every shard has, and the one
+/// being made): a further copy evicts the oldest.
+/// </summary>
+public sealed class ReplicaStore : IDisposable
+{
+    /// <summary>Copies of one shard (job, world, owner rank) kept at most: a double buffer.</summary>
+    public const int CopiesPerShard = 2;
+
+    private readonly Dictionary<ReplicaKey, ReplicaCopy> _copies = [];
+
+    /// <summary>Adds a complete copy (replacing one of the same key), evicting the shard's oldest beyond <see cref="CopiesPerShard"/>.</summary>
+    public void Keep(ReplicaCopy copy)
+    {
+        var evicted = new List<ReplicaCopy>();
+        lock (_copies)
+        {
+            if (_copies.Remove(copy.Key, out var replaced)) evicted.Add(replaced);
+            _copies[copy.Key] = copy;
+            var key = copy.Key;
+            var sameShard = _copies.Keys
+                .Where(k => k.JobId == key.JobId && k.WorldEpoch == key.WorldEpoch && k.OwnerRank == key.OwnerRank)
+                .OrderBy(k => k.Step)
+                .ToList();
+            foreach (var old in sameShard.Take(Math.Max(0, sameShard.Count - CopiesPerShard)))
+                if (_copies.Remove(old, out var dropped)) evicted.Add(dropped);
+        }
+        foreach (var dropped in evicted) dropped.Dispose();
+    }
+
+    public bool TryGet(ReplicaKey key, out ReplicaCopy copy)
+    {
+        lock (_copies) return _copies.TryGetValue(key, out copy!);
+    }
+
+    /// <summary>Drops every copy of job <paramref name="jobId"/> whose (world, step) is not in <paramref name="keep"/>.</summary>
+    public void Retain(string jobId, IEnumerable<ReplicaStep> keep)
+    {
+        var wanted = keep.ToHashSet();
+        List<ReplicaCopy> dropped;
+        lock (_copies)
+        {
+            dropped = _copies.Values.Where(c => c.Key.JobId == jobId && !wanted.Contains(new ReplicaStep(c.Key.WorldEpoch, c.Key.Step))).ToList();
+            foreach (var copy in dropped) _copies.Remove(copy.Key);
+        }
+        foreach (var copy in dropped) copy.Dispose();
+    }
+
+    /// <summary>The copies held now, by key.</summary>
+    public IReadOnlyList<ReplicaKey> Keys
+    {
+        get { lock (_copies) return _copies.Keys.ToList(); }
+    }
+
+    /// <summary>Host memory the copies hold.</summary>
+    public long Bytes
+    {
+        get { lock (_copies) return _copies.Values.Sum(c => c.Bytes); }
+    }
+
+    public void Dispose()
+    {
+        List<ReplicaCopy> all;
+        lock (_copies)
+        {
+            all = _copies.Values.ToList();
+            _copies.Clear();
+        }
+        foreach (var copy in all) copy.Dispose();
+    }
+}

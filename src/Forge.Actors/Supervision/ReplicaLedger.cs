@@ -1,0 +1,137 @@
+using Forge.Actors.Protocol;
+
+namespace Forge.Actors.Supervision;
+
+/// <summary>
+/// Where the job's buddy replicas are, free of actors: for each replicated step, which processes hold a
+/// complete copy of each shard. It answers the supervisor's three questions: who is each rank's buddy
+/// (<see cref="Buddies"/>), whether a copy is still being made (<see cref="InFlight"/>: the next one waits, so
+/// at most two copies of a shard exist), and the newest step a re-formed world can restore from memory
+/// (<see cref="RestorePoint"/>: every shard has a copy in a live process). Holders are replica endpoints,
+/// one per process; a process that is lost takes every copy it held with it.
+/// </summary>
+public sealed class ReplicaLedger
+{
+    private readonly Dictionary<long, WorldHolders> _worlds = [];
+    private readonly Dictionary<ReplicaStep, StepCopies> _steps = [];
+    private readonly HashSet<string> _lost = [];
+    private long _sequence;
+
+    /// <summary>
+    /// Each rank's buddy: the first rank after it (cyclically) in another machine (endpoint host), else the first
+    /// in another process (endpoint), else none; so copies spread around the world like a ring, and a copy
+    /// survives its owner's machine where the world spans machines. A rank without an endpoint has no buddy.
+    /// </summary>
+    public static int?[] Buddies(IReadOnlyList<string> endpoints)
+    {
+        var buddies = new int?[endpoints.Count];
+        for (var rank = 0; rank < endpoints.Count; rank++)
+        {
+            if (endpoints[rank].Length == 0) continue;
+            var later = Enumerable.Range(1, endpoints.Count - 1).Select(k => (rank + k) % endpoints.Count)
+                .Where(r => endpoints[r].Length > 0 && endpoints[r] != endpoints[rank]).ToList();
+            buddies[rank] = later.Cast<int?>().FirstOrDefault(r => Host(endpoints[r!.Value]) != Host(endpoints[rank])) ?? later.Cast<int?>().FirstOrDefault();
+        }
+        return buddies;
+    }
+
+    /// <summary>A world formed: its ranks' replica endpoints (empty: none) and buddies. Copies of older worlds stay restorable.</summary>
+    public void BeginWorld(long epoch, IReadOnlyList<string> endpoints, IReadOnlyList<int?> buddies)
+    {
+        _worlds[epoch] = new WorldHolders(endpoints.ToArray(), buddies.ToArray());
+        DropUnfinished();
+    }
+
+    /// <summary>A round of copies of `step` started, at data cursor `samplesConsumed`; an unfinished earlier round is given up.</summary>
+    public void Started(ReplicaStep step, long samplesConsumed)
+    {
+        DropUnfinished();
+        var world = _worlds[step.WorldEpoch];
+        _steps[step] = new StepCopies(++_sequence, samplesConsumed, world.Endpoints.Length);
+    }
+
+    /// <summary>Rank `rank` reported its copy of `step` complete in its own process and its buddy's.</summary>
+    public void Replicated(ReplicaStep step, int rank)
+    {
+        if (!_steps.TryGetValue(step, out var copies) || rank < 0 || rank >= copies.Holders.Length || copies.Holders[rank] is not null) return;
+        var world = _worlds[step.WorldEpoch];
+        copies.Holders[rank] = new[] { world.Endpoints[rank], world.Buddies[rank] is { } b ? world.Endpoints[b] : "" }
+            .Where(e => e.Length > 0 && !_lost.Contains(e)).ToHashSet();
+        if (!copies.Complete) return;
+        // The newest complete round supersedes every other: no store needs an older copy again.
+        foreach (var older in _steps.Where(s => s.Value != copies).Select(s => s.Key).ToArray()) _steps.Remove(older);
+        foreach (var epoch in _worlds.Keys.Where(e => e < step.WorldEpoch).ToArray()) _worlds.Remove(epoch);
+    }
+
+    /// <summary>Rank `rank` could not make its copy of `step`: the round never completes, older copies stay.</summary>
+    public void Failed(ReplicaStep step, int rank)
+    {
+        if (_steps.TryGetValue(step, out var copies)) copies.Failed = true;
+    }
+
+    /// <summary>The process at `endpoint` is gone, and every copy it held.</summary>
+    public void Lose(string endpoint)
+    {
+        if (endpoint.Length == 0 || !_lost.Add(endpoint)) return;
+        foreach (var copies in _steps.Values)
+            foreach (var holders in copies.Holders)
+                holders?.Remove(endpoint);
+    }
+
+    /// <summary>True while a round has started and neither completed nor failed: the next one must wait for it.</summary>
+    public bool InFlight => _steps.Values.Any(c => !c.Complete && !c.Failed);
+
+    /// <summary>The steps whose copies replica stores must keep (the newest complete round's); anything else may go.</summary>
+    public IReadOnlyList<ReplicaStep> Retained => _steps.Where(s => s.Value.Complete).Select(s => s.Key).ToArray();
+
+    /// <summary>
+    /// The newest step at which every shard has a copy in a live process, as a restore for the ranks, or null
+    /// with the reason (for the journal) when there is none.
+    /// </summary>
+    public (MemoryRestore? Restore, string Reason) RestorePoint(long numel)
+    {
+        var complete = _steps.Where(s => s.Value.Complete).OrderByDescending(s => s.Value.Sequence).ToList();
+        if (complete.Count == 0) return (null, "no step has a copy of every shard in memory yet");
+        var reasons = new List<string>();
+        foreach (var (step, copies) in complete)
+        {
+            var world = _worlds[step.WorldEpoch];
+            var gone = Enumerable.Range(0, copies.Holders.Length).Where(r => copies.Holders[r]!.Count == 0).ToArray();
+            if (gone.Length == 0)
+            {
+                var sources = copies.Holders.Select((holders, rank) =>
+                    // The owner's own process first: it is where a survivor's shard already is.
+                    new ReplicaSource(rank, holders!.Contains(world.Endpoints[rank]) ? world.Endpoints[rank] : holders!.Order(StringComparer.Ordinal).First())).ToArray();
+                return (new MemoryRestore(step.WorldEpoch, step.Step, copies.SamplesConsumed, copies.Holders.Length, numel, sources), "");
+            }
+            reasons.Add($"step {step.Step}: the shard of rank {string.Join(", ", gone)} and its copy are both gone");
+        }
+        return (null, string.Join("; ", reasons));
+    }
+
+    /// <summary>Forgets every copy (the job restored a durable checkpoint newer than them, or the copies failed a restore).</summary>
+    public void Forget()
+    {
+        _steps.Clear();
+        foreach (var epoch in _worlds.Keys.Where(e => e < _worlds.Keys.DefaultIfEmpty().Max()).ToArray()) _worlds.Remove(epoch);
+    }
+
+    private void DropUnfinished()
+    {
+        foreach (var step in _steps.Where(s => !s.Value.Complete).Select(s => s.Key).ToArray()) _steps.Remove(step);
+    }
+
+    private static string Host(string endpoint) => endpoint[..Math.Max(0, endpoint.LastIndexOf(':'))];
+
+    private sealed record WorldHolders(string[] Endpoints, int?[] Buddies);
+
+    private sealed class StepCopies(long sequence, long samplesConsumed, int worldSize)
+    {
+        public long Sequence { get; } = sequence;
+        public long SamplesConsumed { get; } = samplesConsumed;
+        /// <summary>Per rank of the step's world: the live processes holding its copy, or null until the rank reported.</summary>
+        public HashSet<string>?[] Holders { get; } = new HashSet<string>?[worldSize];
+        public bool Failed { get; set; }
+        public bool Complete => Holders.All(h => h is not null);
+    }
+}

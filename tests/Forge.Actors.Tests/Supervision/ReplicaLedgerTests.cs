@@ -1,0 +1,138 @@
+using Forge.Actors.Protocol;
+using Forge.Actors.Supervision;
+
+namespace Forge.Actors.Tests.Supervision;
+
+public sealed class ReplicaLedgerTests
+{
+    // Three processes: two on machine a, one on machine b.
+    private static readonly string[] Endpoints = ["a:1", "a:2", "b:1"];
+
+    private static ReplicaLedger World(long epoch = 1, string[]? endpoints = null)
+    {
+        var ledger = new ReplicaLedger();
+        endpoints ??= Endpoints;
+        ledger.BeginWorld(epoch, endpoints, ReplicaLedger.Buddies(endpoints));
+        return ledger;
+    }
+
+    private static void Round(ReplicaLedger ledger, long epoch, long step, int worldSize, long samples = 0)
+    {
+        ledger.Started(new ReplicaStep(epoch, step), samples == 0 ? step * 8 : samples);
+        for (var rank = 0; rank < worldSize; rank++) ledger.Replicated(new ReplicaStep(epoch, step), rank);
+    }
+
+    [Fact]
+    public void ABuddyIsOnAnotherMachineWhenThereIsOneElseInAnotherProcess()
+    {
+        Assert.Equal([2, 2, 0], ReplicaLedger.Buddies(Endpoints));
+        Assert.Equal([1, 0], ReplicaLedger.Buddies(["h:1", "h:2"]));
+        // Ranks of one process cannot protect each other; a rank without a replica channel has no buddy.
+        Assert.Equal([null, null], ReplicaLedger.Buddies(["h:1", "h:1"]));
+        Assert.Equal([1, 0, null], ReplicaLedger.Buddies(["h:1", "h:2", ""]));
+    }
+
+    [Fact]
+    public void TheRestorePointIsTheNewestStepWhoseEveryShardHasACopyInALiveProcess()
+    {
+        var ledger = World();
+        Round(ledger, 1, 5, 3);
+        Round(ledger, 1, 6, 3);
+        ledger.Lose("a:1");   // rank 0's process: its shard lives on at its buddy b:1
+
+        var (restore, _) = ledger.RestorePoint(numel: 30);
+
+        Assert.NotNull(restore);
+        Assert.Equal((1L, 6L, 48L, 3, 30L), (restore.SourceEpoch, restore.Step, restore.SamplesConsumed, restore.SourceWorldSize, restore.Numel));
+        Assert.Equal(["b:1", "a:2", "b:1"], restore.Sources.Select(s => s.Endpoint));
+        Assert.Equal([0, 1, 2], restore.Sources.Select(s => s.OwnerRank));
+    }
+
+    [Fact]
+    public void AShardAndItsCopyBothGoneLeaveNoRestorePoint()
+    {
+        var ledger = World();
+        Round(ledger, 1, 5, 3);
+        ledger.Lose("a:1");
+        ledger.Lose("b:1");   // rank 0's owner and its buddy: two adjacent failures
+
+        var (restore, reason) = ledger.RestorePoint(numel: 30);
+
+        Assert.Null(restore);
+        Assert.Contains("rank 0", reason);
+        Assert.Contains("both gone", reason);
+    }
+
+    [Fact]
+    public void ARoundThatNotEveryRankReportedIsNeverRestored()
+    {
+        var ledger = World();
+        Round(ledger, 1, 5, 3);
+        ledger.Started(new ReplicaStep(1, 6), 48);
+        ledger.Replicated(new ReplicaStep(1, 6), 0);
+        ledger.Replicated(new ReplicaStep(1, 6), 1);   // rank 2's copy of step 6 was still on its way
+
+        Assert.True(ledger.InFlight);
+        Assert.Equal(5, ledger.RestorePoint(30).Restore!.Step);
+        Assert.Equal([new ReplicaStep(1, 5)], ledger.Retained);
+    }
+
+    [Fact]
+    public void ARoundIsInFlightUntilEveryRankReportedOrOneFailed()
+    {
+        var ledger = World();
+        ledger.Started(new ReplicaStep(1, 1), 8);
+        ledger.Replicated(new ReplicaStep(1, 1), 0);
+        Assert.True(ledger.InFlight);
+        ledger.Replicated(new ReplicaStep(1, 1), 1);
+        ledger.Replicated(new ReplicaStep(1, 1), 2);
+        Assert.False(ledger.InFlight);
+
+        ledger.Started(new ReplicaStep(1, 2), 16);
+        ledger.Failed(new ReplicaStep(1, 2), 1);
+        Assert.False(ledger.InFlight);
+        Assert.Equal(1, ledger.RestorePoint(30).Restore!.Step);
+    }
+
+    [Fact]
+    public void OnlyTheNewestCompleteRoundIsRetainedSoAShardHasTwoCopiesAtMost()
+    {
+        var ledger = World();
+        for (var step = 1L; step <= 4; step++)
+        {
+            Round(ledger, 1, step, 3);
+            Assert.Equal([new ReplicaStep(1, step)], ledger.Retained);
+        }
+    }
+
+    [Fact]
+    public void ACopyReportedAfterItsHolderWasLostDoesNotCount()
+    {
+        var ledger = World(endpoints: ["h:1", "h:2"]);
+        ledger.Started(new ReplicaStep(1, 3), 24);
+        ledger.Replicated(new ReplicaStep(1, 3), 1);
+        ledger.Lose("h:1");
+        ledger.Replicated(new ReplicaStep(1, 3), 0);   // its report crossed the loss of its process
+
+        var restore = ledger.RestorePoint(20).Restore!;
+        Assert.Equal(["h:2", "h:2"], restore.Sources.Select(s => s.Endpoint));
+        ledger.Lose("h:2");
+        Assert.Null(ledger.RestorePoint(20).Restore);
+    }
+
+    [Fact]
+    public void ARestoredWorldKeepsTheOldCopiesUntilItsOwnFirstRoundCompletes()
+    {
+        var ledger = World(endpoints: ["h:1", "h:2", "h:3"]);
+        Round(ledger, 1, 7, 3);
+        ledger.Lose("h:3");
+        // World 2 restored step 7 from memory with the two survivors.
+        ledger.BeginWorld(2, ["h:1", "h:2"], ReplicaLedger.Buddies(["h:1", "h:2"]));
+        Assert.Equal((1L, 7L), (ledger.RestorePoint(20).Restore!.SourceEpoch, ledger.RestorePoint(20).Restore!.Step));
+
+        Round(ledger, 2, 8, 2);
+        var restore = ledger.RestorePoint(20).Restore!;
+        Assert.Equal((2L, 8L, 2), (restore.SourceEpoch, restore.Step, restore.SourceWorldSize));
+        Assert.Equal([new ReplicaStep(2, 8)], ledger.Retained);
+    }
+}
