@@ -157,7 +157,8 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         });
         Receive<OpeningFailed>(f =>
         {
-            var reason = $"could not open job '{_settings.JobId}' in the checkpoint store ({_store.Location}): {f.Error.Message}";
+            var jobId = _start is SupervisorStart.TakeOver t ? t.JobId : _settings.JobId;
+            var reason = $"could not open job '{jobId}' in the checkpoint store ({_store.Location}): {f.Error.Message}";
             _observer.OnMessage(reason);
             Stash.UnstashAll();
             Finish(false, reason);

@@ -36,8 +36,9 @@ public static class StatusCommand
         // The store's copy holds every process's entries (a supervisor that took over writes its own run
         // directory): the longer history wins.
         var journal = JournalEntry.ReadAll(run.Events);
-        var (fromStore, storeJournal) = await StoreJournalAsync(run, ct);
-        if (storeJournal.Count > journal.Count) journal = storeJournal;
+        var (store, storeProblem) = await ReadStoreAsync(run, ct);
+        var fromStore = store is not null && store.Journal.Count > journal.Count;
+        if (fromStore) journal = store!.Journal;
         var lastStep = metrics.LastOrDefault(p => p.Loss is not null);
         var lastEval = metrics.LastOrDefault(p => p.EvalLoss is not null);
         var lastArtEval = metrics.LastOrDefault(p => p.EvalArtLoss is not null);
@@ -62,14 +63,14 @@ public static class StatusCommand
         if (lastScores is not null)
             Row("captions", CaptionScoresText(lastScores));
         if (lastStep?.TokensPerSecond is { } rate) Row("throughput", ProgressText.Rate(rate));
-        Row("checkpoint", await LastCheckpoint(run, journal, ct));
+        Row("checkpoint", LastCheckpoint(store, storeProblem, journal));
         console.Write(table);
 
         if (journal.Count > 0)
         {
             console.WriteLine();
-            console.MarkupLine(journal == storeJournal && fromStore is not null
-                ? $"[bold]journal[/] (the {Markup.Escape(fromStore)}, latest last)"
+            console.MarkupLine(fromStore
+                ? $"[bold]journal[/] (the {Markup.Escape(store!.Location)}, latest last)"
                 : "[bold]journal[/] (events.jsonl, latest last)");
             foreach (var e in journal.TakeLast(JournalLines))
                 console.MarkupLine($"  {e.Time:yyyy-MM-dd HH:mm:ss}  {Markup.Escape(e.Event),-16} {Markup.Escape(e.Details())}");
@@ -102,69 +103,52 @@ public static class StatusCommand
         };
     }
 
-    /// <summary>The journal's copy in the job's store, and where that store is; none when the run has no store to read.</summary>
-    private static async Task<(string? Location, IReadOnlyList<JournalEntry> Entries)> StoreJournalAsync(RunDirectory run, CancellationToken ct)
+    /// <summary>What the run's store holds for `forge status`: where it is, its copy of the journal and the newest committed checkpoint.</summary>
+    private sealed record StoreView(string Location, IReadOnlyList<JournalEntry> Journal, CheckpointManifest? Latest);
+
+    /// <summary>
+    /// The run's store, opened once; no view and no problem when the run has no store to read (no resolved
+    /// config, or a SQLite file that was never made: opening it would create one), a problem when it cannot be read.
+    /// </summary>
+    private static async Task<(StoreView? View, string? Problem)> ReadStoreAsync(RunDirectory run, CancellationToken ct)
     {
-        if (!File.Exists(run.ResolvedConfig)) return (null, []);
+        if (!File.Exists(run.ResolvedConfig)) return (null, null);
         try
         {
             var config = JobConfigLoader.Load(run.ResolvedConfig);
             if (config.Checkpoint.Store == CheckpointConfig.Sqlite && config.Checkpoint.ConnectionString.Length == 0 && !File.Exists(run.CheckpointDatabase))
-                return (null, []);
+                return (null, null);
             var store = await JobBackend.OpenCheckpointStoreAsync(config, run, ct);
             try
             {
-                return (store.Location, JournalEntry.Parse(await store.ReadEventsAsync(config.RunName, ct)));
+                var journal = JournalEntry.Parse(await store.ReadEventsAsync(config.RunName, ct));
+                return (new StoreView(store.Location, journal, await store.LatestAsync(config.RunName, ct)), null);
             }
             finally
             {
                 await JobBackend.CloseAsync(store);
             }
         }
+        catch (ConfigException e)
+        {
+            return (null, $"unknown: {e.Errors[0]}");
+        }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return (null, []);   // the file's journal still tells the story
+            // An unreachable PostgreSQL or a damaged file: the journal still knows what was committed.
+            return (null, $"store unreadable ({e.Message})");
         }
     }
 
     /// <summary>The store's newest committed manifest; the journal's last checkpoint when the run has no store to read.</summary>
-    private static async Task<string> LastCheckpoint(RunDirectory run, IReadOnlyList<JournalEntry> journal, CancellationToken ct)
+    private static string LastCheckpoint(StoreView? store, string? problem, IReadOnlyList<JournalEntry> journal)
     {
-        if (File.Exists(run.ResolvedConfig))
-        {
-            try
-            {
-                var config = JobConfigLoader.Load(run.ResolvedConfig);
-                // Opening a SQLite store creates its file; status must not leave one in a run that has none.
-                var noDatabase = config.Checkpoint.Store == CheckpointConfig.Sqlite && config.Checkpoint.ConnectionString.Length == 0
-                                 && !File.Exists(run.CheckpointDatabase);
-                if (!noDatabase)
-                {
-                    var store = await JobBackend.OpenCheckpointStoreAsync(config, run, ct);
-                    try
-                    {
-                        var latest = await store.LatestAsync(config.RunName, ct);
-                        return latest is null ? "none committed" : Describe(latest);
-                    }
-                    finally
-                    {
-                        await JobBackend.CloseAsync(store);
-                    }
-                }
-            }
-            catch (ConfigException e)
-            {
-                return $"unknown: {e.Errors[0]}";
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // An unreachable PostgreSQL or a damaged file: the journal still knows what was committed.
-                var fromJournal = journal.LastOrDefault(j => j.Event == "checkpoint");
-                return $"store unreadable ({e.Message}); journal: " +
-                       (fromJournal is null ? "none" : $"step {fromJournal.Integer("step")}");
-            }
-        }
+        if (store is not null) return store.Latest is null ? "none committed" : Describe(store.Latest);
         var last = journal.LastOrDefault(e => e.Event == "checkpoint");
+        if (problem is not null)
+            return problem.StartsWith("unknown", StringComparison.Ordinal)
+                ? problem
+                : $"{problem}; journal: " + (last is null ? "none" : $"step {last.Integer("step")}");
         return last is null
             ? "none in the journal"
             : $"step {last.Integer("step")} at {last.Time:yyyy-MM-dd HH:mm:ss} (from the journal)";

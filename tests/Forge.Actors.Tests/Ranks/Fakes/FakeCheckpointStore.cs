@@ -87,9 +87,6 @@ public sealed class FakeCheckpointStore : ICheckpointStore
     /// <summary>Names the store in refusals; two fakes with different names are two stores.</summary>
     public string Location { get; init; } = "the fake store";
 
-    /// <summary>A rank's shard that a test deleted after its save: the commit-time presence check must find it.</summary>
-    public void LoseShard(string jobId, long step, int rank) => _shards.TryRemove((jobId, step, rank), out _);
-
     public Task<IReadOnlyList<string>> MissingChunksAsync(CheckpointManifest manifest, CancellationToken ct = default) =>
         Task.FromResult<IReadOnlyList<string>>(manifest.Shards
             .Where(r => RequireSavedShards && !_shards.ContainsKey((manifest.JobId, manifest.Step, r.Rank)))
