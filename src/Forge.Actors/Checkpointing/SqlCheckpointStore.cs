@@ -169,9 +169,15 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
         ArgumentOutOfRangeException.ThrowIfNegative(start);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         var target = new ShardRange(start, length);
-        var pieces = PlanRead(manifest, target);
+        var (pieces, padding) = PlanRead(manifest, target);
         var n = checked((int)length);
-        var result = new OptimizerShard(start, length, new float[n], new float[n], new float[n], Step: 0);
+        // Uninitialised: the chunks overwrite every element but the padding, zeroed here. Zeroing a
+        // whole 13 GB state first would be one more serial pass over it before the parallel reads start.
+        var result = new OptimizerShard(start, length, GC.AllocateUninitializedArray<float>(n), GC.AllocateUninitializedArray<float>(n),
+            GC.AllocateUninitializedArray<float>(n), Step: 0);
+        foreach (var hole in padding)
+        foreach (var state in new[] { result.Master, result.ExpAvg, result.ExpAvgSq })
+            state.AsSpan(checked((int)(hole.Start - start)), checked((int)hole.Length)).Clear();
         var optimizerSteps = new long[pieces.Count];
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Settings.MaxParallelReads), CancellationToken = ct };
         await Parallel.ForEachAsync(Enumerable.Range(0, pieces.Count), parallel, async (i, token) =>
@@ -213,8 +219,8 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
 
     private readonly record struct ReadPiece(ShardReceipt Shard, ChunkInfo Chunk, long ChunkFirst, long FromInChunk, long Count, long Destination);
 
-    /// <summary>Which chunk slices fill <paramref name="target"/>; elements no shard covers must be layout padding.</summary>
-    private static List<ReadPiece> PlanRead(CheckpointManifest manifest, ShardRange target)
+    /// <summary>Which chunk slices fill <paramref name="target"/>, and the ranges no shard covers, which must be layout padding.</summary>
+    private static (List<ReadPiece> Pieces, List<ShardRange> Padding) PlanRead(CheckpointManifest manifest, ShardRange target)
     {
         var pieces = new List<ReadPiece>();
         var covered = new List<ShardRange>();
@@ -233,14 +239,20 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
 
         // Saved shards span the layout padded for the saving world; a larger target world may pad
         // further. Padding is never a parameter, so it reads as zeros; a hole below Numel is an error.
+        var padding = new List<ShardRange>();
+        void Hole(long from, long to)
+        {
+            ThrowIfHoleHoldsParameters(manifest, from, to);
+            padding.Add(new ShardRange(from, to - from));
+        }
         var cursor = target.Start;
         foreach (var range in covered.OrderBy(r => r.Start))
         {
-            if (range.Start > cursor) ThrowIfHoleHoldsParameters(manifest, cursor, range.Start);
+            if (range.Start > cursor) Hole(cursor, range.Start);
             cursor = Math.Max(cursor, range.End);
         }
-        if (cursor < target.End) ThrowIfHoleHoldsParameters(manifest, cursor, target.End);
-        return pieces;
+        if (cursor < target.End) Hole(cursor, target.End);
+        return (pieces, padding);
     }
 
     private static void ThrowIfHoleHoldsParameters(CheckpointManifest manifest, long from, long to)
