@@ -181,6 +181,8 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
                 "a PostgreSQL connection string when checkpoint.store = \"postgresql\"");
         Require(c.ChunkMiB is >= 1 and <= CheckpointStoreSettings.MaxChunkMiB, "checkpoint.chunk_mib", c.ChunkMiB,
             $"1 to {CheckpointStoreSettings.MaxChunkMiB} MiB (chunks stay well below the 1 GB blob limits of SQLite and PostgreSQL)");
+        Require(c.Writers is >= 1 and <= CheckpointStoreSettings.MaxWriters, "checkpoint.writers", c.Writers,
+            $"1 to {CheckpointStoreSettings.MaxWriters} chunk writers (for SQLite, files)");
         OneOf("checkpoint.export_dtype", c.ExportDtype, CheckpointConfig.ExportDtypes);
         if (c.LoadPath.Length > 0)
             Require(File.Exists(c.LoadPath) || Directory.Exists(c.LoadPath), "checkpoint.load_path", c.LoadPath,

@@ -29,7 +29,7 @@ public sealed class ResolvedConfigTests
         foreach (var section in new[] { "model", "train", "optimizer", "scheduler", "data", "checkpoint", "distributed", "vision_encoder", "adapter", "vlm", "metrics", "elastic" })
             Assert.Contains($"[{section}]", toml);
         Assert.Contains("n_kv_heads = 0", toml);
-        Assert.Contains("chunk_mib = 64", toml);
+        Assert.Contains("chunk_mib = 16", toml);
         Assert.Contains("cross_attention_every_n_layers = 4", toml);
     }
 
