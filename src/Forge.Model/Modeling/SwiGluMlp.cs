@@ -23,8 +23,9 @@ public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var gated = StepKernels.Current.JitFusion && AtenKernels.Enabled
-            ? AtenKernels.SwiGlu(gate_proj.forward(x), up_proj.forward(x))
+        var levers = StepKernels.Current;
+        var gated = levers.SwiGluKernel ? SwiGluGate.Apply(gate_proj.forward(x), up_proj.forward(x))
+            : levers.JitFusion && AtenKernels.Enabled ? AtenKernels.SwiGlu(gate_proj.forward(x), up_proj.forward(x))
             : nn.functional.silu(gate_proj.forward(x)).mul(up_proj.forward(x));
         return down_proj.forward(gated).MoveToOuterDisposeScope();
     }
