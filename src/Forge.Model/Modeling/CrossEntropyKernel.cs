@@ -20,10 +20,13 @@ public static unsafe class CrossEntropyKernel
     private const uint Block = 512;
 
     private const string Source = CompiledKernels.Bf16Conversions + """
+        // NVRTC has no math.h, so no INFINITY macro: the bit pattern of -inf.
+        #define NEG_INF __uint_as_float(0xff800000u)
+
         __device__ __forceinline__ void combine(float& m, float& s, float m2, float s2)
         {
-            if (m2 == -INFINITY) return;
-            if (m == -INFINITY) { m = m2; s = s2; return; }
+            if (m2 == NEG_INF) return;
+            if (m == NEG_INF) { m = m2; s = s2; return; }
             const float top = fmaxf(m, m2);
             s = s * expf(m - top) + s2 * expf(m2 - top);
             m = top;
@@ -40,7 +43,7 @@ public static unsafe class CrossEntropyKernel
             const bool in_range = target >= 0 && target < vocab;
             if (threadIdx.x == 0) target_logit = valid && in_range ? bf16_to_float(row[target]) : 0.0f;
 
-            float m = -INFINITY, s = 0.0f;
+            float m = NEG_INF, s = 0.0f;
             for (int j = threadIdx.x; j < vocab; j += blockDim.x)
             {
                 const float x = bf16_to_float(row[j]);
@@ -53,7 +56,7 @@ public static unsafe class CrossEntropyKernel
             if (lane == 0) { max_part[warp] = m; sum_part[warp] = s; }
             __syncthreads();
             const int warps = (blockDim.x + 31) / 32;
-            m = lane < warps ? max_part[lane] : -INFINITY;
+            m = lane < warps ? max_part[lane] : NEG_INF;
             s = lane < warps ? sum_part[lane] : 0.0f;
             for (int offset = 16; offset > 0; offset >>= 1)
                 combine(m, s, __shfl_xor_sync(0xffffffffu, m, offset), __shfl_xor_sync(0xffffffffu, s, offset));

@@ -62,7 +62,8 @@ public static unsafe class RotaryKernel
         {
             // The same 2x2 matrix from torch ops: out = x * cos + swap(x) * s, where s is the signed sine
             // for forward; the transpose multiplies by the swapped sine after the swap instead.
-            var (x32, c, s) = (x.to(ScalarType.Float32), cos.to(ScalarType.Float32).unsqueeze(1), signedSin.to(ScalarType.Float32).unsqueeze(1));
+            var math = x.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+            var (x32, c, s) = (x.to(math), cos.to(math).unsqueeze(1), signedSin.to(math).unsqueeze(1));
             Tensor Swap(Tensor t) { var h = t.chunk(2, -1); return cat([h[1], h[0]], -1); }
             var rotated = transpose ? Swap(x32.mul(s)) : Swap(x32).mul_(s);
             return x32.mul(c).add_(rotated).to(x.dtype);

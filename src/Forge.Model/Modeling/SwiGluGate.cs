@@ -89,7 +89,7 @@ public static unsafe class SwiGluGate
 
     private static Tensor Forward(Tensor gate, Tensor up)
     {
-        if (!KernelApplies(gate, up)) return nn.functional.silu(gate.to(ScalarType.Float32)).mul_(up.to(ScalarType.Float32)).to(gate.dtype);
+        if (!KernelApplies(gate, up)) return nn.functional.silu(gate.to(OpMath(gate))).mul_(up.to(OpMath(gate))).to(gate.dtype);
         var output = empty_like(gate);
         Launch("swiglu_forward", gate.numel(), [TensorMemory.DataPointer(gate), TensorMemory.DataPointer(up), TensorMemory.DataPointer(output)]);
         return output;
@@ -99,7 +99,8 @@ public static unsafe class SwiGluGate
     {
         if (!KernelApplies(grad, gate, up))
         {
-            var (g, a, b) = (grad.to(ScalarType.Float32), gate.to(ScalarType.Float32), up.to(ScalarType.Float32));
+            var math = OpMath(gate);
+            var (g, a, b) = (grad.to(math), gate.to(math), up.to(math));
             var s = a.sigmoid();
             var dUp = g.mul(a).mul_(s);
             var dGate = g.mul(b).mul_(s).mul_(a.mul(s.neg().add_(1)).add_(1));
@@ -110,6 +111,9 @@ public static unsafe class SwiGluGate
             TensorMemory.DataPointer(dg), TensorMemory.DataPointer(du)]);
         return (dg, du);
     }
+
+    // fp32 arithmetic for the narrower dtypes, as the kernels do; fp64 stays fp64.
+    private static ScalarType OpMath(Tensor t) => t.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
 
     private static void Launch(string name, long n, IntPtr[] pointers)
     {

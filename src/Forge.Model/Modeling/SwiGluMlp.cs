@@ -24,9 +24,9 @@ public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var levers = StepKernels.Current;
-        var gated = levers.SwiGluKernel ? SwiGluGate.Apply(gate_proj.forward(x), up_proj.forward(x))
-            : levers.JitFusion && AtenKernels.Enabled ? AtenKernels.SwiGlu(gate_proj.forward(x), up_proj.forward(x))
-            : nn.functional.silu(gate_proj.forward(x)).mul(up_proj.forward(x));
-        return down_proj.forward(gated).MoveToOuterDisposeScope();
+        var gated = levers.SwiGluKernel ? SwiGluGate.Apply(WeightGradGemm.Project(gate_proj, x), WeightGradGemm.Project(up_proj, x))
+            : levers.JitFusion && AtenKernels.Enabled ? AtenKernels.SwiGlu(WeightGradGemm.Project(gate_proj, x), WeightGradGemm.Project(up_proj, x))
+            : nn.functional.silu(WeightGradGemm.Project(gate_proj, x)).mul(WeightGradGemm.Project(up_proj, x));
+        return WeightGradGemm.Project(down_proj, gated).MoveToOuterDisposeScope();
     }
 }

@@ -103,6 +103,52 @@ public class FusedStepKernelsTests
         Assert.Equal(chunked.item<float>(), fused.item<float>(), 5);
     }
 
+    private static (Tensor Input, Tensor Weight) ProjectionGradients(StepKernels levers, Tensor x, Tensor weight, Tensor upstream, Tensor? boundGrad)
+    {
+        using var layer = nn.Linear(weight.shape[1], weight.shape[0], hasBias: false);
+        using (no_grad()) layer.weight!.copy_(weight);
+        if (boundGrad is not null) layer.weight!.grad = boundGrad;
+        var input = x.detach().clone().requires_grad_();
+        var previous = StepKernels.Current;
+        try
+        {
+            StepKernels.Current = levers;
+            WeightGradGemm.Project(layer, input).backward([upstream]);
+        }
+        finally
+        {
+            StepKernels.Current = previous;
+        }
+        return (input.grad!.clone(), layer.weight!.grad!.clone());
+    }
+
+    [Fact]
+    public void TheWeightGradGemmAddsTheWeightGradientIntoTheBoundGradientAsAutogradWould()
+    {
+        var generator = new Generator(12);
+        var (x, weight, upstream) = (randn([2, 5, 6], generator: generator), randn([4, 6], generator: generator), randn([2, 5, 4], generator: generator));
+        var earlier = randn([4, 6], generator: generator);
+        // Bound to a view of a flat buffer that already holds a gradient (a second use, or accumulation).
+        var wantFlat = cat([zeros(3), earlier.reshape(-1)]);
+        var gotFlat = wantFlat.clone();
+        var (wantInput, wantWeight) = ProjectionGradients(StepKernels.None, x, weight, upstream, wantFlat.narrow(0, 3, 24).view(4, 6));
+        var (gotInput, gotWeight) = ProjectionGradients(StepKernels.Only(StepKernels.WeightGradGemmName), x, weight, upstream, gotFlat.narrow(0, 3, 24).view(4, 6));
+        Close(gotInput, wantInput, 1e-5, "input grad");
+        Close(gotWeight, wantWeight, 1e-5, "weight grad");
+        Close(gotFlat, wantFlat, 1e-5, "flat gradient buffer");
+        Assert.False(gotWeight.allclose(earlier), "the earlier gradient was accumulated into, not kept");
+    }
+
+    [Fact]
+    public void WithNoBoundGradientTheWeightGradGemmHandsTheGradientToAutograd()
+    {
+        var generator = new Generator(13);
+        var (x, weight, upstream) = (randn([3, 6], generator: generator), randn([4, 6], generator: generator), randn([3, 4], generator: generator));
+        var (_, want) = ProjectionGradients(StepKernels.None, x, weight, upstream, null);
+        var (_, got) = ProjectionGradients(StepKernels.Only(StepKernels.WeightGradGemmName), x, weight, upstream, null);
+        Close(got, want, 1e-5, "weight grad");
+    }
+
     [Trait("Category", "Gpu")]
     [GpuFact]
     public void OnTheGpuTheSwiGluKernelsAreWithinBf16RoundingOfTheComposedGate() => SwiGluMatchesComposed(Gpu, ScalarType.BFloat16, 2e-2);
