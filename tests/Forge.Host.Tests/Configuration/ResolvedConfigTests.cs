@@ -21,6 +21,20 @@ public sealed class ResolvedConfigTests
         Assert.Equal(JobConfigWriter.ToToml(original), JobConfigWriter.ToToml(reloaded));
     }
 
+    [Theory]
+    [InlineData("manifest = \"a/train.jsonl\"", new[] { "a/train.jsonl" })]
+    [InlineData("manifest = [\"a/train.jsonl\"]", new[] { "a/train.jsonl" })]
+    [InlineData("manifest = [\"a/train.jsonl\", \"b/train.jsonl\"]", new[] { "a/train.jsonl", "b/train.jsonl" })]
+    public void DataManifestIsOnePathOrAListAndTheResolvedFileReloadsIt(string line, string[] manifests)
+    {
+        var config = JobConfigLoader.Parse($"[data]\n{line}\n", "m.toml");
+        var reloaded = JobConfigLoader.Parse(JobConfigWriter.ToToml(config), "config.resolved.toml");
+
+        Assert.Equal(manifests, config.Data.Manifests);
+        Assert.Equal(manifests, reloaded.Data.Manifests);
+        Assert.Equal(manifests, JobConfigLoader.Parse("", "m.toml", [$"data.{line.Replace(" = ", "=")}"]).Data.Manifests);
+    }
+
     [Fact]
     public void TheResolvedFileSpellsOutEveryKeyOfEverySection()
     {
