@@ -3,12 +3,15 @@
 # on the GPU, its buddy a `forge node --memory-only` process on the same machine's CPU and memory. Each copy
 # goes from the device into page-locked host buffers, then over the replica channel's TCP to the buddy,
 # while the next steps run. One job per replica interval (0: off, no buddy process), one after the other
-# in one call. Each job is stopped with SIGKILL once it has logged WARMUP + STEPS steps (so no final
+# in one call. An interval of k runs at least 2k measured steps, so that its copies fall inside the window.
+# Each job is stopped with SIGKILL once it has logged WARMUP + those steps (so no final
 # checkpoint of 13 GB is written). Prints, per job, the median and the mean of the wall time between
 # consecutive steps after the first WARMUP (metrics.jsonl wall_s: it includes any step held back
 # waiting for a copy) and the median step_s (the step itself), then each interval's ratio to interval 0.
 #
 # Usage: FORGE=<forge executable> scripts/bench-replica-overhead-gpu.sh [steps (20)] [intervals ("0 1")] [warmup (5)] [seconds per job (240)]
+# CONFIG picks the job config (config/ca-1b-gpu.toml); SETS adds --set overrides to both processes, e.g. a data
+# manifest on the GPU machine: SETS="data.manifest=/abs/train.jsonl data.eval_manifest=".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 FORGE=${FORGE:?set FORGE to the forge executable}
@@ -28,13 +31,16 @@ job() {   # interval -> appends "interval median_ms mean_ms step_median_ms steps
   local interval=$1 run="replica-gpu-$1"
   local common=(--set run_name=$run --set train.max_steps=100000 --set checkpoint.interval=0 --set train.log_interval=1
     --set elastic.replica_interval=$interval)
+  local extra
+  for extra in ${SETS:-}; do common+=(--set "$extra"); done
   "$FORGE" train "$CONFIG" --cluster-port "$PORT" --host 127.0.0.1 --runs "$RUNS" "${common[@]}" > "$LOGS/seed-$interval.log" 2>&1 &
   local seed=$! node=""
   if [ "$interval" -gt 0 ]; then
     "$FORGE" node --memory-only --config "$CONFIG" --seed "127.0.0.1:$PORT" --host 127.0.0.1 --runs "$RUNS" "${common[@]}" > "$LOGS/node-$interval.log" 2>&1 &
     node=$!
   fi
-  local metrics="$RUNS/$run/metrics.jsonl" want=$((WARMUP + STEPS + 1)) start=$SECONDS
+  local measured=$((2 * interval > STEPS ? 2 * interval : STEPS))
+  local metrics="$RUNS/$run/metrics.jsonl" want=$((WARMUP + measured + 1)) start=$SECONDS
   while kill -0 "$seed" 2>/dev/null && [ $((SECONDS - start)) -lt "$LIMIT" ]; do
     [ -f "$metrics" ] && [ "$(grep -c '"step_s"' "$metrics")" -ge "$want" ] && break
     sleep 0.5
