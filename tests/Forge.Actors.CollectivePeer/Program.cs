@@ -4,10 +4,10 @@ using TorchSharp;
 // Usage: <group id, base64> <rank> <world size> <scenario>
 //   exchange: runs CollectiveScenario.Exchange as this rank and exits 0 when every result is right.
 //   stall:    joins, answers one all-reduce, then waits to be killed (the test's dead peer).
-// Or:    replica-half <endpoint>
+// Or:    replica-half <endpoint> <replica secret, hex>
 //   sends half of a buddy replica's copy to the replica channel at <endpoint>, then waits to be killed
 //   (the test's sender that dies mid-copy).
-if (args[0] == "replica-half") return Forge.Actors.CollectivePeer.HalfReplicaSender.Run(args[1]);
+if (args[0] == "replica-half") return Forge.Actors.CollectivePeer.HalfReplicaSender.Run(args[1], args[2]);
 
 var groupId = Convert.FromBase64String(args[0]);
 var rank = int.Parse(args[1]);

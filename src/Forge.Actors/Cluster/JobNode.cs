@@ -3,6 +3,7 @@ using Akka.Cluster.Tools.Singleton;
 using Forge.Actors.Checkpointing;
 using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
+using Forge.Actors.Replication;
 using Forge.Actors.Security;
 using Forge.Actors.Supervision;
 using Forge.Model.Config;
@@ -16,7 +17,8 @@ namespace Forge.Actors.Cluster;
 /// <item>the job supervisor as a cluster singleton: it runs in the oldest process, and when that
 /// process dies the oldest survivor starts a new one, which takes the job over from its store;</item>
 /// <item><see cref="SupervisorLocator"/>, through which this process's ranks find the supervisor, wherever it runs;</item>
-/// <item>the rank host with one rank per local device;</item>
+/// <item>the rank host with one rank per local device, or, in a memory-only process, the <see cref="ReplicaHolder"/>
+/// that lends its replica channel as a buddy for other processes' shards;</item>
 /// <item><see cref="DeadNodeDowning"/>, which lets the singleton move within seconds.</item>
 /// </list>
 /// </summary>
@@ -47,11 +49,15 @@ public sealed class JobNode : IAsyncDisposable
     /// <param name="akka">Extra HOCON over the node's (tests), or null.</param>
     /// <param name="akkaLog">Where Akka's own log goes (runs/&lt;run&gt;/akka.log); null: the console, as Akka does.</param>
     /// <param name="security">The job's [security]: remoting runs over mutual TLS with its certificates (<see cref="ClusterTrust.For"/>).</param>
+    /// <param name="memoryOnly">This process trains nothing and holds buddy replicas on this channel (`forge node --memory-only`);
+    /// <paramref name="ranks"/> is then empty.</param>
     /// <exception cref="ClusterTrustException">[security] does not let a node bound to <paramref name="host"/> start.</exception>
     public static JobNode Start(string host, int port, IReadOnlyList<string> seeds, IReadOnlyList<RankServices> ranks,
         SupervisorStarts starts, ICheckpointStore store, ITrainingObserver observer, Akka.Configuration.Config? akka = null, string? akkaLog = null,
-        SecurityConfig? security = null)
+        SecurityConfig? security = null, ReplicaServer? memoryOnly = null)
     {
+        if (memoryOnly is not null && ranks.Count > 0)
+            throw new ArgumentException($"a memory-only process trains nothing, yet {ranks.Count} rank(s) were given", nameof(ranks));
         if (seeds.Count == 0 && port == 0)
             throw new ArgumentException("the first seed of a cluster needs a fixed port (--cluster-port): the other processes join it there", nameof(port));
         var trust = ClusterTrust.For(host, security ?? new SecurityConfig());
@@ -67,7 +73,10 @@ public sealed class JobNode : IAsyncDisposable
             ClusterSingletonManagerSettings.Create(system).WithRemovalMargin(ElasticTimings.SingletonRemovalMargin)), JobSupervisor.Name);
         var supervisorPaths = SupervisorLocator.For(system);
         var released = new TaskCompletionSource<LeaveJob>(TaskCreationOptions.RunContinuationsAsynchronously);
-        system.ActorOf(RankHost.Props(ranks, supervisorPaths, released: leave => released.TrySetResult(leave)), "ranks");
+        if (memoryOnly is not null)
+            system.ActorOf(ReplicaHolder.Props(starts.JobId, starts.Host, memoryOnly, supervisorPaths, leave => released.TrySetResult(leave)), "replica-holder");
+        else
+            system.ActorOf(RankHost.Props(ranks, supervisorPaths, released: leave => released.TrySetResult(leave)), "ranks");
         return new JobNode(system, supervisorPaths, starts, released.Task, finished) { Address = starts.Host };
     }
 

@@ -6,8 +6,13 @@ namespace Forge.Actors.Protocol;
 // world carries its WorldEpoch, so late messages from an aborted world are recognised and ignored.
 // No message carries tensor bytes: shards go from the rank to the checkpoint store directly.
 
-/// <summary>The supervisor accepted the registration; the sender is the supervisor to watch.</summary>
-public sealed record RankRegistered(string JobId) : IForgeMessage;
+/// <summary>
+/// The supervisor accepted the registration; the sender is the supervisor to watch. `ReplicaSecret` is what every
+/// connection to a buddy replica channel of this supervisor's job must prove (made fresh by each supervisor, and
+/// sent only over remoting, TLS between machines); the rank hands it to its process's replica channel. Null when
+/// the job keeps no replicas.
+/// </summary>
+public sealed record RankRegistered(string JobId, byte[]? ReplicaSecret = null) : IForgeMessage;
 
 /// <summary>
 /// The supervisor's answer to a registration it could accept: before the rank gets work it must show

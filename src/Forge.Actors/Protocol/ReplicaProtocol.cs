@@ -47,3 +47,16 @@ public sealed record HeldCopy(long WorldEpoch, long Step, int OwnerRank, long St
 
 /// <summary>The copies of one job held by the replica store at `Endpoint` (a registering rank's process).</summary>
 public sealed record ReplicaInventory(string Endpoint, IReadOnlyList<HeldCopy> Copies);
+
+/// <summary>
+/// A process that lends host memory only (`forge node --memory-only`) offers its replica channel at `Endpoint`
+/// to job `JobId`: it keeps buddies' copies there and trains nothing. It repeats this until the supervisor
+/// answers, and again whenever the supervisor changes.
+/// </summary>
+public sealed record RegisterReplicaHolder(string JobId, string Node, string Endpoint) : IForgeMessage;
+
+/// <summary>
+/// The supervisor took the holder on (the sender is the supervisor to watch). `ReplicaSecret` is the secret
+/// every connection to a replica channel of this supervisor's job proves (see <see cref="RankRegistered"/>).
+/// </summary>
+public sealed record ReplicaHolderRegistered(string JobId, byte[] ReplicaSecret) : IForgeMessage;

@@ -74,6 +74,8 @@ public sealed class RankActor : ReceiveActor, IWithTimers
         Receive<RankRegistered>(registered =>
         {
             Timers.Cancel(RegisterTimer);
+            // The process's replica channel takes, and its pushes and fetches prove, this supervisor's secret.
+            if (registered.ReplicaSecret is { } secret) _services.Replicas?.Trust(secret);
             _log.Info("rank on {0} device {1} registered with the supervisor at {2}", _services.Node, _services.Device, Sender.Path);
             _supervisor = Sender;
             Context.Watch(_supervisor);
@@ -198,7 +200,9 @@ public sealed class RankActor : ReceiveActor, IWithTimers
     {
         // Loading is I/O and stays off the torch thread; only the join and engine build go there.
         var restored = fromMemory is not null
-            ? await MemoryShardRestore.LoadAsync(assignment.JobId, fromMemory, assignment.Rank, assignment.WorldSize, _services.Replicas, CancellationToken.None).ConfigureAwait(false)
+            ? await MemoryShardRestore.LoadAsync(assignment.JobId, fromMemory, assignment.Rank, assignment.WorldSize, _services.Replicas,
+                _services.Replicas?.Secret ?? throw new ReplicaUnavailableException("this process has no replica secret from the supervisor to fetch copies with"),
+                CancellationToken.None).ConfigureAwait(false)
             : restoreFrom is null
             ? null
             : await ShardRestore.LoadAsync(_services.Store, restoreFrom, assignment.Rank, assignment.WorldSize, CancellationToken.None).ConfigureAwait(false);
@@ -234,7 +238,8 @@ public sealed class RankActor : ReceiveActor, IWithTimers
         // The owner's own copy: the store holds the capture's buffers until the supervisor no longer needs them.
         replicas.Store.Keep(new ReplicaCopy(key, snapshot.Shard, replicate.SamplesConsumed, snapshot));
         if (replicate.BuddyEndpoint is { } buddy)
-            await ReplicaClient.PushAsync(buddy, key, snapshot.Shard, replicate.SamplesConsumed).ConfigureAwait(false);
+            await ReplicaClient.PushAsync(buddy, replicas.Secret ?? throw new ReplicaUnavailableException("this process has no replica secret from the supervisor"),
+                key, snapshot.Shard, replicate.SamplesConsumed).ConfigureAwait(false);
         return new ShardReplicated(replicate.WorldEpoch, replicate.Step, world.Assignment.Rank, stall);
     }
 

@@ -11,8 +11,10 @@ namespace Forge.Actors.Replication;
 public static class MemoryShardRestore
 {
     /// <param name="local">This process's replica channel, read without a socket; null when it has none.</param>
+    /// <param name="secret">The job's replica secret, which every holder's channel asks for.</param>
     /// <exception cref="ReplicaUnavailableException">A copy is gone or damaged: the restore must come from elsewhere.</exception>
-    public static async Task<OptimizerShard> LoadAsync(string jobId, MemoryRestore restore, int rank, int worldSize, ReplicaServer? local, CancellationToken ct)
+    public static async Task<OptimizerShard> LoadAsync(string jobId, MemoryRestore restore, int rank, int worldSize, ReplicaServer? local, byte[] secret,
+        CancellationToken ct)
     {
         var range = ShardRange.For(restore.Numel, rank, worldSize);
         var end = range.Start + range.StoredLength(restore.Numel);
@@ -26,7 +28,7 @@ public static class MemoryShardRestore
             var key = new ReplicaKey(jobId, restore.SourceEpoch, source.OwnerRank, restore.Step);
             fetches.Add(local is not null && source.Endpoint == local.Endpoint
                 ? Task.FromResult(Slice(local.Store, key, from, to - from))
-                : FetchAsync(source.Endpoint, key, from, to - from, restore, ct));
+                : FetchAsync(source.Endpoint, secret, key, from, to - from, restore, ct));
         }
         if (fetches.Count == 0)
             throw new ReplicaUnavailableException($"no copy of step {restore.Step} covers rank {rank}'s range [{range.Start}, {end}) of world size {worldSize}");
@@ -41,9 +43,9 @@ public static class MemoryShardRestore
         }
     }
 
-    private static async Task<OptimizerShard> FetchAsync(string endpoint, ReplicaKey key, long start, long count, MemoryRestore restore, CancellationToken ct)
+    private static async Task<OptimizerShard> FetchAsync(string endpoint, byte[] secret, ReplicaKey key, long start, long count, MemoryRestore restore, CancellationToken ct)
     {
-        var (piece, samples) = await ReplicaClient.FetchAsync(endpoint, key, start, count, ct).ConfigureAwait(false);
+        var (piece, samples) = await ReplicaClient.FetchAsync(endpoint, secret, key, start, count, ct).ConfigureAwait(false);
         if (samples != restore.SamplesConsumed)
             throw new ReplicaUnavailableException($"{endpoint}'s copy of {key} is at data cursor {samples}, the restore expects {restore.SamplesConsumed}");
         return piece;

@@ -1,4 +1,6 @@
 using System.Net.Sockets;
+using System.Security.Authentication;
+using Forge.Actors.Collectives.Tcp;
 using Forge.Model.Optim;
 
 namespace Forge.Actors.Replication;
@@ -11,10 +13,10 @@ public static class ReplicaClient
 
     /// <summary>Sends a copy to the buddy at <paramref name="endpoint"/>; returns once the buddy verified and kept it.</summary>
     /// <exception cref="ReplicaUnavailableException">The buddy is unreachable, died mid-copy, or refused the copy.</exception>
-    public static Task PushAsync(string endpoint, ReplicaKey key, OptimizerShard shard, long samplesConsumed, CancellationToken ct = default) =>
+    public static Task PushAsync(string endpoint, byte[] secret, ReplicaKey key, OptimizerShard shard, long samplesConsumed, CancellationToken ct = default) =>
         OnOwnThread(() =>
         {
-            using var stream = Connect(endpoint, key);
+            using var stream = Connect(endpoint, secret, key);
             try
             {
                 ReplicaWire.WriteRequest(stream, ReplicaWire.Kind.Push, key);
@@ -37,10 +39,10 @@ public static class ReplicaClient
 
     /// <summary>Fetches [<paramref name="start"/>, start + <paramref name="count"/>) of a held copy, verified.</summary>
     /// <exception cref="ReplicaUnavailableException">The holder is gone, holds no such copy, or sent bytes that fail their checksum.</exception>
-    public static Task<(OptimizerShard Piece, long SamplesConsumed)> FetchAsync(string endpoint, ReplicaKey key, long start, long count, CancellationToken ct = default) =>
+    public static Task<(OptimizerShard Piece, long SamplesConsumed)> FetchAsync(string endpoint, byte[] secret, ReplicaKey key, long start, long count, CancellationToken ct = default) =>
         OnOwnThread(() =>
         {
-            using var stream = Connect(endpoint, key);
+            using var stream = Connect(endpoint, secret, key);
             try
             {
                 ReplicaWire.WriteRequest(stream, ReplicaWire.Kind.Fetch, key, start, count);
@@ -57,7 +59,9 @@ public static class ReplicaClient
             }
         }, ct);
 
-    private static NetworkStream Connect(string endpoint, ReplicaKey key)
+    /// <summary>A connection to the replica channel at <paramref name="endpoint"/> that proved <paramref name="secret"/> both ways.</summary>
+    /// <exception cref="ReplicaUnavailableException">Nothing listens there, or it is not this job's replica channel.</exception>
+    internal static NetworkStream Connect(string endpoint, byte[] secret, ReplicaKey key)
     {
         var colon = endpoint.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(endpoint[(colon + 1)..], out var port))
@@ -68,12 +72,22 @@ public static class ReplicaClient
         {
             using var connecting = new CancellationTokenSource(DefaultTimeout);
             socket.ConnectAsync(endpoint[..colon], port, connecting.Token).AsTask().GetAwaiter().GetResult();
-            return new NetworkStream(socket, ownsSocket: true);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException)
         {
             socket.Dispose();
             throw new ReplicaUnavailableException($"no replica channel at {endpoint} for {key}: {e.Message}", e);
+        }
+        try
+        {
+            using var proving = new CancellationTokenSource(TcpHandshake.Timeout);
+            ReplicaWire.Handshake.ConnectAsync(socket, secret, $"job '{key.JobId}'", ReplicaWire.Hello(), endpoint, proving.Token).GetAwaiter().GetResult();
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException or SocketException or OperationCanceledException)
+        {
+            socket.Dispose();
+            throw new ReplicaUnavailableException($"the replica channel at {endpoint} is not {key}'s: {e.Message}", e);
         }
     }
 }

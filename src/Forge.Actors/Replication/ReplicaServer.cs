@@ -8,6 +8,12 @@ namespace Forge.Actors.Replication;
 /// takes buddies' copies into <see cref="Store"/> (kept only once complete and verified) and serves ranges
 /// of held copies to restoring ranks. One per process, whatever its rank count; its <see cref="Endpoint"/>
 /// goes to the supervisor with every <c>WorldJoined</c>.
+/// <para>
+/// Every connection, both ways, first proves the job's replica secret (<see cref="Trust"/>): the supervisor
+/// makes one per incarnation and hands it to every process it admits, over remoting. Until this process has
+/// it, and for any connection that cannot prove it, nothing is read or served: a stranger can neither plant a
+/// copy nor read one.
+/// </para>
 /// </summary>
 public sealed class ReplicaServer : IDisposable
 {
@@ -15,6 +21,7 @@ public sealed class ReplicaServer : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly TimeSpan _ioTimeout;
     private int _receiving;
+    private volatile byte[]? _secret;
 
     /// <param name="host">The address this process's sockets bind to and advertise (a cluster node's --host), as the data plane's.</param>
     /// <param name="ioTimeout">A peer silent this long mid-transfer is given up.</param>
@@ -39,6 +46,19 @@ public sealed class ReplicaServer : IDisposable
 
     /// <summary>host:port of this process's replica channel.</summary>
     public string Endpoint { get; }
+
+    /// <summary>
+    /// The job's replica secret, as the supervisor that admitted this process sent it (a new supervisor sends a
+    /// new one): connections to this channel must prove it, and this process's own pushes and fetches prove it.
+    /// </summary>
+    public void Trust(byte[] secret)
+    {
+        if (secret.Length < 16) throw new ArgumentException($"a replica secret of {secret.Length} bytes: expected at least 16", nameof(secret));
+        _secret = secret;
+    }
+
+    /// <summary>The secret this process's connections prove, or null before the supervisor sent one.</summary>
+    public byte[]? Secret => _secret;
 
     /// <summary>Copies being received now (none of them is in <see cref="Store"/> until complete).</summary>
     public int ReceivesInProgress => Volatile.Read(ref _receiving);
@@ -65,6 +85,8 @@ public sealed class ReplicaServer : IDisposable
         peer.ReceiveTimeout = peer.SendTimeout = (int)_ioTimeout.TotalMilliseconds;
         var from = peer.RemoteEndPoint?.ToString() ?? "a peer";
         using var stream = new NetworkStream(peer, ownsSocket: true);
+        // Not one byte of a request is read from a connection that has not proved the secret.
+        if (_secret is not { } secret || ReplicaWire.Handshake.AcceptAsync(peer, secret, _stop.Token).GetAwaiter().GetResult() is null) return;
         try
         {
             var (kind, key, start, count) = ReplicaWire.ReadRequest(stream);

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using System.Text;
+using Forge.Actors.Collectives.Tcp;
 using Forge.Model.Optim;
 
 namespace Forge.Actors.Replication;
@@ -10,11 +11,22 @@ namespace Forge.Actors.Replication;
 /// The replica channel's framing. A request names a copy (<see cref="ReplicaKey"/>); a copy on the wire is a
 /// fixed header (start, length, optimizer step, data cursor), the three fp32 arrays, and an XxHash3 of all of
 /// it. The reader allocates only after checking the length, and hands out nothing before the checksum matched:
-/// a copy cut short by its sender's death ends in an exception, never in a partial shard.
+/// a copy cut short by its sender's death ends in an exception, never in a partial shard. Before any of it, the
+/// connection proves the job's replica secret both ways (<see cref="Handshake"/>).
 /// </summary>
 internal static class ReplicaWire
 {
     public const uint Magic = 0x31505246; // "FRP1"
+
+    /// <summary>The data plane's challenge-response under the replica channel's own labels; the hello is the magic alone.</summary>
+    public static readonly TcpHandshake.Channel Handshake = new("forge-replica/1", Magic, sizeof(uint), "Forge replica channel");
+
+    public static byte[] Hello()
+    {
+        var hello = new byte[sizeof(uint)];
+        BinaryPrimitives.WriteUInt32LittleEndian(hello, Magic);
+        return hello;
+    }
 
     public enum Kind : byte
     {

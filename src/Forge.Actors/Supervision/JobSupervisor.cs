@@ -52,6 +52,11 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     // Job-wide too: where the buddy replicas of the last worlds are, and each rank's replica endpoint (its process).
     private readonly ReplicaLedger _replicas = new();
     private readonly Dictionary<IActorRef, string> _replicaEndpoints = [];
+    // Memory-only processes (`forge node --memory-only`): their holder actor and replica endpoint. Buddies of ranks
+    // that have no other process to copy to; they train nothing, so they are never in a world.
+    private readonly Dictionary<IActorRef, string> _holders = [];
+    // What every replica channel connection of this incarnation's job proves (ReplicaServer.Trust).
+    private readonly byte[] _replicaSecret = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
 
     public JobSupervisor(SupervisorStart start, ICheckpointStore store, ITrainingObserver observer)
     {
@@ -180,6 +185,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
 
     private void Forming()
     {
+        HolderHandlers();
         Receive<RegisterRank>(Register);
         Receive<StoreProof>(p => { if (Admit(p)) FormWhenReady(); });
         Receive<FormationSettled>(_ => { if (_pool.Count >= _settings.MinRanks) StartFormation(); });
@@ -187,8 +193,8 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             ? $"only {_pool.Count} of the {_settings.ExpectedRanks} launched ranks registered within distributed.form_timeout_sec={_settings.FormTimeout.TotalSeconds}"
             : $"only {_pool.Count} of elastic.min_ranks={_settings.MinRanks} ranks registered within distributed.form_timeout_sec={_settings.FormTimeout.TotalSeconds}"));
         Receive<Terminated>(t => RemoveFromPool(t.ActorRef));
-        Receive<ClusterEvent.UnreachableMember>(u => DropAll(RanksAt(u.Member.Address), $"node {u.Member.Address} is unreachable"));
-        Receive<AssociationErrorEvent>(NodeLoss.ProcessIsGone, e => DropAll(RanksAt(e.RemoteAddress), GoneReason(e)));
+        Receive<ClusterEvent.UnreachableMember>(u => { LoseHoldersAt(u.Member.Address, $"node {u.Member.Address} is unreachable"); DropAll(RanksAt(u.Member.Address), $"node {u.Member.Address} is unreachable"); });
+        Receive<AssociationErrorEvent>(NodeLoss.ProcessIsGone, e => { LoseHoldersAt(e.RemoteAddress, GoneReason(e)); DropAll(RanksAt(e.RemoteAddress), GoneReason(e)); });
         Receive<StopJob>(s => { _job = _job with { StopReason = s.Reason }; Finish(false, null); });
         Common(nameof(Forming));
     }
@@ -228,6 +234,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
 
     private void Joining(JoiningData data)
     {
+        HolderHandlers();
         var world = data.World;
         Receive<GroupCreated>(g => g.WorldEpoch == world.Epoch, g =>
         {
@@ -287,12 +294,11 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     private void WorldFormed(World world, string[] replicaEndpoints)
     {
         Timers.Cancel(JoinTimer);
-        var buddies = ReplicaLedger.Buddies(replicaEndpoints);
-        _replicas.BeginWorld(world.Epoch, replicaEndpoints, buddies);
-        var replicating = _settings.ReplicaInterval > 0 && world.Size > 1 && buddies.All(b => b is not null);
-        if (_settings.ReplicaInterval > 0 && world.Size > 1 && !replicating)
+        _replicas.BeginWorld(world.Epoch, replicaEndpoints);
+        var buddies = BuddiesOf(replicaEndpoints);
+        if (_settings.ReplicaInterval > 0 && (world.Size > 1 || _holders.Count > 0) && buddies.Any(b => b is null))
             _observer.OnMessage($"world {world.Epoch}: no buddy replicas (ranks {string.Join(", ", Enumerable.Range(0, world.Size).Where(r => buddies[r] is null))} " +
-                                "have no rank in another process to copy their shard to); a failure restores the durable checkpoint");
+                                "have no rank in another process, nor a memory-only node, to copy their shard to); a failure restores the durable checkpoint");
         if (!_job.Started)
         {
             if (_job.FromMemory is { } adopted)
@@ -309,7 +315,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             _observer.OnMessage($"world {world.Epoch} formed with {world.Size} ranks; continuing from step {_job.Step}: {source}");
         }
         _job = _job with { FromMemory = null };
-        var data = new RunningData(world) { Buddies = replicating ? buddies.Select(b => replicaEndpoints[b!.Value]).ToArray() : null };
+        var data = new RunningData(world) { ReplicaEndpoints = replicaEndpoints };
         Become(() => Running(data));
         Continue(data);
     }
@@ -318,6 +324,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
 
     private void Running(RunningData data)
     {
+        HolderHandlers();
         var world = data.World;
         Receive<StepDone>(d => d.WorldEpoch == world.Epoch && data.Barrier is not null, d =>
         {
@@ -441,7 +448,8 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     /// </summary>
     private void StepOn(RunningData data)
     {
-        if (data.Buddies is { } buddies && _policy.ReplicaDue(_job.Step))
+        // Buddies are chosen per round: a memory-only node that registers after the world formed serves its next round.
+        if (_policy.ReplicaDue(_job.Step) && BuddiesOf(data.ReplicaEndpoints) is var buddies && buddies.All(b => b is not null))
         {
             if (_replicas.InFlight)
             {
@@ -450,7 +458,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             }
             var step = new ReplicaStep(data.World.Epoch, _job.Step);
             var retain = _replicas.Retained;
-            _replicas.Started(step, _job.SamplesConsumed);
+            _replicas.Started(step, _job.SamplesConsumed, buddies);
             for (var rank = 0; rank < data.World.Size; rank++)
                 data.World.Ranks[rank].Tell(new ReplicateShard(step.WorldEpoch, step.Step, _job.SamplesConsumed, buddies[rank], retain));
         }
@@ -572,6 +580,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
 
     private void Recovering(RecoveringData data)
     {
+        HolderHandlers();
         var epoch = data.World.Epoch;
         Receive<StepAborted>(a => a.WorldEpoch == epoch, _ => { data.AwaitingAbort.Remove(Sender); ReformWhenSettled(data); });
         Receive<ProcessProbed>(p => p.Epoch == epoch && p.Refused && data.AwaitingAbort.Contains(p.Rank), p =>
@@ -637,6 +646,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
 
     private void LoseNodeWhileRecovering(RecoveringData data, Address address, string reason)
     {
+        LoseHoldersAt(address, reason);
         var lost = RanksAt(address);
         DropAll(lost, reason);
         foreach (var rank in lost) data.AwaitingAbort.Remove(rank);
@@ -656,6 +666,8 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             data.Stopping.Add(rank);
             rank.Tell(new LeaveJob(reason));
         }
+        // Holders keep nothing the end needs: they are told, not waited for.
+        foreach (var holder in _holders.Keys) holder.Tell(new LeaveJob(reason));
         Timers.StartSingleTimer(ShutdownTimer, ShutdownTimedOut.Instance, _settings.ShutdownTimeout);
         Become(() => Done(data));
         if (data.Stopping.Count == 0) Report(data);
@@ -672,6 +684,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         Receive<AwaitJobFinished>(_ => _awaiters.Add(Sender));
         Receive<RegisterRank>(_ => Sender.Tell(new LeaveJob("the job has finished")));
         Receive<StoreProof>(_ => Sender.Tell(new LeaveJob("the job has finished")));
+        Receive<RegisterReplicaHolder>(_ => Sender.Tell(new LeaveJob("the job has finished")));
         // Late step and shard reports of the last world, and commits that finished after the end.
         ReceiveAny(message => _log.Debug("after the job's end: ignored {0} from {1}", message.GetType().Name, Sender));
     }
@@ -703,6 +716,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
 
     private void LoseNode(World world, RunningData? running, Address address, string reason)
     {
+        LoseHoldersAt(address, reason);
         var lost = RanksAt(address);
         if (lost.Any(world.Contains)) Recover(reason, world, lost, running);
         else DropAll(lost, reason);
@@ -753,7 +767,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             return;
         }
         // Retries of a registration already admitted cross the first answer.
-        if (_inPool.Contains(Sender)) Sender.Tell(new RankRegistered(_settings.JobId));
+        if (_inPool.Contains(Sender)) Sender.Tell(Registered);
         else Sender.Tell(new ProveStore(_settings.JobId, _record!.Token, _store.Location));
     }
 
@@ -783,7 +797,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             Context.Watch(Sender);
             _observer.OnMessage($"rank registered: {registration.Node} device {registration.Device} ({_pool.Count} available)");
         }
-        Sender.Tell(new RankRegistered(_settings.JobId));
+        Sender.Tell(Registered);
         return added;
     }
 
@@ -819,6 +833,58 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
 
     private IActorRef[] RanksAt(Address address) => _pool.Where(r => r.Path.Address.Equals(address)).ToArray();
 
+    private RankRegistered Registered => new(_settings.JobId, _settings.ReplicaInterval > 0 ? _replicaSecret : null);
+
+    // ---------------------------------------------------------------- memory-only holders
+
+    /// <summary>Forming, Joining, Running and Recovering: holders come and go whatever the world does.</summary>
+    private void HolderHandlers()
+    {
+        Receive<RegisterReplicaHolder>(RegisterHolder);
+        // Before the states' own Terminated handlers: a holder is no rank, its loss re-forms no world.
+        Receive<Terminated>(t => _holders.ContainsKey(t.ActorRef), t => LoseHolder(t.ActorRef, "it stopped"));
+    }
+
+    private void RegisterHolder(RegisterReplicaHolder holder)
+    {
+        if (holder.JobId != _settings.JobId)
+        {
+            var refusal = $"its config trains job '{holder.JobId}' but this job is '{_settings.JobId}': start `forge node --memory-only` with the config the seed trains with (same run_name)";
+            _observer.OnMessage($"memory-only node {holder.Node} refused: {refusal}");
+            Sender.Tell(new LeaveJob(refusal, Refused: true));
+            return;
+        }
+        if (_settings.ReplicaInterval <= 0)
+        {
+            Sender.Tell(new LeaveJob("this job keeps no buddy replicas (elastic.replica_interval = 0): a memory-only node has nothing to hold", Refused: true));
+            return;
+        }
+        if (_holders.TryAdd(Sender, holder.Endpoint))
+        {
+            Context.Watch(Sender);
+            _observer.OnMessage($"memory-only node registered: {holder.Node}, replica channel {holder.Endpoint} ({_holders.Count} holding copies)");
+        }
+        Sender.Tell(new ReplicaHolderRegistered(_settings.JobId, _replicaSecret));
+    }
+
+    private void LoseHolder(IActorRef holder, string reason)
+    {
+        if (!_holders.Remove(holder, out var endpoint)) return;
+        Context.Unwatch(holder);
+        // Every copy it held went with it; a round it was receiving fails at its sender.
+        _replicas.Lose(endpoint);
+        _observer.OnMessage($"memory-only node with replica channel {endpoint} lost: {reason}");
+    }
+
+    private void LoseHoldersAt(Address address, string reason)
+    {
+        foreach (var holder in _holders.Keys.Where(h => h.Path.Address.Equals(address)).ToArray()) LoseHolder(holder, reason);
+    }
+
+    /// <summary>Each rank's buddy endpoint now (<see cref="ReplicaLedger.Buddies"/>), over the ranks' processes and the live holders.</summary>
+    private string?[] BuddiesOf(string[] replicaEndpoints) =>
+        _settings.ReplicaInterval > 0 ? ReplicaLedger.Buddies(replicaEndpoints, _holders.Values.Order(StringComparer.Ordinal).ToArray()) : new string?[replicaEndpoints.Length];
+
     // ---------------------------------------------------------------- state data
 
     /// <summary>A formed world: its epoch and its ranks, indexed by rank.</summary>
@@ -848,8 +914,8 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         public bool Committing { get; set; }
         /// <summary>A checkpoint fell due while <see cref="Checkpoint"/> was still writing: take it at the next barrier after the commit.</summary>
         public bool CheckpointDeferred { get; set; }
-        /// <summary>Each rank's buddy's replica endpoint, or null when this world keeps no buddy replicas.</summary>
-        public string?[]? Buddies { get; init; }
+        /// <summary>Each rank's replica endpoint (its process's channel; empty: none), from which each round's buddies are chosen.</summary>
+        public required string[] ReplicaEndpoints { get; init; }
         /// <summary>The next step waits for the previous round of copies (see <see cref="StepOn"/>).</summary>
         public bool StepHeld { get; set; }
     }

@@ -5,7 +5,7 @@ namespace Forge.Actors.Supervision;
 
 /// <summary>
 /// Where the job's buddy replicas are, free of actors: for each replicated step, which processes hold a
-/// complete copy of each shard. It answers the supervisor's three questions: who is each rank's buddy
+/// complete copy of each shard (its owner's, and its buddy's: a rank's or a memory-only holder's). It answers the supervisor's three questions: who is each rank's buddy
 /// (<see cref="Buddies"/>), whether a copy is still being made (<see cref="InFlight"/>: the next one waits, so
 /// at most two copies of a shard exist), and the newest step a re-formed world can restore from memory
 /// (<see cref="RestorePoint"/>: every shard has a copy in a live process). Holders are replica endpoints,
@@ -20,36 +20,47 @@ public sealed class ReplicaLedger
     private long _sequence;
 
     /// <summary>
-    /// Each rank's buddy: the first rank after it (cyclically) in another machine (endpoint host), else the first
-    /// in another process (endpoint), else none; so copies spread around the world like a ring, and a copy
-    /// survives its owner's machine where the world spans machines. A rank without an endpoint has no buddy.
+    /// Each rank's buddy, as a replica endpoint: the first rank after it (cyclically) in another machine (endpoint
+    /// host), else a memory-only holder (<paramref name="holders"/>: processes that keep copies and train nothing) in
+    /// another machine, else the first rank in another process, else a holder in another process, else none. So copies
+    /// spread around the world like a ring and survive their owner's machine where the world spans machines; holders
+    /// serve worlds that have no other process, such as one GPU with a buddy process beside it. Ranks that fall back
+    /// on holders are spread over them by rank. A rank without an endpoint has no buddy.
     /// </summary>
-    public static int?[] Buddies(IReadOnlyList<string> endpoints)
+    public static string?[] Buddies(IReadOnlyList<string> endpoints, IReadOnlyList<string>? holders = null)
     {
-        var buddies = new int?[endpoints.Count];
+        holders ??= [];
+        var buddies = new string?[endpoints.Count];
         for (var rank = 0; rank < endpoints.Count; rank++)
         {
-            if (endpoints[rank].Length == 0) continue;
-            var later = Enumerable.Range(1, endpoints.Count - 1).Select(k => (rank + k) % endpoints.Count)
-                .Where(r => endpoints[r].Length > 0 && endpoints[r] != endpoints[rank]).ToList();
-            buddies[rank] = later.Cast<int?>().FirstOrDefault(r => Host(endpoints[r!.Value]) != Host(endpoints[rank])) ?? later.Cast<int?>().FirstOrDefault();
+            var own = endpoints[rank];
+            if (own.Length == 0) continue;
+            var ranks = Enumerable.Range(1, endpoints.Count - 1).Select(k => endpoints[(rank + k) % endpoints.Count])
+                .Where(e => e.Length > 0 && e != own).ToList();
+            var holding = Enumerable.Range(0, holders.Count).Select(k => holders[(rank + k) % holders.Count])
+                .Where(e => e.Length > 0 && e != own).ToList();
+            bool Elsewhere(string e) => Host(e) != Host(own);
+            buddies[rank] = ranks.FirstOrDefault(Elsewhere) ?? holding.FirstOrDefault(Elsewhere) ?? ranks.FirstOrDefault() ?? holding.FirstOrDefault();
         }
         return buddies;
     }
 
-    /// <summary>A world formed: its ranks' replica endpoints (empty: none) and buddies. Copies of older worlds stay restorable.</summary>
-    public void BeginWorld(long epoch, IReadOnlyList<string> endpoints, IReadOnlyList<int?> buddies)
+    /// <summary>A world formed: its ranks' replica endpoints (empty: none). Copies of older worlds stay restorable.</summary>
+    public void BeginWorld(long epoch, IReadOnlyList<string> endpoints)
     {
-        _worlds[epoch] = new WorldHolders(endpoints.ToArray(), buddies.ToArray());
+        _worlds[epoch] = new WorldHolders(endpoints.ToArray());
         DropUnfinished();
     }
 
-    /// <summary>A round of copies of `step` started, at data cursor `samplesConsumed`; an unfinished earlier round is given up.</summary>
-    public void Started(ReplicaStep step, long samplesConsumed)
+    /// <summary>
+    /// A round of copies of `step` started, at data cursor `samplesConsumed`, each rank sending to `buddies[rank]`
+    /// (<see cref="Buddies"/>); an unfinished earlier round is given up.
+    /// </summary>
+    public void Started(ReplicaStep step, long samplesConsumed, IReadOnlyList<string?> buddies)
     {
         DropUnfinished();
         var world = _worlds[step.WorldEpoch];
-        _steps[step] = new StepCopies(++_sequence, samplesConsumed, world.Endpoints.Length);
+        _steps[step] = new StepCopies(++_sequence, samplesConsumed, world.Endpoints.Length, buddies.ToArray());
     }
 
     /// <summary>Rank `rank` reported its copy of `step` complete in its own process and its buddy's.</summary>
@@ -57,7 +68,7 @@ public sealed class ReplicaLedger
     {
         if (!_steps.TryGetValue(step, out var copies) || rank < 0 || rank >= copies.Holders.Length || copies.Holders[rank] is not null) return;
         var world = _worlds[step.WorldEpoch];
-        copies.Holders[rank] = new[] { world.Endpoints[rank], world.Buddies[rank] is { } b ? world.Endpoints[b] : "" }
+        copies.Holders[rank] = new[] { world.Endpoints[rank], copies.Buddies[rank] ?? "" }
             .Where(e => e.Length > 0 && !_lost.Contains(e)).ToHashSet();
         if (!copies.Complete) return;
         // The newest complete round supersedes every other: no store needs an older copy again.
@@ -171,7 +182,7 @@ public sealed class ReplicaLedger
 
     private static string Host(string endpoint) => endpoint[..Math.Max(0, endpoint.LastIndexOf(':'))];
 
-    private sealed record WorldHolders(string[] Endpoints, int?[] Buddies);
+    private sealed record WorldHolders(string[] Endpoints);
 
     private sealed class AdoptedCopy(HeldCopy held, HashSet<string> holders)
     {
@@ -180,8 +191,10 @@ public sealed class ReplicaLedger
         public bool Conflict { get; set; }
     }
 
-    private sealed class StepCopies(long sequence, long samplesConsumed, int worldSize)
+    private sealed class StepCopies(long sequence, long samplesConsumed, int worldSize, string?[] buddies)
     {
+        /// <summary>Where each rank of the round sends its copy.</summary>
+        public string?[] Buddies { get; } = buddies;
         public long Sequence { get; } = sequence;
         public long SamplesConsumed { get; } = samplesConsumed;
         /// <summary>Per rank of the step's world: the live processes holding its copy, or null until the rank reported.</summary>

@@ -3,6 +3,7 @@ using Forge.Actors.Checkpointing;
 using Forge.Actors.Cluster;
 using Forge.Actors.Protocol;
 using Forge.Actors.Ranks;
+using Forge.Actors.Replication;
 using Forge.Actors.Supervision;
 using Forge.Model.Config;
 
@@ -22,13 +23,17 @@ public static class LocalTrainingJob
     /// </summary>
     public static async Task<JobFinished> RunAsync(TrainingJobOptions options, ITrainingObserver observer, TrainingServices services, CancellationToken ct)
     {
-        var devices = LocalDevices(options.Ranks, services.CudaDeviceCount);
+        if (options.MemoryOnly && (services.Cluster is null || services.Replicas is null))
+            throw new ArgumentException(services.Cluster is null
+                ? "--memory-only trains nothing here, so it needs --cluster-port: the ranks come from `forge node` processes"
+                : $"--memory-only holds buddy replicas, but elastic.replica_interval = {options.Config.Elastic.ReplicaInterval} keeps none: expected 1 or more");
+        var devices = options.MemoryOnly ? [] : LocalDevices(options.Ranks, services.CudaDeviceCount);
         var settings = await LaunchSettings(options, services, devices.Count, observer, ct).ConfigureAwait(false);
         if (services.Cluster is { } seed)
         {
             var starts = new SupervisorStarts(settings.JobId, new SupervisorStart.Launch(settings, options.ResolvedConfig), TakeOverSettings(options, services));
             await using var node = JobNode.Start(seed.Host, seed.Port, [], devices.Select(services.ForRank).ToList(), starts, services.Store, observer,
-            akkaLog: AkkaLog(options), security: options.Config.Security);
+            akkaLog: AkkaLog(options), security: options.Config.Security, memoryOnly: options.MemoryOnly ? services.Replicas : null);
             var result = await node.RunAsync(stopJobOnCancel: true, ct).ConfigureAwait(false);
             return result.Finished ?? new JobFinished(settings.ResumeFrom?.Step ?? 0, false, null,
                 $"the job went on without this process's supervisor: {result.LastLeave?.Reason ?? "no word from it"}");
@@ -60,13 +65,14 @@ public static class LocalTrainingJob
     /// <summary>
     /// `forge node`: lends this process's ranks to the cluster job at <paramref name="seeds"/> until the job ends or
     /// refuses them, or <paramref name="ct"/> fires; hosts the job's supervisor when this process becomes the oldest.
+    /// With <paramref name="memoryOnly"/> (and no devices), it lends that replica channel instead, as a buddy that trains nothing.
     /// </summary>
     public static async Task<JobNodeResult> RunNodeAsync(TrainingJobOptions options, string host, int port, IReadOnlyList<string> seeds,
-        IReadOnlyList<int> devices, ITrainingObserver observer, TrainingServices services, CancellationToken ct)
+        IReadOnlyList<int> devices, ITrainingObserver observer, TrainingServices services, CancellationToken ct, ReplicaServer? memoryOnly = null)
     {
         var starts = new SupervisorStarts(options.Config.RunName, launch: null, TakeOverSettings(options, services));
         await using var node = JobNode.Start(host, port, seeds, devices.Select(services.ForRank).ToList(), starts, services.Store, observer,
-            akkaLog: AkkaLog(options), security: options.Config.Security);
+            akkaLog: AkkaLog(options), security: options.Config.Security, memoryOnly: memoryOnly);
         return await node.RunAsync(stopJobOnCancel: false, ct).ConfigureAwait(false);
     }
 

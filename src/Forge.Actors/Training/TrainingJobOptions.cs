@@ -19,6 +19,11 @@ public sealed record TrainingJobOptions
     public int Ranks { get; init; }
     public bool Resume { get; init; }
     /// <summary>
+    /// A cluster seed that trains nothing (`forge train --cluster-port P --memory-only`): it hosts the supervisor and
+    /// holds the ranks' buddy replicas, so a one-GPU `forge node` that dies is restored from this process's memory.
+    /// </summary>
+    public bool MemoryOnly { get; init; }
+    /// <summary>
     /// The address this process's sockets bind to and advertise (the CPU data plane's listeners; remoting
     /// binds the cluster's own host): loopback for a single-machine job, the `--host` of a cluster node.
     /// </summary>

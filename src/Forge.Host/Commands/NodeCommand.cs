@@ -42,6 +42,11 @@ public static class NodeCommand
         gpus.Validators.Add(r => { if ((r.GetValueOrDefault<int[]>() ?? []).Any(g => g < 0)) r.AddError("--gpu must be a device index of 0 or more"); });
         var cpuRanks = new Option<int>("--ranks") { Description = "CPU ranks to lend when no --gpu is given", DefaultValueFactory = _ => 1 };
         cpuRanks.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--ranks must be at least 1"); });
+        var memoryOnly = new Option<bool>("--memory-only")
+        {
+            Description = "Lend host memory only: keep other processes' buddy replicas (elastic.replica_interval) and train nothing, " +
+                          "so that a job without another process, such as one GPU, loses at most a step",
+        };
         var set = CommonOptions.Set();
         var runs = CommonOptions.RunsRoot();
         runs.Description = "Directory that holds run directories: the seed's --runs, so that this node's ranks write the job's SQLite store";
@@ -50,18 +55,22 @@ public static class NodeCommand
             "Lend this machine's GPUs (or CPU ranks) to a cluster job: start `forge train <config> --cluster-port P` on one " +
             "machine, then `forge node --config <config> --seed <that-host>:P` on the others. Ctrl-C leaves the job, which re-forms without these ranks.")
         {
-            config, seeds, host, port, gpus, cpuRanks, set, runs,
+            config, seeds, host, port, gpus, cpuRanks, memoryOnly, set, runs,
         };
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(memoryOnly) && (r.GetValue(gpus) ?? []).Length > 0) r.AddError("--memory-only trains nothing: it takes no --gpu");
+        });
         command.SetAction((parse, _) => RunAsync(
             parse.GetValue(config)!, parse.GetValue(set) ?? [], new NodeAddressing(parse.GetValue(seeds)!, parse.GetValue(host)!, parse.GetValue(port)),
-            parse.GetValue(gpus) ?? [], parse.GetValue(cpuRanks), ForgeConsole.Create(), parse.GetValue(runs)!));
+            parse.GetValue(gpus) ?? [], parse.GetValue(cpuRanks), ForgeConsole.Create(), parse.GetValue(runs)!, parse.GetValue(memoryOnly)));
         return command;
     }
 
     internal sealed record NodeAddressing(string[] Seeds, string Host, int Port);
 
     internal static async Task<int> RunAsync(string configPath, string[] overrides, NodeAddressing address, int[] gpus, int cpuRanks, IAnsiConsole console,
-        string runsRoot = "runs")
+        string runsRoot = "runs", bool memoryOnly = false)
     {
         Forge.Model.Config.JobConfig config;
         try
@@ -76,9 +85,9 @@ public static class NodeCommand
 
         var launch = new NodeLaunch
         {
-            Config = config, Seeds = address.Seeds, Host = address.Host, Port = address.Port, Gpus = gpus, CpuRanks = cpuRanks,
+            Config = config, Seeds = address.Seeds, Host = address.Host, Port = address.Port, Gpus = gpus, CpuRanks = cpuRanks, MemoryOnly = memoryOnly,
         };
-        var ranks = gpus.Length > 0 ? $"GPU {string.Join(", ", gpus)}" : $"{cpuRanks} CPU rank(s)";
+        var ranks = memoryOnly ? "host memory for buddy replicas (no ranks)" : gpus.Length > 0 ? $"GPU {string.Join(", ", gpus)}" : $"{cpuRanks} CPU rank(s)";
         console.MarkupLine($"node {Markup.Escape(address.Host)}:{address.Port}: lending {Markup.Escape(ranks)} to job {Markup.Escape(config.RunName)} at {Markup.Escape(address.Seeds[0])}");
 
         using var signals = new StopSignals(message => console.MarkupLine($"[yellow]{Markup.Escape(message)}[/]")).Register();

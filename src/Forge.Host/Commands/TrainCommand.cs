@@ -18,20 +18,30 @@ public static class TrainCommand
         var runs = CommonOptions.RunsRoot();
         var clusterPort = CommonOptions.ClusterPort();
         var host = CommonOptions.Host();
+        var memoryOnly = new Option<bool>("--memory-only")
+        {
+            Description = "With --cluster-port: train nothing here; host the job's supervisor and keep the ranks' buddy replicas " +
+                          "(elastic.replica_interval) in this process's memory, for `forge node` processes that bring the GPUs",
+        };
 
         var command = new Command("train",
             "Train on this machine: a supervisor and N local ranks (GPUs, or CPU ranks) in one process, " +
             "outputs and a SQLite checkpoint store in runs/<run_name>/ (an earlier run there is moved aside). Ctrl-C checkpoints and stops.")
         {
-            config, set, ranks, runs, clusterPort, host,
+            config, set, ranks, runs, clusterPort, host, memoryOnly,
         };
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(memoryOnly) && r.GetValue(clusterPort) is null) r.AddError("--memory-only needs --cluster-port: its ranks come from `forge node` processes");
+        });
         command.SetAction((parse, _) => RunAsync(
             parse.GetValue(config)!, parse.GetValue(set) ?? [], parse.GetValue(ranks), parse.GetValue(runs)!,
-            CommonOptions.Cluster(parse, host, clusterPort), ForgeConsole.Create()));
+            CommonOptions.Cluster(parse, host, clusterPort), ForgeConsole.Create(), parse.GetValue(memoryOnly)));
         return command;
     }
 
-    internal static async Task<int> RunAsync(string configPath, string[] overrides, int ranks, string runsRoot, ClusterAddress? cluster, IAnsiConsole console)
+    internal static async Task<int> RunAsync(string configPath, string[] overrides, int ranks, string runsRoot, ClusterAddress? cluster, IAnsiConsole console,
+        bool memoryOnly = false)
     {
         Forge.Model.Config.JobConfig config;
         try
@@ -67,7 +77,7 @@ public static class TrainCommand
 
         if (cluster is not null) console.MarkupLine($"cluster seed: forge node processes join with [bold]--seed {Markup.Escape(cluster.ToString())}[/]");
 
-        var options = new TrainingJobOptions { Config = config, RunDirectory = run.Path, Ranks = ranks, Resume = false };
+        var options = new TrainingJobOptions { Config = config, RunDirectory = run.Path, Ranks = ranks, Resume = false, MemoryOnly = memoryOnly };
         return await JobSession.RunAsync(config, run, resume: false, console,
             (observer, journal, ct) => JobBackend.RunLocalAsync(options, cluster, observer, journal, ct),
             ct => HeldOutCaptions.FromLatestCheckpointAsync(config, run, ct));

@@ -50,6 +50,10 @@ internal static class JobBackend
         var observer = observerFor(journal => { lock (mirrors) mirrors.Add(MirrorJournal(journal, services.Store, launch.Config.RunName)); });
         try
         {
+            if (launch.MemoryOnly)
+                return await LocalTrainingJob.RunNodeAsync(options, launch.Host, launch.Port, launch.Seeds, [], observer, services, ct,
+                    memoryOnly: services.Replicas ?? throw new ArgumentException(
+                        $"--memory-only holds buddy replicas, but elastic.replica_interval = {launch.Config.Elastic.ReplicaInterval} keeps none: expected 1 or more"));
             var devices = launch.Gpus.Count > 0 ? launch.Gpus : Enumerable.Repeat(-1, launch.CpuRanks).ToArray();
             return await LocalTrainingJob.RunNodeAsync(options, launch.Host, launch.Port, launch.Seeds, devices, observer, services, ct);
         }

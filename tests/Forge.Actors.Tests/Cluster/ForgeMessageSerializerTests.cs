@@ -62,6 +62,9 @@ public sealed class ForgeMessageSerializerTests() : Akka.TestKit.Xunit2.TestKit(
         new ReplicateShard(3, 43, 5504, "10.0.0.2:4100", [new ReplicaStep(3, 42)]),
         new ShardReplicated(3, 43, 1, 0.002),
         new ShardReplicationFailed(3, 43, 1, "buddy refused"),
+        new RankRegistered("job", [1, 2, 3, 250]),
+        new RegisterReplicaHolder("job", "127.0.0.1:4054", "127.0.0.1:41000"),
+        new ReplicaHolderRegistered("job", [9, 8, 7]),
     ];
 
     [Theory]

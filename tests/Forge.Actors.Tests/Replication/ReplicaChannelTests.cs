@@ -10,6 +10,16 @@ namespace Forge.Actors.Tests.Replication;
 public sealed class ReplicaChannelTests
 {
     private static readonly ReplicaKey Key = new("job", 3, 1, 14);
+    /// <summary>The job's replica secret, as a supervisor hands it out.</summary>
+    internal static readonly byte[] Secret = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+
+    /// <summary>A loopback replica channel that holds the job's secret, as once its process was admitted.</summary>
+    internal static ReplicaServer Trusted(ReplicaStore store)
+    {
+        var server = ReplicaServer.Loopback(store);
+        server.Trust(Secret);
+        return server;
+    }
 
     internal static OptimizerShard Shard(long start, long length, long step = 14, int seed = 1)
     {
@@ -22,17 +32,17 @@ public sealed class ReplicaChannelTests
     public async Task APushedCopyIsKeptBitExactAndServesAnyRangeOfIt()
     {
         using var store = new ReplicaStore();
-        using var buddy = ReplicaServer.Loopback(store);
+        using var buddy = Trusted(store);
         var shard = Shard(start: 100, length: 3000);
 
-        await ReplicaClient.PushAsync(buddy.Endpoint, Key, shard, samplesConsumed: 448);
+        await ReplicaClient.PushAsync(buddy.Endpoint, Secret, Key, shard, samplesConsumed: 448);
 
         Assert.True(store.TryGet(Key, out var kept));
         Assert.Equal((shard.Start, shard.Length, shard.Step, 448L), (kept.Shard.Start, kept.Shard.Length, kept.Shard.Step, kept.SamplesConsumed));
         Assert.Equal(shard.Master, kept.Shard.Master);
         Assert.Equal(shard.ExpAvg, kept.Shard.ExpAvg);
         Assert.Equal(shard.ExpAvgSq, kept.Shard.ExpAvgSq);
-        var (piece, samples) = await ReplicaClient.FetchAsync(buddy.Endpoint, Key, start: 1100, count: 700);
+        var (piece, samples) = await ReplicaClient.FetchAsync(buddy.Endpoint, Secret, Key, start: 1100, count: 700);
         Assert.Equal(448, samples);
         Assert.Equal((1100L, 700L, 14L), (piece.Start, piece.Length, piece.Step));
         Assert.Equal(shard.ExpAvgSq.AsSpan(1000, 700).ToArray(), piece.ExpAvgSq);
@@ -42,19 +52,19 @@ public sealed class ReplicaChannelTests
     public async Task AHalfReceivedCopyIsNeverKeptNorServed()
     {
         using var store = new ReplicaStore();
-        using var buddy = ReplicaServer.Loopback(store);
+        using var buddy = Trusted(store);
         var whole = WireBytes(Shard(0, 5000));
 
         // The sender dies halfway through the copy: its socket closes with half the bytes sent.
-        using (var socket = Connect(buddy.Endpoint))
+        using (var stream = ReplicaClient.Connect(buddy.Endpoint, Secret, Key))
         {
-            socket.Send(whole.AsSpan(0, whole.Length / 2));
+            stream.Write(whole.AsSpan(0, whole.Length / 2));
             await WaitUntil(() => buddy.ReceivesInProgress == 1);
         }
         await WaitUntil(() => buddy.ReceivesInProgress == 0);
 
         Assert.Empty(store.Keys);
-        var refused = await Assert.ThrowsAsync<ReplicaUnavailableException>(() => ReplicaClient.FetchAsync(buddy.Endpoint, Key, 0, 10));
+        var refused = await Assert.ThrowsAsync<ReplicaUnavailableException>(() => ReplicaClient.FetchAsync(buddy.Endpoint, Secret, Key, 0, 10));
         Assert.Contains("holds no copy", refused.Message);
     }
 
@@ -62,13 +72,12 @@ public sealed class ReplicaChannelTests
     public async Task ACopyWhoseBytesChangedOnTheWayIsRefusedAndNotKept()
     {
         using var store = new ReplicaStore();
-        using var buddy = ReplicaServer.Loopback(store);
+        using var buddy = Trusted(store);
         var bytes = WireBytes(Shard(0, 64));
         bytes[bytes.Length / 2] ^= 0x10;   // one bit flipped in the payload
 
-        using var socket = Connect(buddy.Endpoint);
-        socket.Send(bytes);
-        using var stream = new NetworkStream(socket);
+        using var stream = ReplicaClient.Connect(buddy.Endpoint, Secret, Key);
+        stream.Write(bytes);
         var (status, message) = ReplicaWire.ReadStatus(stream);
 
         Assert.Equal(ReplicaWire.Status.Refused, status);
@@ -107,8 +116,8 @@ public sealed class ReplicaChannelTests
         OptimizerShard Cut(ShardRange r) => new(r.Start, r.Length, Pad(full.Master, r), Pad(full.ExpAvg, r), Pad(full.ExpAvgSq, r), 9);
         using var storeA = new ReplicaStore();
         using var storeB = new ReplicaStore();
-        using var a = ReplicaServer.Loopback(storeA);
-        using var b = ReplicaServer.Loopback(storeB);
+        using var a = Trusted(storeA);
+        using var b = Trusted(storeB);
         storeA.Keep(new ReplicaCopy(new ReplicaKey("job", 2, 0, 30), Cut(old[0]), 960));
         storeB.Keep(new ReplicaCopy(new ReplicaKey("job", 2, 1, 30), Cut(old[1]), 960));
         var restore = new MemoryRestore(2, 30, 960, 2, numel, [new ReplicaSource(0, a.Endpoint), new ReplicaSource(1, b.Endpoint)]);
@@ -116,7 +125,7 @@ public sealed class ReplicaChannelTests
         for (var rank = 0; rank < 3; rank++)
         {
             // Rank 1's range straddles both old shards; each rank reads its local copy without a socket.
-            var shard = await MemoryShardRestore.LoadAsync("job", restore, rank, 3, local: rank == 0 ? a : null, CancellationToken.None);
+            var shard = await MemoryShardRestore.LoadAsync("job", restore, rank, 3, local: rank == 0 ? a : null, Secret, CancellationToken.None);
             var range = ShardRange.For(numel, rank, 3);
             Assert.Equal((range.Start, range.Length, 9L), (shard.Start, shard.Length, shard.Step));
             Assert.Equal(full.Master.AsSpan((int)range.Start, (int)range.Length).ToArray(), shard.Master);
@@ -124,7 +133,70 @@ public sealed class ReplicaChannelTests
         }
 
         b.Dispose();   // the holder of old shard 1 is gone: a rank needing it cannot restore from memory
-        await Assert.ThrowsAsync<ReplicaUnavailableException>(() => MemoryShardRestore.LoadAsync("job", restore, 2, 3, a, CancellationToken.None));
+        await Assert.ThrowsAsync<ReplicaUnavailableException>(() => MemoryShardRestore.LoadAsync("job", restore, 2, 3, a, Secret, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task AClientWithoutTheJobsSecretCanNeitherPlantNorReadACopy()
+    {
+        using var store = new ReplicaStore();
+        using var buddy = Trusted(store);
+        var held = Shard(0, 256);
+        store.Keep(new ReplicaCopy(Key, held, 64));
+        var wrong = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+
+        // A wrong secret: the push is refused before a byte of the copy is read, the fetch before one is sent.
+        var planted = await Assert.ThrowsAsync<ReplicaUnavailableException>(() =>
+            ReplicaClient.PushAsync(buddy.Endpoint, wrong, Key with { Step = 15 }, Shard(0, 256, step: 15, seed: 9), 72));
+        Assert.Contains("refused this rank's proof", planted.Message);
+        await Assert.ThrowsAsync<ReplicaUnavailableException>(() => ReplicaClient.FetchAsync(buddy.Endpoint, wrong, Key, 0, 256));
+
+        // No handshake at all: a well-formed push request sent straight away is taken as a failed proof.
+        using (var socket = Connect(buddy.Endpoint))
+        {
+            socket.Send(WireBytes(Shard(0, 256, step: 15, seed: 9)));
+            Assert.Equal(4 + 32, ReceiveUntilClosed(socket));   // the greeting (magic, challenge), then the close
+        }
+        // A fetch request sent without a handshake gets the greeting and nothing of the copy.
+        using (var socket = Connect(buddy.Endpoint))
+        {
+            using var request = new MemoryStream();
+            ReplicaWire.WriteRequest(request, ReplicaWire.Kind.Fetch, Key, 0, 256);
+            socket.Send(request.ToArray().Concat(new byte[64]).ToArray());
+            Assert.Equal(4 + 32, ReceiveUntilClosed(socket));
+        }
+
+        Assert.Equal([Key], store.Keys);
+        Assert.True(store.TryGet(Key, out var kept));
+        Assert.Equal(held.Master, kept.Shard.Master);
+        Assert.Equal(0, buddy.ReceivesInProgress);
+    }
+
+    [Fact]
+    public async Task AChannelThatHasNoSecretYetTakesNoCopy()
+    {
+        using var store = new ReplicaStore();
+        using var buddy = ReplicaServer.Loopback(store);   // its process was not admitted by a supervisor yet
+
+        await Assert.ThrowsAsync<ReplicaUnavailableException>(() => ReplicaClient.PushAsync(buddy.Endpoint, Secret, Key, Shard(0, 64), 0));
+
+        Assert.Empty(store.Keys);
+    }
+
+    private static int ReceiveUntilClosed(Socket socket)
+    {
+        socket.ReceiveTimeout = 10_000;
+        var buffer = new byte[1 << 16];
+        var total = 0;
+        try
+        {
+            for (int n; (n = socket.Receive(buffer)) > 0;) total += n;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            // The server closed with unread bytes pending: a reset is a close too.
+        }
+        return total;
     }
 
     private static float[] Pad(float[] values, ShardRange range)
@@ -174,11 +246,12 @@ public sealed class ReplicaSenderCrashTests
     public async Task ACopyWhoseSenderProcessWasKilledMidwayIsNeverKept()
     {
         using var store = new ReplicaStore();
-        using var buddy = ReplicaServer.Loopback(store);
+        using var buddy = ReplicaChannelTests.Trusted(store);
         var directory = typeof(ReplicaSenderCrashTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .Single(a => a.Key == "CollectivePeerDirectory").Value!;
         var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { Path.Combine(directory, "Forge.Actors.CollectivePeer.dll"), "replica-half", buddy.Endpoint }) start.ArgumentList.Add(arg);
+        foreach (var arg in new[] { Path.Combine(directory, "Forge.Actors.CollectivePeer.dll"), "replica-half", buddy.Endpoint, Convert.ToHexString(ReplicaChannelTests.Secret) })
+            start.ArgumentList.Add(arg);
         using var sender = System.Diagnostics.Process.Start(start)!;
         try
         {

@@ -8,28 +8,67 @@ public sealed class ReplicaLedgerTests
     // Three processes: two on machine a, one on machine b.
     private static readonly string[] Endpoints = ["a:1", "a:2", "b:1"];
 
-    private static ReplicaLedger World(long epoch = 1, string[]? endpoints = null)
+    // Each world's endpoints, by epoch, so a round's buddies are chosen as the supervisor chooses them.
+    private static readonly Dictionary<(ReplicaLedger, long), string[]> Worlds = [];
+
+    private static ReplicaLedger World(long epoch = 1, string[]? endpoints = null, ReplicaLedger? ledger = null)
     {
-        var ledger = new ReplicaLedger();
+        ledger ??= new ReplicaLedger();
         endpoints ??= Endpoints;
-        ledger.BeginWorld(epoch, endpoints, ReplicaLedger.Buddies(endpoints));
+        ledger.BeginWorld(epoch, endpoints);
+        lock (Worlds) Worlds[(ledger, epoch)] = endpoints;
         return ledger;
+    }
+
+    private static void Start(ReplicaLedger ledger, long epoch, long step, long samples)
+    {
+        string[] endpoints;
+        lock (Worlds) endpoints = Worlds[(ledger, epoch)];
+        ledger.Started(new ReplicaStep(epoch, step), samples, ReplicaLedger.Buddies(endpoints));
     }
 
     private static void Round(ReplicaLedger ledger, long epoch, long step, int worldSize, long samples = 0)
     {
-        ledger.Started(new ReplicaStep(epoch, step), samples == 0 ? step * 8 : samples);
+        Start(ledger, epoch, step, samples == 0 ? step * 8 : samples);
         for (var rank = 0; rank < worldSize; rank++) ledger.Replicated(new ReplicaStep(epoch, step), rank);
     }
 
     [Fact]
     public void ABuddyIsOnAnotherMachineWhenThereIsOneElseInAnotherProcess()
     {
-        Assert.Equal([2, 2, 0], ReplicaLedger.Buddies(Endpoints));
-        Assert.Equal([1, 0], ReplicaLedger.Buddies(["h:1", "h:2"]));
+        Assert.Equal(["b:1", "b:1", "a:1"], ReplicaLedger.Buddies(Endpoints));
+        Assert.Equal(["h:2", "h:1"], ReplicaLedger.Buddies(["h:1", "h:2"]));
         // Ranks of one process cannot protect each other; a rank without a replica channel has no buddy.
         Assert.Equal([null, null], ReplicaLedger.Buddies(["h:1", "h:1"]));
-        Assert.Equal([1, 0, null], ReplicaLedger.Buddies(["h:1", "h:2", ""]));
+        Assert.Equal(["h:2", "h:1", null], ReplicaLedger.Buddies(["h:1", "h:2", ""]));
+    }
+
+    [Fact]
+    public void AWorldWithoutAnotherProcessCopiesToAMemoryOnlyHolderAndARankOnAnotherMachineComesFirst()
+    {
+        // One GPU rank, its buddy a memory-only process beside it.
+        Assert.Equal(["h:9"], ReplicaLedger.Buddies(["h:1"], ["h:9"]));
+        // Two ranks of one process: both copy to the holders, spread over them by rank.
+        Assert.Equal(["h:8", "h:9"], ReplicaLedger.Buddies(["h:1", "h:1"], ["h:8", "h:9"]));
+        // Another machine beats another process: a holder on machine b beats a rank on a, a rank on b beats the holder.
+        Assert.Equal(["b:9", "b:9"], ReplicaLedger.Buddies(["a:1", "a:2"], ["b:9"]));
+        Assert.Equal(["b:1", "a:1"], ReplicaLedger.Buddies(["a:1", "b:1"], ["b:9"]));
+        Assert.Equal([null], ReplicaLedger.Buddies(["h:1"], []));
+    }
+
+    [Fact]
+    public void ACopyHeldByAMemoryOnlyHolderRestoresTheShardOfALostRank()
+    {
+        var ledger = World(endpoints: ["h:1"]);
+        ledger.Started(new ReplicaStep(1, 4), 32, ReplicaLedger.Buddies(["h:1"], ["h:9"]));
+        ledger.Replicated(new ReplicaStep(1, 4), 0);
+        ledger.Lose("h:1");   // the GPU rank's process
+
+        var restore = ledger.RestorePoint(numel: 10).Restore!;
+        Assert.Equal((4L, 32L), (restore.Step, restore.SamplesConsumed));
+        Assert.Equal(["h:9"], restore.Sources.Select(s => s.Endpoint));
+        ledger.Lose("h:9");
+        Assert.Null(ledger.RestorePoint(10).Restore);
     }
 
     [Fact]
@@ -68,7 +107,7 @@ public sealed class ReplicaLedgerTests
     {
         var ledger = World();
         Round(ledger, 1, 5, 3);
-        ledger.Started(new ReplicaStep(1, 6), 48);
+        Start(ledger, 1, 6, 48);
         ledger.Replicated(new ReplicaStep(1, 6), 0);
         ledger.Replicated(new ReplicaStep(1, 6), 1);   // rank 2's copy of step 6 was still on its way
 
@@ -81,14 +120,14 @@ public sealed class ReplicaLedgerTests
     public void ARoundIsInFlightUntilEveryRankReportedOrOneFailed()
     {
         var ledger = World();
-        ledger.Started(new ReplicaStep(1, 1), 8);
+        Start(ledger, 1, 1, 8);
         ledger.Replicated(new ReplicaStep(1, 1), 0);
         Assert.True(ledger.InFlight);
         ledger.Replicated(new ReplicaStep(1, 1), 1);
         ledger.Replicated(new ReplicaStep(1, 1), 2);
         Assert.False(ledger.InFlight);
 
-        ledger.Started(new ReplicaStep(1, 2), 16);
+        Start(ledger, 1, 2, 16);
         ledger.Failed(new ReplicaStep(1, 2), 1);
         Assert.False(ledger.InFlight);
         Assert.Equal(1, ledger.RestorePoint(30).Restore!.Step);
@@ -109,7 +148,7 @@ public sealed class ReplicaLedgerTests
     public void ACopyReportedAfterItsHolderWasLostDoesNotCount()
     {
         var ledger = World(endpoints: ["h:1", "h:2"]);
-        ledger.Started(new ReplicaStep(1, 3), 24);
+        Start(ledger, 1, 3, 24);
         ledger.Replicated(new ReplicaStep(1, 3), 1);
         ledger.Lose("h:1");
         ledger.Replicated(new ReplicaStep(1, 3), 0);   // its report crossed the loss of its process
@@ -127,7 +166,7 @@ public sealed class ReplicaLedgerTests
         Round(ledger, 1, 7, 3);
         ledger.Lose("h:3");
         // World 2 restored step 7 from memory with the two survivors.
-        ledger.BeginWorld(2, ["h:1", "h:2"], ReplicaLedger.Buddies(["h:1", "h:2"]));
+        World(2, ["h:1", "h:2"], ledger);
         Assert.Equal((1L, 7L), (ledger.RestorePoint(20).Restore!.SourceEpoch, ledger.RestorePoint(20).Restore!.Step));
 
         Round(ledger, 2, 8, 2);
@@ -183,7 +222,7 @@ public sealed class ReplicaLedgerTests
     {
         var ledger = new ReplicaLedger();
         ledger.Adopt(new ReplicaInventory("a:2", [Held(0), Held(1), Held(2)]));
-        ledger.BeginWorld(1_000_001, ["a:2", "b:1"], ReplicaLedger.Buddies(["a:2", "b:1"]));
+        World(1_000_001, ["a:2", "b:1"], ledger);
         Round(ledger, 1_000_001, 7, 2);
 
         var (restore, _) = ledger.RestorePoint(numel: 30);

@@ -55,6 +55,55 @@ public sealed partial class BuddyReplicaRecoveryTests(ITestOutputHelper output)
         AssertFinalLoss(run, reference);
     }
 
+    [Fact]
+    public async Task AOneRankJobWhoseBuddyIsAMemoryOnlySeedRestoresFromItsMemoryAfterTheRanksProcessIsKilled()
+    {
+        using var dir = new TempDirectory();
+        using var data = new TemporaryFolder();
+        var config = WriteConfig(dir, data);
+        var reference = await FaultFreeFinalLoss(dir, config);
+
+        // The seed trains nothing: it hosts the supervisor and the copies. The one rank is a node's, as a GPU would be.
+        var seedPort = FreePort();
+        var console = new StringWriter();
+        var first = StartNode(dir, config, seedPort, 0);
+        Process? second = null;
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var seed = TrainCommand.RunAsync(config, [], 0, dir.File("runs"), new ClusterAddress("127.0.0.1", seedPort), RecordingConsole.Create(console), memoryOnly: true);
+        var run = RunDirectory.For(dir.File("runs"), RunName);
+        try
+        {
+            var deadline = Stopwatch.StartNew();
+            while (!(File.Exists(run.Metrics) && Metrics(run).Select(m => m.Step).DefaultIfEmpty(0).Max() >= 20))
+            {
+                if (seed.IsCompleted || deadline.Elapsed > TimeSpan.FromSeconds(240))
+                    Assert.Fail($"the job did not reach step 20 (ended: {seed.IsCompleted}): " + (seed.IsCompleted ? console.ToString() : "it still runs"));
+                await Task.Delay(5);
+            }
+            first.Kill();   // SIGKILL: the only rank, and its own copy, are gone
+            await first.WaitForExitAsync();
+            var killedAfter = Metrics(run).Max(m => m.Step);
+            second = StartNode(dir, config, seedPort, 1);   // a GPU process started again
+
+            Assert.True(await seed.WaitAsync(TimeSpan.FromSeconds(180)) == 0, console.ToString());
+            var journal = Journal(run);
+            foreach (var line in journal) output.WriteLine(line);
+            Assert.Contains(journal, m => m.StartsWith("memory-only node registered"));
+            var restored = Assert.Single(AfterTheLoss(journal).Select(m => RestoredFromMemory().Match(m)).Where(m => m.Success));
+            Assert.InRange(killedAfter - long.Parse(restored.Groups[1].Value), 0, 1);
+            AssertFinalLoss(run, reference);
+        }
+        finally
+        {
+            foreach (var node in new[] { first, second })
+            {
+                if (node is null) continue;
+                if (!node.HasExited) node.Kill();
+                node.Dispose();
+            }
+        }
+    }
+
     /// <summary>The journal from the first lost world on (a node that registered late joins earlier, at a checkpoint).</summary>
     private static string[] AfterTheLoss(string[] journal) => journal.SkipWhile(m => !LostWorld().IsMatch(m)).ToArray();
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Security.Cryptography;
 using Forge.Model.Distributed;
 
@@ -20,6 +21,11 @@ namespace Forge.Actors.Collectives.Tcp;
 /// Authentication, not encryption: someone who can watch the network between two ranks sees their
 /// tensors, and TLS on remoting does not change that (see the README).
 /// </para>
+/// <para>
+/// The exchange itself (<see cref="Channel"/>) serves every TCP channel of a job that must take only its
+/// own peers: the collective data plane here, and the buddy replicas' channel (Replication), each under
+/// its own magic, labels and secret.
+/// </para>
 /// </summary>
 internal static class TcpHandshake
 {
@@ -29,62 +35,92 @@ internal static class TcpHandshake
     /// <summary>How long a connection may take to prove itself before the listener drops it.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
 
-    private static readonly byte[] ConnectorLabel = "forge-tcp/2 connector proof"u8.ToArray();
-    private static readonly byte[] ListenerLabel = "forge-tcp/2 listener proof"u8.ToArray();
+    /// <summary>The collective data plane's exchange: its hello is a <see cref="TcpWire.Hello"/>.</summary>
+    private static readonly Channel Collectives = new("forge-tcp/2", TcpWire.Magic, TcpWire.HelloBytes, "Forge collective listener");
 
     /// <summary>The listener's end: the connector's hello once it has proved the secret (and been answered); null for anything else.</summary>
-    public static async Task<TcpWire.Hello?> AcceptAsync(Socket socket, TcpGroupId id, CancellationToken ct)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(Timeout);
-        try
-        {
-            var challenge = RandomNumberGenerator.GetBytes(ChallengeBytes);
-            var greeting = new byte[4 + ChallengeBytes];
-            BinaryPrimitives.WriteUInt32LittleEndian(greeting, TcpWire.Magic);
-            challenge.CopyTo(greeting, 4);
-            await TcpWire.SendAllAsync(socket, greeting, deadline.Token).ConfigureAwait(false);
-
-            var answer = new byte[TcpWire.HelloBytes + ChallengeBytes + ProofBytes];
-            await TcpWire.ReceiveExactAsync(socket, answer, deadline.Token).ConfigureAwait(false);
-            var hello = answer.AsSpan(0, TcpWire.HelloBytes).ToArray();
-            var theirs = answer.AsSpan(TcpWire.HelloBytes, ChallengeBytes).ToArray();
-            var proof = answer.AsSpan(TcpWire.HelloBytes + ChallengeBytes);
-            if (!CryptographicOperations.FixedTimeEquals(proof, Proof(id.Secret, ConnectorLabel, hello, challenge, theirs))) return null;
-
-            await TcpWire.SendAllAsync(socket, Proof(id.Secret, ListenerLabel, hello, challenge, theirs), deadline.Token).ConfigureAwait(false);
-            return TcpWire.Decode(hello);
-        }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or IOException or ObjectDisposedException)
-        {
-            return null;
-        }
-    }
+    public static async Task<TcpWire.Hello?> AcceptAsync(Socket socket, TcpGroupId id, CancellationToken ct) =>
+        await Collectives.AcceptAsync(socket, id.Secret, ct).ConfigureAwait(false) is { } hello ? TcpWire.Decode(hello) : null;
 
     /// <summary>The connector's end, on a connected socket: proves the secret with <paramref name="hello"/> and checks the listener's proof.</summary>
     /// <exception cref="CollectiveException">The listener is not this group's: it is no Forge listener, or it does not hold the secret.</exception>
     public static async Task ConnectAsync(Socket socket, TcpGroupId id, TcpWire.Hello hello, IPEndPoint endpoint, CancellationToken ct)
     {
-        var greeting = new byte[4 + ChallengeBytes];
-        await TcpWire.ReceiveExactAsync(socket, greeting, ct).ConfigureAwait(false);
-        if (BinaryPrimitives.ReadUInt32LittleEndian(greeting) != TcpWire.Magic)
-            throw new CollectiveException($"{endpoint} is not a Forge collective listener (bad magic)");
-        var challenge = greeting.AsSpan(4).ToArray();
-        var mine = RandomNumberGenerator.GetBytes(ChallengeBytes);
-        var encoded = TcpWire.Encode(hello);
-        await TcpWire.SendAllAsync(socket, Concat(encoded, mine, Proof(id.Secret, ConnectorLabel, encoded, challenge, mine)), ct).ConfigureAwait(false);
-
-        var reply = new byte[ProofBytes];
         try
         {
-            await TcpWire.ReceiveExactAsync(socket, reply, ct).ConfigureAwait(false);
+            await Collectives.ConnectAsync(socket, id.Secret, $"group {id}", TcpWire.Encode(hello), endpoint.ToString(), ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is TcpWire.PeerClosedException or SocketException { SocketErrorCode: SocketError.ConnectionReset })
+        catch (AuthenticationException e)
         {
-            throw new CollectiveException($"{endpoint} refused this rank's proof for group {id}: it holds another group's secret (or this rank holds a wrong one)");
+            throw new CollectiveException(e.Message);
         }
-        if (!CryptographicOperations.FixedTimeEquals(reply, Proof(id.Secret, ListenerLabel, encoded, challenge, mine)))
-            throw new CollectiveException($"{endpoint} did not prove the secret of group {id}: refused it");
+    }
+
+    /// <summary>
+    /// One kind of channel's exchange. <paramref name="Protocol"/> names it in the proofs' labels,
+    /// <paramref name="Magic"/> opens the listener's greeting, and every connector's hello has
+    /// <paramref name="HelloBytes"/> bytes; <paramref name="ListenerName"/> names the listener in errors.
+    /// </summary>
+    public sealed record Channel(string Protocol, uint Magic, int HelloBytes, string ListenerName)
+    {
+        private readonly byte[] _connectorLabel = System.Text.Encoding.UTF8.GetBytes($"{Protocol} connector proof");
+        private readonly byte[] _listenerLabel = System.Text.Encoding.UTF8.GetBytes($"{Protocol} listener proof");
+
+        /// <summary>The listener's end: the connector's hello once it has proved <paramref name="secret"/> (and been answered); null for anything else.</summary>
+        public async Task<byte[]?> AcceptAsync(Socket socket, byte[] secret, CancellationToken ct)
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            deadline.CancelAfter(Timeout);
+            try
+            {
+                var challenge = RandomNumberGenerator.GetBytes(ChallengeBytes);
+                var greeting = new byte[4 + ChallengeBytes];
+                BinaryPrimitives.WriteUInt32LittleEndian(greeting, Magic);
+                challenge.CopyTo(greeting, 4);
+                await TcpWire.SendAllAsync(socket, greeting, deadline.Token).ConfigureAwait(false);
+
+                var answer = new byte[HelloBytes + ChallengeBytes + ProofBytes];
+                await TcpWire.ReceiveExactAsync(socket, answer, deadline.Token).ConfigureAwait(false);
+                var hello = answer.AsSpan(0, HelloBytes).ToArray();
+                var theirs = answer.AsSpan(HelloBytes, ChallengeBytes).ToArray();
+                var proof = answer.AsSpan(HelloBytes + ChallengeBytes);
+                if (!CryptographicOperations.FixedTimeEquals(proof, Proof(secret, _connectorLabel, hello, challenge, theirs))) return null;
+
+                await TcpWire.SendAllAsync(socket, Proof(secret, _listenerLabel, hello, challenge, theirs), deadline.Token).ConfigureAwait(false);
+                return hello;
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException or IOException or ObjectDisposedException)
+            {
+                return null;
+            }
+        }
+
+        /// <summary>The connector's end, on a connected socket: proves <paramref name="secret"/> with <paramref name="hello"/> and checks the listener's proof.</summary>
+        /// <param name="secretOf">Whose secret it is, for errors ("group ...", "job ...").</param>
+        /// <exception cref="AuthenticationException">The listener is no such listener, refused this proof, or could not prove the secret.</exception>
+        public async Task ConnectAsync(Socket socket, byte[] secret, string secretOf, byte[] hello, string endpoint, CancellationToken ct)
+        {
+            if (hello.Length != HelloBytes) throw new ArgumentException($"a {Protocol} hello has {HelloBytes} bytes, not {hello.Length}", nameof(hello));
+            var greeting = new byte[4 + ChallengeBytes];
+            await TcpWire.ReceiveExactAsync(socket, greeting, ct).ConfigureAwait(false);
+            if (BinaryPrimitives.ReadUInt32LittleEndian(greeting) != Magic)
+                throw new AuthenticationException($"{endpoint} is not a {ListenerName} (bad magic)");
+            var challenge = greeting.AsSpan(4).ToArray();
+            var mine = RandomNumberGenerator.GetBytes(ChallengeBytes);
+            await TcpWire.SendAllAsync(socket, Concat(hello, mine, Proof(secret, _connectorLabel, hello, challenge, mine)), ct).ConfigureAwait(false);
+
+            var reply = new byte[ProofBytes];
+            try
+            {
+                await TcpWire.ReceiveExactAsync(socket, reply, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is TcpWire.PeerClosedException or SocketException { SocketErrorCode: SocketError.ConnectionReset })
+            {
+                throw new AuthenticationException($"{endpoint} refused this rank's proof for {secretOf}: it holds another secret (or this rank holds a wrong one)", e);
+            }
+            if (!CryptographicOperations.FixedTimeEquals(reply, Proof(secret, _listenerLabel, hello, challenge, mine)))
+                throw new AuthenticationException($"{endpoint} did not prove the secret of {secretOf}: refused it");
+        }
     }
 
     private static byte[] Proof(byte[] secret, byte[] label, byte[] hello, byte[] listenerChallenge, byte[] connectorChallenge) =>
