@@ -21,18 +21,34 @@ public sealed class ReplicaLedger
     /// Each rank's buddy: the first rank after it (cyclically) in another machine (endpoint host), else the first
     /// in another process (endpoint), else none; so copies spread around the world like a ring, and a copy
     /// survives its owner's machine where the world spans machines. A rank without an endpoint has no buddy.
+    /// Linear in the world size: asked at every formation, and a scan of every later rank per rank was O(W²).
     /// </summary>
     public static int?[] Buddies(IReadOnlyList<string> endpoints)
     {
+        // Only ranks with an endpoint take part: their indices, in rank order.
+        var members = Enumerable.Range(0, endpoints.Count).Where(r => endpoints[r].Length > 0).ToArray();
+        var otherMachine = NextDifferent(members, r => Host(endpoints[r]));
+        var otherProcess = NextDifferent(members, r => endpoints[r]);
         var buddies = new int?[endpoints.Count];
-        for (var rank = 0; rank < endpoints.Count; rank++)
-        {
-            if (endpoints[rank].Length == 0) continue;
-            var later = Enumerable.Range(1, endpoints.Count - 1).Select(k => (rank + k) % endpoints.Count)
-                .Where(r => endpoints[r].Length > 0 && endpoints[r] != endpoints[rank]).ToList();
-            buddies[rank] = later.Cast<int?>().FirstOrDefault(r => Host(endpoints[r!.Value]) != Host(endpoints[rank])) ?? later.Cast<int?>().FirstOrDefault();
-        }
+        for (var k = 0; k < members.Length; k++) buddies[members[k]] = otherMachine[k] ?? otherProcess[k];
         return buddies;
+    }
+
+    /// <summary>
+    /// For each of `members` (taken cyclically), the first later member whose key differs from its own, or null.
+    /// Scanned backwards over the sequence written twice: a member whose successor has the same key has that
+    /// successor's answer.
+    /// </summary>
+    private static int?[] NextDifferent(int[] members, Func<int, string> key)
+    {
+        var count = members.Length;
+        var keys = members.Select(key).ToArray();
+        var next = new int[2 * count];   // position in the doubled sequence, or int.MaxValue for none
+        if (count > 0) next[2 * count - 1] = int.MaxValue;
+        for (var p = 2 * count - 2; p >= 0; p--)
+            next[p] = keys[(p + 1) % count] != keys[p % count] ? p + 1 : next[p + 1];
+        // Beyond one lap the sequence repeats itself: a difference found there is none.
+        return Enumerable.Range(0, count).Select(k => next[k] - k < count ? members[next[k] % count] : (int?)null).ToArray();
     }
 
     /// <summary>A world formed: its ranks' replica endpoints (empty: none) and buddies. Copies of older worlds stay restorable.</summary>
@@ -57,6 +73,7 @@ public sealed class ReplicaLedger
         var world = _worlds[step.WorldEpoch];
         copies.Holders[rank] = new[] { world.Endpoints[rank], world.Buddies[rank] is { } b ? world.Endpoints[b] : "" }
             .Where(e => e.Length > 0 && !_lost.Contains(e)).ToHashSet();
+        copies.Reported++;
         if (!copies.Complete) return;
         // The newest complete round supersedes every other: no store needs an older copy again.
         foreach (var older in _steps.Where(s => s.Value != copies).Select(s => s.Key).ToArray()) _steps.Remove(older);
@@ -131,7 +148,9 @@ public sealed class ReplicaLedger
         public long SamplesConsumed { get; } = samplesConsumed;
         /// <summary>Per rank of the step's world: the live processes holding its copy, or null until the rank reported.</summary>
         public HashSet<string>?[] Holders { get; } = new HashSet<string>?[worldSize];
+        /// <summary>How many of <see cref="Holders"/> are set: every rank's report asks whether the round is complete.</summary>
+        public int Reported { get; set; }
         public bool Failed { get; set; }
-        public bool Complete => Holders.All(h => h is not null);
+        public bool Complete => Reported == Holders.Length;
     }
 }
