@@ -33,6 +33,37 @@ public sealed class ReplicaLedgerTests
     }
 
     [Fact]
+    public void EveryBuddyIsTheFirstLaterRankOnAnotherMachineElseInAnotherProcessInLargeMixedWorlds()
+    {
+        var random = new Random(15);
+        string[] processes = ["a:1", "a:2", "b:1", "b:2", "c:1", ""];
+        for (var trial = 0; trial < 200; trial++)
+        {
+            // A few ranks of few processes, and worlds that are mostly one process, where the nearest other is far.
+            var endpoints = Enumerable.Range(0, random.Next(1, 60))
+                .Select(_ => processes[random.Next(trial % 2 == 0 ? processes.Length : 2)]).ToArray();
+
+            Assert.Equal(BuddiesByDefinition(endpoints), ReplicaLedger.Buddies(endpoints));
+        }
+    }
+
+    /// <summary>The definition, scanned rank by rank: every later rank (cyclically) in turn.</summary>
+    private static int?[] BuddiesByDefinition(string[] endpoints)
+    {
+        static string Host(string endpoint) => endpoint[..endpoint.LastIndexOf(':')];
+        var buddies = new int?[endpoints.Length];
+        for (var rank = 0; rank < endpoints.Length; rank++)
+        {
+            if (endpoints[rank].Length == 0) continue;
+            var later = Enumerable.Range(1, endpoints.Length - 1).Select(k => (rank + k) % endpoints.Length)
+                .Where(r => endpoints[r].Length > 0 && endpoints[r] != endpoints[rank]).ToList();
+            var otherMachine = later.Where(r => Host(endpoints[r]) != Host(endpoints[rank])).ToList();
+            buddies[rank] = otherMachine.Count > 0 ? otherMachine[0] : later.Count > 0 ? later[0] : null;
+        }
+        return buddies;
+    }
+
+    [Fact]
     public void TheRestorePointIsTheNewestStepWhoseEveryShardHasACopyInALiveProcess()
     {
         var ledger = World();
