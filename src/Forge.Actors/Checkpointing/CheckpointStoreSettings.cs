@@ -28,13 +28,18 @@ public sealed record CheckpointStoreSettings
     /// <summary>Committed checkpoints kept; older ones are pruned after a newer commit (&lt;= 0 keeps all).</summary>
     public int KeepLastN { get; init; } = Defaults.KeepLastN;
 
-    /// <summary>
-    /// Chunk writes in flight at once, across all ranks using this store. SQLite has one writer
-    /// per file, so more would only wait on its lock; PostgreSQL takes parallel writers.
-    /// </summary>
-    public int MaxParallelWrites { get; init; } = 1;
+    /// <summary>The most chunk writers (for SQLite, files) a store may have.</summary>
+    public const int MaxWriters = 32;
 
-    public int MaxParallelReads { get; init; } = 4;
+    /// <summary>
+    /// Chunk writes in flight at once, across all ranks using this store. SQLite has one writer per
+    /// file, so a SQLite store has this many files (<see cref="Parts"/>): the main file and
+    /// <c>&lt;main&gt;-part1</c>... beside it; PostgreSQL takes parallel writers in one database.
+    /// </summary>
+    public int Writers { get; init; } = 1;
+
+    /// <summary>Chunk reads in flight at once (SQLite readers do not block each other, in one file or several).</summary>
+    public int MaxParallelReads { get; init; } = 8;
 
     /// <summary>Limit for one snapshot-store call (the circuit breaker's call-timeout too).</summary>
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromMinutes(10);
@@ -43,14 +48,14 @@ public sealed record CheckpointStoreSettings
     {
         Kind = CheckpointStoreKind.Sqlite,
         ConnectionString = $"Data Source={Path.GetFullPath(databaseFile)}",
-        MaxParallelWrites = 1,
+        Writers = 1,
     };
 
     public static CheckpointStoreSettings PostgreSql(string connectionString) => new()
     {
         Kind = CheckpointStoreKind.PostgreSql,
         ConnectionString = connectionString,
-        MaxParallelWrites = 4,
+        Writers = 4,
     };
 
     /// <summary>The store the job config asks for; SQLite defaults to &lt;runDirectory&gt;/checkpoints.db.</summary>
@@ -68,8 +73,38 @@ public sealed record CheckpointStoreSettings
                 : PostgreSql(config.ConnectionString),
             _ => throw new ArgumentException($"checkpoint.store = \"{config.Store}\": expected one of {string.Join(", ", CheckpointConfig.Stores.Select(s => $"\"{s}\""))}"),
         };
-        return baseSettings with { ChunkBytes = config.ChunkMiB * MiB, KeepLastN = config.KeepLastN };
+        if (config.Writers is < 1 or > MaxWriters)
+            throw new ArgumentException($"checkpoint.writers = {config.Writers}: expected 1..{MaxWriters}");
+        return baseSettings with { ChunkBytes = config.ChunkMiB * MiB, KeepLastN = config.KeepLastN, Writers = config.Writers };
     }
+
+    /// <summary>
+    /// The store's databases: a SQLite store is one file per writer, so that chunk writes run in
+    /// parallel; part 0, the main file, also holds the manifests, the job record and the journal,
+    /// and names the store. PostgreSQL is one database whatever the writer count.
+    /// </summary>
+    public int Parts => Kind == CheckpointStoreKind.Sqlite ? Math.Clamp(Writers, 1, MaxWriters) : 1;
+
+    /// <summary>The part a chunk is written to: a shard's consecutive chunks go to consecutive parts, so all writers stay busy.</summary>
+    public int PartFor(int rank, int chunkIndex) => (rank + chunkIndex) % Parts;
+
+    /// <summary>The SQLite file of a part: the main file, or <c>&lt;main&gt;-part&lt;k&gt;</c> beside it.</summary>
+    public string SqlitePartFile(int part)
+    {
+        var main = Path.GetFullPath(new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(ConnectionString).DataSource);
+        return part == 0 ? main : $"{main}-part{part}";
+    }
+
+    /// <summary>The connection string of a part (PostgreSQL: the one database).</summary>
+    public string PartConnectionString(int part)
+    {
+        if (Kind != CheckpointStoreKind.Sqlite || part == 0) return ConnectionString;
+        return new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(ConnectionString) { DataSource = SqlitePartFile(part) }.ToString();
+    }
+
+    /// <summary>The snapshot-store plugin of a part: the plugin's own path for part 0, one section per further part.</summary>
+    public static string SnapshotPluginId(int part) =>
+        part == 0 ? "akka.persistence.snapshot-store.sql" : $"akka.persistence.snapshot-store.forge-part-{part}";
 
     /// <summary>
     /// The HOCON of the dedicated actor system that hosts the snapshot store. The plugin's own
@@ -88,6 +123,23 @@ public sealed record CheckpointStoreSettings
             _ => throw new ArgumentOutOfRangeException(nameof(Kind), Kind, "unknown checkpoint store kind"),
         };
         var timeout = $"{(long)CallTimeout.TotalSeconds}s";
+        // Every possible part has a plugin section (a plugin starts only when first used), so a
+        // checkpoint written with more writers than this store has still reads.
+        var partPlugins = string.Concat(Enumerable.Range(1, Kind == CheckpointStoreKind.Sqlite ? MaxWriters - 1 : 0).Select(part => $$"""
+
+              persistence.snapshot-store.forge-part-{{part}} {
+                class = "Akka.Persistence.Sql.Snapshot.SqlSnapshotStore, Akka.Persistence.Sql"
+                plugin-dispatcher = "akka.persistence.dispatchers.default-plugin-dispatcher"
+                provider-name = "{{provider}}"
+                connection-string = {{Quote(PartConnectionString(part))}}
+                auto-initialize = on
+                circuit-breaker {
+                  call-timeout = {{timeout}}
+                  max-failures = 10
+                  reset-timeout = 5s
+                }
+              }
+            """));
         var hocon = $$"""
             akka {
               loglevel = WARNING
@@ -115,7 +167,7 @@ public sealed record CheckpointStoreSettings
                     reset-timeout = 5s
                   }
                 }
-              }
+              }{{partPlugins}}
             }
             """;
         return ConfigurationFactory.ParseString(hocon).WithFallback(SqlPersistence.DefaultConfiguration);

@@ -65,7 +65,8 @@ public sealed record CheckpointListing(IReadOnlyList<CheckpointManifest> Committ
 /// <summary>Which chunks a shard save wrote, with their checksums.</summary>
 public sealed record ShardReceipt(int Rank, long Start, long Length, IReadOnlyList<ChunkInfo> Chunks);
 
-public sealed record ChunkInfo(int Index, long Bytes, string Checksum);
+/// <param name="Part">Which of the store's databases holds the chunk (<see cref="CheckpointStoreSettings.Parts"/>); 0, the main one, in checkpoints written before stores had parts.</param>
+public sealed record ChunkInfo(int Index, long Bytes, string Checksum, int Part = 0);
 
 /// <summary>
 /// The commit record of a checkpoint: everything needed to resume on any world size.

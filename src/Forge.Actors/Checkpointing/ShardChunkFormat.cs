@@ -33,20 +33,21 @@ public static class ShardChunkFormat
 
     public static long ElementsIn(ChunkInfo chunk) => (chunk.Bytes - HeaderBytes) / BytesPerElement;
 
-    public static byte[] Encode(OptimizerShard shard, long checkpointStep, int rank, int chunkIndex, long firstElement, long count)
+    /// <summary>Writes the chunk into <paramref name="chunk"/>, which must be exactly <see cref="ChunkBytesFor"/>(count) bytes.</summary>
+    public static void Encode(OptimizerShard shard, long checkpointStep, int rank, int chunkIndex, long firstElement, long count, Span<byte> chunk)
     {
         EnsureLittleEndian();
-        var bytes = GC.AllocateUninitializedArray<byte>(checked((int)ChunkBytesFor(count)));
+        if (chunk.Length != ChunkBytesFor(count))
+            throw new ArgumentException($"a chunk of {count} elements is {ChunkBytesFor(count)} bytes; the buffer holds {chunk.Length}");
         var header = new Header(checkpointStep, rank, chunkIndex, shard.Start, firstElement, count, shard.Step);
-        WriteHeader(bytes, header);
-        var body = bytes.AsSpan(HeaderBytes);
+        WriteHeader(chunk, header);
+        var body = chunk[HeaderBytes..];
         var run = checked((int)(count * sizeof(float)));
         var from = checked((int)firstElement);
         var n = checked((int)count);
         MemoryMarshal.AsBytes(shard.Master.AsSpan(from, n)).CopyTo(body[..run]);
         MemoryMarshal.AsBytes(shard.ExpAvg.AsSpan(from, n)).CopyTo(body.Slice(run, run));
         MemoryMarshal.AsBytes(shard.ExpAvgSq.AsSpan(from, n)).CopyTo(body.Slice(2 * run, run));
-        return bytes;
     }
 
     /// <summary>Reads and validates the header; throws <see cref="InvalidDataException"/> on a malformed chunk.</summary>

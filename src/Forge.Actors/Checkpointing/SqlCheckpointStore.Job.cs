@@ -34,35 +34,50 @@ public sealed partial class SqlCheckpointStore
     public async Task<IReadOnlyList<string>> MissingChunksAsync(CheckpointManifest manifest, CancellationToken ct = default)
     {
         // The snapshot protocol can only load a chunk whole (up to 512 MiB each): ask the plugin's
-        // table for the sizes instead, which reads no blob.
-        var prefix = CheckpointPersistenceIds.ChunkPrefix(manifest.JobId);
-        var stored = new Dictionary<string, long>(StringComparer.Ordinal);
-        await using (var connection = OpenConnection())
-        {
-            await connection.OpenAsync(ct);
-            await using var command = connection.CreateCommand();
-            command.CommandText = "SELECT persistence_id, length(snapshot) FROM snapshot " +
-                                  "WHERE sequence_number = @step AND substr(persistence_id, 1, @length) = @prefix";
-            AddParameter(command, "step", manifest.Step);
-            AddParameter(command, "length", prefix.Length);
-            AddParameter(command, "prefix", prefix);
-            await using var reader = await command.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-                stored[reader.GetString(0)] = reader.IsDBNull(1) ? -1 : Convert.ToInt64(reader.GetValue(1));
-        }
-
+        // table of each part the manifest names for the sizes instead, which reads no blob.
         var missing = new List<string>();
-        foreach (var shard in manifest.Shards)
-        foreach (var chunk in shard.Chunks)
+        foreach (var part in manifest.Shards.SelectMany(s => s.Chunks.Select(c => c.Part)).Distinct().Order())
         {
-            var id = CheckpointPersistenceIds.Chunk(manifest.JobId, shard.Rank, chunk.Index);
-            if (!stored.TryGetValue(id, out var bytes))
-                missing.Add($"rank {shard.Rank} chunk {chunk.Index}: not in {Location}");
-            else if (bytes != chunk.Bytes)
-                missing.Add($"rank {shard.Rank} chunk {chunk.Index}: {bytes} bytes in {Location}; the receipt says {chunk.Bytes}");
+            var where = PartLocation(part);
+            var stored = await StoredChunkSizesAsync(manifest, part, ct);
+            foreach (var shard in manifest.Shards)
+            foreach (var chunk in shard.Chunks.Where(c => c.Part == part))
+            {
+                var id = CheckpointPersistenceIds.Chunk(manifest.JobId, shard.Rank, chunk.Index);
+                if (stored is null || !stored.TryGetValue(id, out var bytes))
+                    missing.Add($"rank {shard.Rank} chunk {chunk.Index}: not in {where}{(stored is null ? " (no such file)" : "")}");
+                else if (bytes != chunk.Bytes)
+                    missing.Add($"rank {shard.Rank} chunk {chunk.Index}: {bytes} bytes in {where}; the receipt says {chunk.Bytes}");
+            }
         }
         return missing;
     }
+
+    /// <summary>The chunk sizes of the manifest's step held by one part, by persistence id; null when the part's SQLite file does not exist.</summary>
+    private async Task<Dictionary<string, long>?> StoredChunkSizesAsync(CheckpointManifest manifest, int part, CancellationToken ct)
+    {
+        // Opening a missing SQLite file would create it: a part that is not there holds nothing.
+        if (Settings.Kind == CheckpointStoreKind.Sqlite && !File.Exists(Settings.SqlitePartFile(part))) return null;
+        var prefix = CheckpointPersistenceIds.ChunkPrefix(manifest.JobId);
+        var stored = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using var connection = OpenConnection(part);
+        await connection.OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT persistence_id, length(snapshot) FROM snapshot " +
+                              "WHERE sequence_number = @step AND substr(persistence_id, 1, @length) = @prefix";
+        AddParameter(command, "step", manifest.Step);
+        AddParameter(command, "length", prefix.Length);
+        AddParameter(command, "prefix", prefix);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            stored[reader.GetString(0)] = reader.IsDBNull(1) ? -1 : Convert.ToInt64(reader.GetValue(1));
+        return stored;
+    }
+
+    /// <summary>Where one part of the store lives: its SQLite file, or the PostgreSQL database.</summary>
+    private string PartLocation(int part) => Settings.Kind == CheckpointStoreKind.Sqlite
+        ? $"SQLite file {Settings.SqlitePartFile(part)}"
+        : Location;
 
     public Task WriteJobRecordAsync(JobRecord record, CancellationToken ct = default) =>
         SaveAsync(CheckpointPersistenceIds.JobRecord(record.JobId), record.Incarnation, record.ToJson(), ct);
@@ -85,9 +100,9 @@ public sealed partial class SqlCheckpointStore
     private IActorRef EventLog(string jobId) => _eventLogs.GetOrAdd(jobId, id =>
         _system.ActorOf(Props.Create(() => new JobEventLog(CheckpointPersistenceIds.Events(id))), $"events-{_eventLogs.Count}-{Guid.NewGuid():N}"));
 
-    private DbConnection OpenConnection() => Settings.Kind switch
+    private DbConnection OpenConnection(int part = 0) => Settings.Kind switch
     {
-        CheckpointStoreKind.Sqlite => new Microsoft.Data.Sqlite.SqliteConnection(Settings.ConnectionString),
+        CheckpointStoreKind.Sqlite => new Microsoft.Data.Sqlite.SqliteConnection(Settings.PartConnectionString(part)),
         _ => new NpgsqlConnection(Settings.ConnectionString),
     };
 

@@ -10,6 +10,9 @@ namespace Forge.Actors.Checkpointing;
 /// PostgreSQL). Each shard is split into chunk snapshots (<see cref="ShardChunkFormat"/>) whose
 /// checksums go into the receipt; the manifest snapshot, written last, is what makes a checkpoint
 /// exist. Reads verify every chunk against the manifest before using a byte of it.
+/// A SQLite store spreads chunks over one file per writer (<see cref="CheckpointStoreSettings.Parts"/>),
+/// each its own snapshot-store plugin, so that chunk writes run in parallel; each chunk's receipt
+/// names its part. The manifest, job record and journal stay in the main file, which names the store.
 /// </summary>
 /// <remarks>
 /// The store runs its own small actor system: the snapshot plugin's config is fixed when a system
@@ -19,9 +22,10 @@ namespace Forge.Actors.Checkpointing;
 public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposable
 {
     private readonly ActorSystem _system;
-    private readonly IActorRef _snapshots;
-    private readonly SemaphoreSlim _writeSlots;
+    private readonly PersistenceExtension _persistence;
+    private readonly SemaphoreSlim[] _writeSlots;   // per part: SQLite has one writer per file, PostgreSQL takes them all
     private readonly SemaphoreSlim _readSlots;
+    private readonly ChunkBuffers _chunkBuffers;
     private readonly TimeSpan _askTimeout;
 
     public CheckpointStoreSettings Settings { get; }
@@ -30,9 +34,12 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
     {
         _system = system;
         Settings = settings;
-        _snapshots = Persistence.Instance.Apply(system).SnapshotStoreFor(null);
-        _writeSlots = new SemaphoreSlim(Math.Max(1, settings.MaxParallelWrites));
+        _persistence = Persistence.Instance.Apply(system);
+        var writersPerPart = settings.Kind == CheckpointStoreKind.Sqlite ? 1 : Math.Max(1, settings.Writers);
+        _writeSlots = Enumerable.Range(0, settings.Parts).Select(_ => new SemaphoreSlim(writersPerPart)).ToArray();
         _readSlots = new SemaphoreSlim(Math.Max(1, settings.MaxParallelReads));
+        // One chunk more than there are writers is encoded at a time (SaveShardAsync); keep that many per size.
+        _chunkBuffers = new ChunkBuffers(Math.Max(1, settings.Writers) + 1);
         // The breaker answers a slow call at CallTimeout; the ask waits a little longer so that the
         // breaker's own failure (with its cause) is what the caller sees.
         _askTimeout = settings.CallTimeout + TimeSpan.FromSeconds(30);
@@ -47,8 +54,9 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
         var store = new SqlCheckpointStore(system, settings);
         try
         {
-            // Forces the plugin to start and create its table now rather than inside the first save.
-            await store.LoadAsync(CheckpointPersistenceIds.Manifest("forge-open-probe"), long.MaxValue, ct);
+            // Forces each part's plugin to start and create its table now rather than inside the first save.
+            for (var part = 0; part < settings.Parts; part++)
+                await store.LoadAsync(CheckpointPersistenceIds.Manifest("forge-open-probe"), long.MaxValue, ct, part);
             if (settings.Kind == CheckpointStoreKind.PostgreSql) await StoreBlobsUncompressedAsync(settings.ConnectionString, ct);
             return store;
         }
@@ -71,24 +79,29 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
         var chunkCount = checked((int)((shard.Length + perChunk - 1) / perChunk));
         var chunks = new ChunkInfo[chunkCount];
         // One chunk more than there are writers is encoded at a time: the next chunk is ready when a
-        // writer frees up, so a single SQLite writer never waits for encoding. Chunk buffers alive at
-        // once are bounded by that degree of parallelism.
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Settings.MaxParallelWrites) + 1, CancellationToken = ct };
+        // writer frees up, so no writer waits for encoding. Chunk buffers alive at once are bounded
+        // by that degree of parallelism, and reused (ChunkBuffers).
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Settings.Writers) + 1, CancellationToken = ct };
         await Parallel.ForEachAsync(Enumerable.Range(0, chunkCount), parallel, async (index, token) =>
         {
             var first = index * perChunk;
-            var bytes = ShardChunkFormat.Encode(shard, step, rank, index, first, Math.Min(perChunk, shard.Length - first));
+            var count = Math.Min(perChunk, shard.Length - first);
+            var part = Settings.PartFor(rank, index);
+            var bytes = _chunkBuffers.Rent(checked((int)ShardChunkFormat.ChunkBytesFor(count)));
+            ShardChunkFormat.Encode(shard, step, rank, index, first, count, bytes);
             var checksum = ShardChunkFormat.Checksum(bytes);
-            await _writeSlots.WaitAsync(token);
+            await _writeSlots[part].WaitAsync(token);
             try
             {
-                await SaveAsync(CheckpointPersistenceIds.Chunk(jobId, rank, index), step, bytes, token);
+                await SaveAsync(CheckpointPersistenceIds.Chunk(jobId, rank, index), step, bytes, token, part);
             }
             finally
             {
-                _writeSlots.Release();
+                _writeSlots[part].Release();
             }
-            chunks[index] = new ChunkInfo(index, bytes.Length, checksum);
+            // Only a save that succeeded is done with the buffer (a timed-out one may still be writing it).
+            _chunkBuffers.Return(bytes);
+            chunks[index] = new ChunkInfo(index, bytes.Length, checksum, part);
         });
         return new ShardReceipt(rank, shard.Start, shard.Length, chunks);
     }
@@ -156,9 +169,15 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
         ArgumentOutOfRangeException.ThrowIfNegative(start);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         var target = new ShardRange(start, length);
-        var pieces = PlanRead(manifest, target);
+        var (pieces, padding) = PlanRead(manifest, target);
         var n = checked((int)length);
-        var result = new OptimizerShard(start, length, new float[n], new float[n], new float[n], Step: 0);
+        // Uninitialised: the chunks overwrite every element but the padding, zeroed here. Zeroing a
+        // whole 13 GB state first would be one more serial pass over it before the parallel reads start.
+        var result = new OptimizerShard(start, length, GC.AllocateUninitializedArray<float>(n), GC.AllocateUninitializedArray<float>(n),
+            GC.AllocateUninitializedArray<float>(n), Step: 0);
+        foreach (var hole in padding)
+        foreach (var state in new[] { result.Master, result.ExpAvg, result.ExpAvgSq })
+            state.AsSpan(checked((int)(hole.Start - start)), checked((int)hole.Length)).Clear();
         var optimizerSteps = new long[pieces.Count];
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Settings.MaxParallelReads), CancellationToken = ct };
         await Parallel.ForEachAsync(Enumerable.Range(0, pieces.Count), parallel, async (i, token) =>
@@ -188,22 +207,20 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
     {
         var committed = await ListAsync(jobId, ct);
         await DeleteUpToAsync(CheckpointPersistenceIds.Manifest(jobId), long.MaxValue, ct);
-        var slots = committed.SelectMany(m => m.Shards.SelectMany(s => s.Chunks.Select(c => (s.Rank, c.Index)))).Distinct();
-        foreach (var (rank, index) in slots)
-            await DeleteUpToAsync(CheckpointPersistenceIds.Chunk(jobId, rank, index), long.MaxValue, ct);
+        await DeleteChunkSlotsAsync(jobId, committed, long.MaxValue, ct);
     }
 
     public async ValueTask DisposeAsync()
     {
         await _system.Terminate();
-        _writeSlots.Dispose();
+        foreach (var slots in _writeSlots) slots.Dispose();
         _readSlots.Dispose();
     }
 
     private readonly record struct ReadPiece(ShardReceipt Shard, ChunkInfo Chunk, long ChunkFirst, long FromInChunk, long Count, long Destination);
 
-    /// <summary>Which chunk slices fill <paramref name="target"/>; elements no shard covers must be layout padding.</summary>
-    private static List<ReadPiece> PlanRead(CheckpointManifest manifest, ShardRange target)
+    /// <summary>Which chunk slices fill <paramref name="target"/>, and the ranges no shard covers, which must be layout padding.</summary>
+    private static (List<ReadPiece> Pieces, List<ShardRange> Padding) PlanRead(CheckpointManifest manifest, ShardRange target)
     {
         var pieces = new List<ReadPiece>();
         var covered = new List<ShardRange>();
@@ -222,14 +239,20 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
 
         // Saved shards span the layout padded for the saving world; a larger target world may pad
         // further. Padding is never a parameter, so it reads as zeros; a hole below Numel is an error.
+        var padding = new List<ShardRange>();
+        void Hole(long from, long to)
+        {
+            ThrowIfHoleHoldsParameters(manifest, from, to);
+            padding.Add(new ShardRange(from, to - from));
+        }
         var cursor = target.Start;
         foreach (var range in covered.OrderBy(r => r.Start))
         {
-            if (range.Start > cursor) ThrowIfHoleHoldsParameters(manifest, cursor, range.Start);
+            if (range.Start > cursor) Hole(cursor, range.Start);
             cursor = Math.Max(cursor, range.End);
         }
-        if (cursor < target.End) ThrowIfHoleHoldsParameters(manifest, cursor, target.End);
-        return pieces;
+        if (cursor < target.End) Hole(cursor, target.End);
+        return (pieces, padding);
     }
 
     private static void ThrowIfHoleHoldsParameters(CheckpointManifest manifest, long from, long to)
@@ -256,7 +279,9 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
         CheckpointCorruptException Corrupt(string detail, Exception? inner = null) =>
             new(manifest.JobId, manifest.Step, shard.Rank, chunk.Index, $"{detail} (persistence id '{id}')", inner);
 
-        var snapshot = await LoadAsync(id, manifest.Step, ct);
+        if (Settings.Kind == CheckpointStoreKind.Sqlite && !File.Exists(Settings.SqlitePartFile(chunk.Part)))
+            throw Corrupt($"its part file {Settings.SqlitePartFile(chunk.Part)} does not exist");
+        var snapshot = await LoadAsync(id, manifest.Step, ct, chunk.Part);
         if (snapshot is null || snapshot.Metadata.SequenceNr != manifest.Step)
             throw Corrupt("the chunk snapshot is missing");
         if (snapshot.Snapshot is not byte[] bytes)
@@ -352,15 +377,34 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
         var pruned = committed.Take(committed.Count - Settings.KeepLastN).ToList();
         var upTo = pruned[^1].Step;
         await DeleteUpToAsync(CheckpointPersistenceIds.Manifest(jobId), upTo, ct);
-        var slots = pruned.SelectMany(m => m.Shards.SelectMany(s => s.Chunks.Select(c => (s.Rank, c.Index)))).Distinct();
-        foreach (var (rank, index) in slots)
-            await DeleteUpToAsync(CheckpointPersistenceIds.Chunk(jobId, rank, index), upTo, ct);
+        await DeleteChunkSlotsAsync(jobId, pruned, upTo, ct);
     }
 
-    private async Task SaveAsync(string persistenceId, long step, byte[] payload, CancellationToken ct)
+    /// <summary>
+    /// Deletes, up to <paramref name="upTo"/>, every chunk slot (rank, index) the manifests used, in
+    /// the part each was written to and in the part this store writes it to now (which holds any
+    /// never-committed chunk of the slot). Parts delete in parallel; within a part one at a time.
+    /// </summary>
+    private async Task DeleteChunkSlotsAsync(string jobId, IReadOnlyList<CheckpointManifest> manifests, long upTo, CancellationToken ct)
+    {
+        var slots = manifests.SelectMany(m => m.Shards.SelectMany(s => s.Chunks.SelectMany(c =>
+                new[] { (s.Rank, c.Index, c.Part), (s.Rank, c.Index, Part: Settings.PartFor(s.Rank, c.Index)) })))
+            .Distinct()
+            .Where(slot => slot.Part < Settings.Parts || Settings.Kind != CheckpointStoreKind.Sqlite || File.Exists(Settings.SqlitePartFile(slot.Part)));
+        await Task.WhenAll(slots.GroupBy(slot => slot.Part).Select(async part =>
+        {
+            foreach (var (rank, index, _) in part)
+                await DeleteUpToAsync(CheckpointPersistenceIds.Chunk(jobId, rank, index), upTo, ct, part.Key);
+        }));
+    }
+
+    /// <summary>The snapshot-store plugin of one of the store's parts (0: the main file, or PostgreSQL).</summary>
+    private IActorRef Snapshots(int part) => _persistence.SnapshotStoreFor(CheckpointStoreSettings.SnapshotPluginId(part));
+
+    private async Task SaveAsync(string persistenceId, long step, byte[] payload, CancellationToken ct, int part = 0)
     {
         var metadata = new SnapshotMetadata(persistenceId, step, DateTime.UtcNow);
-        switch (await _snapshots.Ask<object>(new SaveSnapshot(metadata, payload), _askTimeout, ct))
+        switch (await Snapshots(part).Ask<object>(new SaveSnapshot(metadata, payload), _askTimeout, ct))
         {
             case SaveSnapshotSuccess:
                 return;
@@ -371,10 +415,10 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
         }
     }
 
-    private async Task<SelectedSnapshot?> LoadAsync(string persistenceId, long maxStep, CancellationToken ct)
+    private async Task<SelectedSnapshot?> LoadAsync(string persistenceId, long maxStep, CancellationToken ct, int part = 0)
     {
         var criteria = new SnapshotSelectionCriteria(maxStep, DateTime.MaxValue);
-        return await _snapshots.Ask<object>(new LoadSnapshot(persistenceId, criteria, long.MaxValue), _askTimeout, ct) switch
+        return await Snapshots(part).Ask<object>(new LoadSnapshot(persistenceId, criteria, long.MaxValue), _askTimeout, ct) switch
         {
             LoadSnapshotResult result => result.Snapshot,
             LoadSnapshotFailed failed => throw new IOException($"loading snapshot '{persistenceId}' from the {Settings.Kind} checkpoint store failed: {failed.Cause.Message}", failed.Cause),
@@ -382,10 +426,10 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
         };
     }
 
-    private async Task DeleteUpToAsync(string persistenceId, long maxStep, CancellationToken ct)
+    private async Task DeleteUpToAsync(string persistenceId, long maxStep, CancellationToken ct, int part = 0)
     {
         var criteria = new SnapshotSelectionCriteria(maxStep, DateTime.MaxValue);
-        switch (await _snapshots.Ask<object>(new DeleteSnapshots(persistenceId, criteria), _askTimeout, ct))
+        switch (await Snapshots(part).Ask<object>(new DeleteSnapshots(persistenceId, criteria), _askTimeout, ct))
         {
             case DeleteSnapshotsSuccess:
                 return;
@@ -400,7 +444,7 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
     {
         // DateTime.MinValue: the plugin then matches on (persistence id, sequence number) alone.
         var metadata = new SnapshotMetadata(persistenceId, step, DateTime.MinValue);
-        switch (await _snapshots.Ask<object>(new DeleteSnapshot(metadata), _askTimeout, ct))
+        switch (await Snapshots(0).Ask<object>(new DeleteSnapshot(metadata), _askTimeout, ct))
         {
             case DeleteSnapshotSuccess:
                 return;
@@ -411,7 +455,7 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
         }
     }
 
-    /// <summary>SQLite's largest page size; a 64 MiB chunk is then 1,024 overflow pages instead of 16,384.</summary>
+    /// <summary>SQLite's largest page size; a 16 MiB chunk is then 256 overflow pages instead of 4,096.</summary>
     internal const int SqlitePageSize = 65536;
 
     /// <summary>
@@ -441,6 +485,8 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
                 var directory = Path.GetDirectoryName(Path.GetFullPath(file));
                 if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);
                 await CreateWithLargePagesAsync(settings.ConnectionString, file, ct);
+                for (var part = 1; part < settings.Parts; part++)
+                    await CreateWithLargePagesAsync(settings.PartConnectionString(part), settings.SqlitePartFile(part), ct);
                 break;
             case CheckpointStoreKind.PostgreSql:
                 // The plugin would only log a failed table creation and retry forever; opening a

@@ -9,9 +9,11 @@ public static class ElasticTimings
 {
     /// <summary>
     /// A rank re-sends its registration this often until a supervisor answers: a node may start
-    /// before the job, and a new supervisor (after a hand-over) appears at the same path.
+    /// before the job, and a new supervisor (after a hand-over) appears at the same path. A new supervisor
+    /// waits this long (plus a margin) for the survivors before its first world, so it is kept short; a
+    /// registration is one small message to at most two paths.
     /// </summary>
-    public static readonly TimeSpan RegisterRetry = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan RegisterRetry = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
     /// A dropped rank's slot starts a fresh rank after this delay: long enough for the old rank's torch
@@ -42,5 +44,5 @@ public static class ElasticTimings
     /// (Akka's default is the resolver's stable-after, 20 s). Safe to keep short: a node is downed either
     /// because its process is gone (Cluster.DeadNodeDowning) or by the resolver on the side that shuts down.
     /// </summary>
-    public static readonly TimeSpan SingletonRemovalMargin = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan SingletonRemovalMargin = TimeSpan.FromMilliseconds(500);
 }

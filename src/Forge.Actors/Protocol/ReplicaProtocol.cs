@@ -36,3 +36,14 @@ public sealed record ReplicaSource(int OwnerRank, string Endpoint);
 /// `SamplesConsumed`.
 /// </summary>
 public sealed record MemoryRestore(long SourceEpoch, long Step, long SamplesConsumed, int SourceWorldSize, long Numel, IReadOnlyList<ReplicaSource> Sources);
+
+/// <summary>
+/// One complete copy a process's replica store holds: the shard of `OwnerRank` in world `WorldEpoch` as it
+/// stood after `Step` steps, covering elements [`Start`, `Start`+`Length`) of the flat layout, at data cursor
+/// `SamplesConsumed`. The range is what lets a supervisor that never saw that world tell whether the copies it
+/// hears of cover every shard.
+/// </summary>
+public sealed record HeldCopy(long WorldEpoch, long Step, int OwnerRank, long Start, long Length, long SamplesConsumed);
+
+/// <summary>The copies of one job held by the replica store at `Endpoint` (a registering rank's process).</summary>
+public sealed record ReplicaInventory(string Endpoint, IReadOnlyList<HeldCopy> Copies);

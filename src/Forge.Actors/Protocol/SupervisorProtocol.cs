@@ -11,8 +11,10 @@ namespace Forge.Actors.Protocol;
 /// A rank actor offers itself to the job. `Device` is its GPU index on `Node`, or -1 for a CPU rank.
 /// <paramref name="JobId"/> and <paramref name="ModelConfigHash"/> are what the rank's own
 /// config says (empty when unknown); the supervisor turns away a rank configured for another job or model.
+/// <paramref name="Held"/> lists the job's buddy replicas in the rank's process: a supervisor that took the job
+/// over learns from it which steps the survivors still hold in memory.
 /// </summary>
-public sealed record RegisterRank(string Node, int Device, string JobId = "", string ModelConfigHash = "") : IForgeMessage;
+public sealed record RegisterRank(string Node, int Device, string JobId = "", string ModelConfigHash = "", ReplicaInventory? Held = null) : IForgeMessage;
 
 /// <summary>
 /// A rank's answer to <see cref="ProveStore"/>: the token it read from its own store

@@ -88,7 +88,8 @@ public sealed class RankActor : ReceiveActor, IWithTimers
         });
     }
 
-    private RegisterRank Registration => new(_services.Node, _services.Device, _services.JobId, _services.ModelConfigHash);
+    private RegisterRank Registration => new(_services.Node, _services.Device, _services.JobId, _services.ModelConfigHash,
+        _services.Replicas is { } replicas ? new ReplicaInventory(replicas.Endpoint, replicas.Store.Held(_services.JobId)) : null);
 
     private void Serving()
     {

@@ -59,6 +59,15 @@ public sealed class ReplicaStore : IDisposable
         get { lock (_copies) return _copies.Keys.ToList(); }
     }
 
+    /// <summary>The copies of job <paramref name="jobId"/> held now, with their ranges and data cursors.</summary>
+    public IReadOnlyList<HeldCopy> Held(string jobId)
+    {
+        lock (_copies)
+            return _copies.Values.Where(c => c.Key.JobId == jobId)
+                .Select(c => new HeldCopy(c.Key.WorldEpoch, c.Key.Step, c.Key.OwnerRank, c.Shard.Start, c.Shard.Length, c.SamplesConsumed))
+                .ToList();
+    }
+
     /// <summary>Host memory the copies hold.</summary>
     public long Bytes
     {

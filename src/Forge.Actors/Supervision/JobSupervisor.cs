@@ -206,6 +206,11 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     private void StartFormation()
     {
         Timers.CancelAll();
+        // A supervisor that took the job over goes on from the newest step the survivors still hold in memory
+        // (their buddy replicas), when no durable checkpoint is newer: at most a step is lost, as for a node.
+        if (!_job.Started && _job.FromMemory is null && _job.Layout is { } layout
+            && _replicas.RestorePoint(layout.Numel).Restore is { } held && held.Step >= _job.CommittedStep)
+            _job = _job.RewoundTo(held);
         var ranks = _pool.First(_policy.WorldSize(_pool.Count));
         _job = _job with
         {
@@ -287,6 +292,9 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
                                 "have no rank in another process to copy their shard to); a failure restores the durable checkpoint");
         if (!_job.Started)
         {
+            if (_job.FromMemory is { } adopted)
+                _observer.OnMessage($"world {world.Epoch} formed with {world.Size} ranks; continuing from step {_job.Step}: restored step {adopted.Step} from memory " +
+                                    $"(the previous supervisor's world {adopted.SourceEpoch})");
             _job = _job with { Started = true };
             _observer.OnJobStarted(new JobStarted(_settings.JobId, world.Size, _job.Step, _settings.MaxSteps, _job.Layout!.Numel));
         }
@@ -770,6 +778,8 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             return false;
         }
         var added = _pool.Add(Sender);
+        // Before the first world, what the survivors of a previous supervisor hold in memory may spare a rollback.
+        if (!_job.Started && registration.Held is { } held) _replicas.Adopt(held);
         if (added)
         {
             Context.Watch(Sender);

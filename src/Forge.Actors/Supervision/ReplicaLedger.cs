@@ -1,4 +1,5 @@
 using Forge.Actors.Protocol;
+using Forge.Model.Optim;
 
 namespace Forge.Actors.Supervision;
 
@@ -15,6 +16,7 @@ public sealed class ReplicaLedger
     private readonly Dictionary<long, WorldHolders> _worlds = [];
     private readonly Dictionary<ReplicaStep, StepCopies> _steps = [];
     private readonly HashSet<string> _lost = [];
+    private readonly Dictionary<ReplicaStep, Dictionary<int, AdoptedCopy>> _adopted = [];
     private long _sequence;
 
     /// <summary>
@@ -78,6 +80,25 @@ public sealed class ReplicaLedger
         // The newest complete round supersedes every other: no store needs an older copy again.
         foreach (var older in _steps.Where(s => s.Value != copies).Select(s => s.Key).ToArray()) _steps.Remove(older);
         foreach (var epoch in _worlds.Keys.Where(e => e < step.WorldEpoch).ToArray()) _worlds.Remove(epoch);
+        _adopted.Clear();
+    }
+
+    /// <summary>
+    /// Copies a registering rank's process holds, made under another supervisor (this one took the job over):
+    /// they count towards <see cref="RestorePoint"/> once their ranges cover the whole layout.
+    /// </summary>
+    public void Adopt(ReplicaInventory inventory)
+    {
+        if (inventory.Endpoint.Length == 0 || _lost.Contains(inventory.Endpoint)) return;
+        foreach (var held in inventory.Copies)
+        {
+            var step = new ReplicaStep(held.WorldEpoch, held.Step);
+            if (!_adopted.TryGetValue(step, out var shards)) _adopted[step] = shards = [];
+            if (!shards.TryGetValue(held.OwnerRank, out var copy)) shards[held.OwnerRank] = copy = new AdoptedCopy(held, []);
+            // The same shard reported with another range or cursor is not the same copy: keep neither.
+            if (copy.Held != held) copy.Conflict = true;
+            copy.Holders.Add(inventory.Endpoint);
+        }
     }
 
     /// <summary>Rank `rank` could not make its copy of `step`: the round never completes, older copies stay.</summary>
@@ -93,13 +114,16 @@ public sealed class ReplicaLedger
         foreach (var copies in _steps.Values)
             foreach (var holders in copies.Holders)
                 holders?.Remove(endpoint);
+        foreach (var shards in _adopted.Values)
+            foreach (var copy in shards.Values)
+                copy.Holders.Remove(endpoint);
     }
 
     /// <summary>True while a round has started and neither completed nor failed: the next one must wait for it.</summary>
     public bool InFlight => _steps.Values.Any(c => !c.Complete && !c.Failed);
 
     /// <summary>The steps whose copies replica stores must keep (the newest complete round's); anything else may go.</summary>
-    public IReadOnlyList<ReplicaStep> Retained => _steps.Where(s => s.Value.Complete).Select(s => s.Key).ToArray();
+    public IReadOnlyList<ReplicaStep> Retained => _steps.Where(s => s.Value.Complete).Select(s => s.Key).Concat(_adopted.Keys).ToArray();
 
     /// <summary>
     /// The newest step at which every shard has a copy in a live process, as a restore for the ranks, or null
@@ -108,7 +132,7 @@ public sealed class ReplicaLedger
     public (MemoryRestore? Restore, string Reason) RestorePoint(long numel)
     {
         var complete = _steps.Where(s => s.Value.Complete).OrderByDescending(s => s.Value.Sequence).ToList();
-        if (complete.Count == 0) return (null, "no step has a copy of every shard in memory yet");
+        if (complete.Count == 0) return AdoptedRestorePoint(numel) is { } adopted ? (adopted, "") : (null, "no step has a copy of every shard in memory yet");
         var reasons = new List<string>();
         foreach (var (step, copies) in complete)
         {
@@ -126,9 +150,33 @@ public sealed class ReplicaLedger
         return (null, string.Join("; ", reasons));
     }
 
+    /// <summary>
+    /// The newest adopted step with a live copy of every shard of its world, or null. Its world had as many ranks
+    /// as there are owner ranks, and every copy must be that rank's <see cref="ShardRange"/> of a layout of
+    /// <paramref name="numel"/> elements: a missing rank or a stray range means a shard is gone.
+    /// </summary>
+    private MemoryRestore? AdoptedRestorePoint(long numel)
+    {
+        if (numel <= 0) return null;
+        foreach (var (step, shards) in _adopted.OrderByDescending(a => a.Key.Step).ThenByDescending(a => a.Key.WorldEpoch))
+        {
+            var size = shards.Count;
+            var cursor = shards.Values.First().Held.SamplesConsumed;
+            var whole = Enumerable.Range(0, size).All(rank =>
+                shards.TryGetValue(rank, out var copy) && !copy.Conflict && copy.Holders.Count > 0 && copy.Held.SamplesConsumed == cursor
+                && ShardRange.For(numel, rank, size) is var range && copy.Held.Start == range.Start
+                && copy.Held.Length >= range.StoredLength(numel) && copy.Held.Length <= range.Length);
+            if (!whole) continue;
+            var sources = Enumerable.Range(0, size).Select(r => new ReplicaSource(r, shards[r].Holders.Order(StringComparer.Ordinal).First())).ToArray();
+            return new MemoryRestore(step.WorldEpoch, step.Step, cursor, size, numel, sources);
+        }
+        return null;
+    }
+
     /// <summary>Forgets every copy (the job restored a durable checkpoint newer than them, or the copies failed a restore).</summary>
     public void Forget()
     {
+        _adopted.Clear();
         _steps.Clear();
         foreach (var epoch in _worlds.Keys.Where(e => e < _worlds.Keys.DefaultIfEmpty().Max()).ToArray()) _worlds.Remove(epoch);
     }
@@ -141,6 +189,13 @@ public sealed class ReplicaLedger
     private static string Host(string endpoint) => endpoint[..Math.Max(0, endpoint.LastIndexOf(':'))];
 
     private sealed record WorldHolders(string[] Endpoints, int?[] Buddies);
+
+    private sealed class AdoptedCopy(HeldCopy held, HashSet<string> holders)
+    {
+        public HeldCopy Held { get; } = held;
+        public HashSet<string> Holders { get; } = holders;
+        public bool Conflict { get; set; }
+    }
 
     private sealed class StepCopies(long sequence, long samplesConsumed, int worldSize)
     {

@@ -7,8 +7,8 @@ public sealed record DataBenchmarkOptions
 {
     private static readonly JobConfig Defaults = new();
 
-    /// <summary>JSONL manifest to read; ignored when <see cref="SyntheticImages"/> is positive.</summary>
-    public string Manifest { get; init; } = Defaults.Data.Manifest;
+    /// <summary>JSONL manifest to read (the default data.manifest); ignored when <see cref="SyntheticImages"/> is positive.</summary>
+    public string Manifest { get; init; } = Defaults.Data.Manifests[0];
     /// <summary>When positive, generate this many random 64x64 RGBA PNGs in a temporary folder instead.</summary>
     public int SyntheticImages { get; init; }
     public string Tokenizer { get; init; } = Defaults.Data.Tokenizer;

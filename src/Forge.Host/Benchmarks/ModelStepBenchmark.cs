@@ -31,7 +31,11 @@ public static class ModelStepBenchmark
         };
         var memory = AllocatorMemory(output, device);
         if (!options.Levers) return Measure(output, options, config, device, memory, StepKernels.Current);
-        if (device.type == DeviceType.CUDA) CheckAdamWKernel(output, device, config.Optimizer);
+        if (device.type == DeviceType.CUDA)
+        {
+            CheckAdamWKernel(output, device, config.Optimizer);
+            CheckActivationKernels(output, device);
+        }
 
         // Each lever alone against the baseline with none, then all together; the same steps each time.
         var configurations = new List<StepKernels> { StepKernels.None };
@@ -88,11 +92,12 @@ public static class ModelStepBenchmark
         output.WriteLine(AtenKernels.Enabled
             ? "rms_norm: fused, through TorchScript (FORGE_ATEN_KERNELS=off for composed ops)"
             : "rms_norm: composed ops (FORGE_ATEN_KERNELS=off)");
-        output.WriteLine($"loss    : {(levers.ChunkedLoss ? $"chunked cross-entropy from the hidden states ({CaptionLoss.DefaultChunkRows} rows a chunk)" : "cross-entropy over the full fp32 logits")}");
+        output.WriteLine($"loss    : {(levers.LossKernel ? "cross-entropy from the hidden states, bf16 logits scored into their gradient by one kernel" : levers.ChunkedLoss ? $"chunked cross-entropy from the hidden states ({CaptionLoss.DefaultChunkRows} rows a chunk)" : "cross-entropy over the full fp32 logits")}");
         output.WriteLine($"clip    : global norm over the {(levers.Bf16ClipNorm || levers.AdamWKernel ? "compute-dtype gradient (fp32 accumulation)" : "gradient's fp32 copy")}");
         output.WriteLine($"AdamW   : {optimizer.KernelName}");
         output.WriteLine($"GQA     : {(levers.SdpaGqa ? "SDPA with enable_gqa (kv heads not repeated)" : "kv heads repeated into copies for SDPA")}; " +
-                         $"RoPE and SwiGLU gate: {(levers.JitFusion ? "TorchScript functions (libtorch's fuser)" : "composed ops")}");
+                         $"RoPE: {(levers.RopeKernel ? "NVRTC kernel each way" : levers.JitFusion ? "TorchScript (libtorch's fuser)" : "composed ops")}; " +
+                         $"SwiGLU gate: {(levers.SwiGluKernel ? "NVRTC kernel each way" : levers.JitFusion ? "TorchScript (libtorch's fuser)" : "composed ops")}");
 
         using var batch = RandomBatch(config, textLength, device);
         var phases = new double[4];
@@ -266,6 +271,59 @@ public static class ModelStepBenchmark
         output.WriteLine($"adamw-kernel check (3 steps on {n} elements vs torch._fused_adamw_): max |diff| master {MaxDiff(kernel.Master, composed.Master):E2}, " +
                          $"exp_avg {MaxDiff(kernel.ExpAvg, composed.ExpAvg):E2}, exp_avg_sq {MaxDiff(kernel.ExpAvgSq, composed.ExpAvgSq):E2}, " +
                          $"bf16 weights {MaxDiff(kernelCopy, composed.Master.to(ScalarType.BFloat16)):E2} (max |weight| {composed.Master.abs().max().item<float>():F2})");
+    }
+
+    /// <summary>
+    /// The SwiGLU, RoPE and loss kernels against the composed ops they replace, forward and backward, on
+    /// random bf16 tensors of ca-1b's shapes per token (few tokens): the largest differences relative to
+    /// the largest composed value are printed, so the levers measured next are shown to compute the same step.
+    /// </summary>
+    private static void CheckActivationKernels(TextWriter output, Device device)
+    {
+        var previous = StepKernels.Current;
+        try
+        {
+            using var scope = NewDisposeScope();
+            var generator = new Generator(6);
+            Tensor Random(params long[] shape) => randn(shape, generator: generator).to(ScalarType.BFloat16, device);
+            double Relative(Tensor a, Tensor b) =>
+                a.to(ScalarType.Float32).sub(b.to(ScalarType.Float32)).abs().max().item<float>() / Math.Max(1e-30, b.to(ScalarType.Float32).abs().max().item<float>());
+            (Tensor Value, Tensor[] Grads) Run(Func<Tensor[], Tensor> f, Tensor upstream, params Tensor[] inputs)
+            {
+                var leaves = inputs.Select(t => t.detach().clone().requires_grad_()).ToArray();
+                var value = f(leaves);
+                value.backward([upstream]);
+                return (value.detach(), leaves.Select(l => l.grad!.clone()).ToArray());
+            }
+
+            var (gate, up, g) = (Random(4, 512, 5632).mul_(3), Random(4, 512, 5632), Random(4, 512, 5632));
+            var (sw, swGrads) = Run(x => nn.functional.silu(x[0]).mul(x[1]), g, gate, up);
+            var (kw, kwGrads) = Run(x => SwiGluGate.Apply(x[0], x[1]), g, gate, up);
+            output.WriteLine($"swiglu-kernel check (bf16, 4x512x5632 vs silu(gate)*up): max |diff| / max |value|: out {Relative(kw, sw):E2}, " +
+                             $"d gate {Relative(kwGrads[0], swGrads[0]):E2}, d up {Relative(kwGrads[1], swGrads[1]):E2}");
+
+            using var rope = new RotaryEmbedding(128, 512, 500000, device);
+            var (x, gx) = (Random(4, 512, 16, 128), Random(4, 512, 16, 128));
+            StepKernels.Current = StepKernels.None;
+            var (rw, rwGrads) = Run(t => rope.Apply(t[0]), gx, x);
+            StepKernels.Current = StepKernels.Only(StepKernels.RopeKernelName);
+            var (rk, rkGrads) = Run(t => rope.Apply(t[0]), gx, x);
+            output.WriteLine($"rope-kernel check (bf16, 4x512x16x128 vs the composed rotation): out {Relative(rk, rw):E2}, d x {Relative(rkGrads[0], rwGrads[0]):E2}");
+
+            var hidden = Random(4, 511, 2048);
+            var weight = Random(32000, 2048).mul_(0.02);
+            var labels = randint(3, 32000, [4, 512], generator: generator);
+            labels[TensorIndex.Colon, 0] = tensor(CaptionEncoder.IgnoreIndex);
+            labels = labels.to(device);
+            var (chunked, cGrads) = Run(t => { var (s, n) = CaptionLoss.SumChunked(t[0], t[1], labels); return s.div(n); }, ones(new long[0], ScalarType.Float32, device), hidden, weight);
+            var (fused, fGrads) = Run(t => { var (s, n) = CaptionLoss.SumFused(t[0], t[1], labels); return s.div(n); }, ones(new long[0], ScalarType.Float32, device), hidden, weight);
+            output.WriteLine($"loss-kernel check (bf16, 4x511 rows x 32000 vs the chunked loss): loss {fused.item<float>():F6} vs {chunked.item<float>():F6}, " +
+                             $"d hidden {Relative(fGrads[0], cGrads[0]):E2}, d head {Relative(fGrads[1], cGrads[1]):E2}");
+        }
+        finally
+        {
+            StepKernels.Current = previous;
+        }
     }
 
     /// <summary>The allocator's statistics on CUDA, or null (with the reason printed) where they cannot be read.</summary>

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Forge.Actors.Checkpointing;
 using Forge.Host.Benchmarks;
+using Forge.Model.Config;
 
 namespace Forge.Host.Commands;
 
@@ -13,15 +14,16 @@ public static class BenchCheckpointCommand
         var mib = new Option<int>("--mib") { Description = "optimizer state per checkpoint in MiB (master + 2 moments)", DefaultValueFactory = _ => 256 };
         var connection = new Option<string?>("--connection") { Description = "PostgreSQL connection string (default: $FORGE_PG_CONNECTION, then .forge-pg/connection)" };
         var path = new Option<string?>("--path") { Description = "SQLite file (default: a temporary file, deleted afterwards)" };
-        var chunkMiB = new Option<int>("--chunk-mib") { Description = "chunk size in MiB", DefaultValueFactory = _ => 64 };
-        var writers = new Option<int?>("--writers") { Description = "chunk writes in flight at once (default: 1 for SQLite, 4 for PostgreSQL)" };
+        var chunkMiB = new Option<int>("--chunk-mib") { Description = "chunk size in MiB (default: checkpoint.chunk_mib's default)", DefaultValueFactory = _ => new CheckpointConfig().ChunkMiB };
+        var writers = new Option<int>("--writers") { Description = "chunk writes in flight at once; for SQLite, files (default: checkpoint.writers' default)", DefaultValueFactory = _ => new CheckpointConfig().Writers };
         var ranks = new Option<int>("--ranks") { Description = "shards written concurrently", DefaultValueFactory = _ => 1 };
         var checkpoints = new Option<int>("--checkpoints") { Description = "background checkpoints during the simulated training", DefaultValueFactory = _ => 3 };
         var stepMs = new Option<int>("--step-ms") { Description = "simulated step time in ms", DefaultValueFactory = _ => 100 };
         var interval = new Option<int>("--interval") { Description = "steps between checkpoints", DefaultValueFactory = _ => 5 };
+        var dropCaches = new Option<bool>("--drop-caches") { Description = "drop the page cache before the read, so it comes from the disk (needs root)" };
 
         var command = new Command("checkpoint", "Measure checkpoint write/read throughput and the training stall per checkpoint.");
-        foreach (var option in new Option[] { store, mib, connection, path, chunkMiB, writers, ranks, checkpoints, stepMs, interval })
+        foreach (var option in new Option[] { store, mib, connection, path, chunkMiB, writers, ranks, checkpoints, stepMs, interval, dropCaches })
             command.Options.Add(option);
         command.SetAction(async (parse, ct) =>
         {
@@ -32,17 +34,18 @@ public static class BenchCheckpointCommand
                 Checkpoints = parse.GetValue(checkpoints),
                 StepTime = TimeSpan.FromMilliseconds(parse.GetValue(stepMs)),
                 StepsPerCheckpoint = parse.GetValue(interval),
+                DropPageCache = parse.GetValue(dropCaches),
             };
             return await RunAsync(parse.GetValue(store)!, parse.GetValue(connection), parse.GetValue(path), parse.GetValue(chunkMiB), parse.GetValue(writers), options, Console.Out, ct);
         });
         return command;
     }
 
-    public static async Task<int> RunAsync(string storeKind, string? connection, string? path, int chunkMiB, int? writers, CheckpointBenchmarkOptions options, TextWriter output, CancellationToken ct)
+    public static async Task<int> RunAsync(string storeKind, string? connection, string? path, int chunkMiB, int writers, CheckpointBenchmarkOptions options, TextWriter output, CancellationToken ct)
     {
-        if (options.StateMiB < 1 || options.Ranks < 1 || options.Checkpoints < 1)
+        if (options.StateMiB < 1 || options.Ranks < 1 || options.Checkpoints < 1 || writers is < 1 or > CheckpointStoreSettings.MaxWriters)
         {
-            output.WriteLine("--mib, --ranks and --checkpoints must be at least 1");
+            output.WriteLine($"--mib, --ranks and --checkpoints must be at least 1, --writers 1 to {CheckpointStoreSettings.MaxWriters}");
             return 2;
         }
         var temporary = storeKind == "sqlite" && path is null ? Path.Combine(Path.GetTempPath(), $"forge-bench-{Guid.NewGuid():N}.db") : null;
@@ -60,7 +63,7 @@ public static class BenchCheckpointCommand
             {
                 ChunkBytes = chunkMiB * CheckpointStoreSettings.MiB,
                 KeepLastN = 1,
-                MaxParallelWrites = writers ?? settings.MaxParallelWrites,
+                Writers = writers,
             };
         }
         catch (ArgumentException e)
@@ -80,7 +83,7 @@ public static class BenchCheckpointCommand
             if (temporary is not null)
             {
                 Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-                File.Delete(temporary);
+                for (var part = 0; part < settings.Parts; part++) File.Delete(settings.SqlitePartFile(part));
             }
         }
     }

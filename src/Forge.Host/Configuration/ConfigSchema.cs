@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Reflection;
 using System.Text.Json;
+using Forge.Model.Config;
 
 namespace Forge.Host.Configuration;
 
@@ -11,8 +12,9 @@ namespace Forge.Host.Configuration;
 /// </summary>
 internal static class ConfigSchema
 {
-    // Names the snake_case rule would split where a person would not ("MiB" is one word).
-    private static readonly Dictionary<string, string> Spelling = new() { ["ChunkMiB"] = "chunk_mib" };
+    // Names the snake_case rule would split where a person would not ("MiB" is one word), and keys
+    // that kept their name when they grew into a list (data.manifest holds DataConfig.Manifests).
+    private static readonly Dictionary<string, string> Spelling = new() { ["ChunkMiB"] = "chunk_mib", ["Manifests"] = "manifest" };
 
     private static readonly ConcurrentDictionary<Type, IReadOnlyList<ConfigKey>> Cache = new();
 
@@ -39,7 +41,7 @@ internal static class ConfigSchema
         record.GetProperties(BindingFlags.Public | BindingFlags.Instance)
             .Where(p => p.SetMethod is { IsPublic: true })
             .OrderBy(p => p.MetadataToken)
-            .Select(p => new ConfigKey(TomlName(p.Name), p, IsRequired(p)))
+            .Select(p => new ConfigKey(TomlName(p.Name), p, IsRequired(p), p.IsDefined(typeof(OneOrManyAttribute))))
             .ToList();
 
     // Matched by name: ScottPlot ships its own polyfill of RequiredMemberAttribute, so the type is ambiguous here.
@@ -47,5 +49,5 @@ internal static class ConfigSchema
         property.CustomAttributes.Any(a => a.AttributeType.FullName == "System.Runtime.CompilerServices.RequiredMemberAttribute");
 }
 
-/// <summary>One key of a config section and the property it sets.</summary>
-internal sealed record ConfigKey(string Name, PropertyInfo Property, bool Required);
+/// <summary>One key of a config section and the property it sets; <paramref name="OneOrMany"/>: a list key that also takes one value.</summary>
+internal sealed record ConfigKey(string Name, PropertyInfo Property, bool Required, bool OneOrMany = false);

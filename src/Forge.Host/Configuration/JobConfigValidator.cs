@@ -126,13 +126,14 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
 
     private void Data(DataConfig d, ModelConfig m, VisionEncoderConfig v)
     {
-        Require(d.Manifest.Length > 0, "data.manifest", d.Manifest, "the path of a JSONL manifest");
+        TrainingManifests(d.Manifests);
         // The unseen-art test scores training names drawn by other art: the training art itself, or the
         // unseen-names set (whose names training lacks), would leave it testing something else or nothing.
-        if (!string.IsNullOrWhiteSpace(d.UnseenArtManifest) && d.Manifest.Length > 0)
+        if (!string.IsNullOrWhiteSpace(d.UnseenArtManifest))
         {
-            if (Require(!SamePath(d.UnseenArtManifest, d.Manifest), "data.unseen_art_manifest", d.UnseenArtManifest,
-                    $"a manifest of other art than data.manifest (\"{d.Manifest}\"), e.g. \"data/emoji-twitter/train.jsonl\" beside \"data/emoji-google/train.jsonl\""))
+            var training = d.Manifests.FirstOrDefault(path => !string.IsNullOrWhiteSpace(path) && SamePath(d.UnseenArtManifest, path));
+            if (Require(training is null, "data.unseen_art_manifest", d.UnseenArtManifest,
+                    $"a manifest of other art than data.manifest (\"{training}\" trains), e.g. \"data/emoji-twitter/train.jsonl\" beside \"data/emoji-google/train.jsonl\""))
                 Require(string.IsNullOrWhiteSpace(d.EvalManifest) || !SamePath(d.UnseenArtManifest, d.EvalManifest), "data.unseen_art_manifest",
                     d.UnseenArtManifest, $"another manifest than data.eval_manifest (\"{d.EvalManifest}\"): the unseen-art test keeps only names data.manifest teaches");
         }
@@ -171,6 +172,22 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
         Require(m.VocabSize >= vocab, "model.vocab_size", m.VocabSize, $"at least {vocab}, the id range of the tokenizer at {path}");
     }
 
+    /// <summary>data.manifest: one path or a list; each a path, each file once (a file listed twice would train at double weight).</summary>
+    private void TrainingManifests(IReadOnlyList<string> manifests)
+    {
+        if (!Require(manifests.Count > 0, "data.manifest", manifests,
+                "the path of a JSONL manifest, or a list of them, e.g. [\"data/emoji-google/train.jsonl\", \"data/emoji-apple/train.jsonl\"]"))
+            return;
+        for (var i = 0; i < manifests.Count; i++)
+        {
+            var key = manifests.Count == 1 ? "data.manifest" : $"data.manifest[{i}]";
+            if (!Require(!string.IsNullOrWhiteSpace(manifests[i]), key, manifests[i], "the path of a JSONL manifest")) continue;
+            var earlier = manifests.Take(i).ToList().FindIndex(path => !string.IsNullOrWhiteSpace(path) && SamePath(path, manifests[i]));
+            Require(earlier < 0, key, manifests[i],
+                $"a manifest not listed before: data.manifest[{earlier}] (\"{(earlier < 0 ? "" : manifests[earlier])}\") is the same file");
+        }
+    }
+
     private static bool SamePath(string a, string b) => Path.GetFullPath(a) == Path.GetFullPath(b);
 
     private void Checkpoint(CheckpointConfig c)
@@ -181,6 +198,8 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
                 "a PostgreSQL connection string when checkpoint.store = \"postgresql\"");
         Require(c.ChunkMiB is >= 1 and <= CheckpointStoreSettings.MaxChunkMiB, "checkpoint.chunk_mib", c.ChunkMiB,
             $"1 to {CheckpointStoreSettings.MaxChunkMiB} MiB (chunks stay well below the 1 GB blob limits of SQLite and PostgreSQL)");
+        Require(c.Writers is >= 1 and <= CheckpointStoreSettings.MaxWriters, "checkpoint.writers", c.Writers,
+            $"1 to {CheckpointStoreSettings.MaxWriters} chunk writers (for SQLite, files)");
         OneOf("checkpoint.export_dtype", c.ExportDtype, CheckpointConfig.ExportDtypes);
         if (c.LoadPath.Length > 0)
             Require(File.Exists(c.LoadPath) || Directory.Exists(c.LoadPath), "checkpoint.load_path", c.LoadPath,

@@ -33,8 +33,10 @@ internal sealed class TomlBinder(
                 errors.Add(new ConfigError(location, keyPath, TomlText.Format(raw), UnknownKeyMessage(type, key, path)));
                 continue;
             }
-            if (TryConvert(target.Property.PropertyType, raw, keyPath, location, out var value))
-                target.Property.SetValue(instance, value);
+            var converted = target.OneOrMany
+                ? TryConvertOneOrMany(target.Property.PropertyType, raw, keyPath, location, out var value)
+                : TryConvert(target.Property.PropertyType, raw, keyPath, location, out value);
+            if (converted) target.Property.SetValue(instance, value);
         }
         foreach (var missing in ConfigSchema.KeysOf(type).Where(k => k.Required && !table.ContainsKey(k.Name)))
         {
@@ -103,6 +105,27 @@ internal sealed class TomlBinder(
         }
 
         return Fail(location, keyPath, raw, TomlText.Describe(type));
+    }
+
+    /// <summary>
+    /// A list key that also takes one value: an array binds as a list, and a single value as a list of one.
+    /// A single value of the wrong type is one error that names both forms.
+    /// </summary>
+    private bool TryConvertOneOrMany(Type listType, object raw, string keyPath, ConfigLocation location, out object? value)
+    {
+        if (raw is TomlArray or TomlTableArray || !ConfigSchema.IsList(listType, out var element))
+            return TryConvert(listType, raw, keyPath, location, out value);
+        var reported = errors.Count;
+        if (!TryConvert(element, raw, keyPath, location, out var single))
+        {
+            errors.RemoveRange(reported, errors.Count - reported);
+            value = null;
+            return Fail(location, keyPath, raw, $"{TomlText.Describe(element)} or {TomlText.Describe(listType)}");
+        }
+        var list = Array.CreateInstance(element, 1);
+        list.SetValue(single, 0);
+        value = list;
+        return true;
     }
 
     private bool Fail(ConfigLocation location, string keyPath, object raw, string expected)

@@ -6,13 +6,17 @@ public sealed record DataConfig
     /// <summary>The `emoji_vendor` names; scripts/fetch-emoji.sh converts exactly these.</summary>
     public static IReadOnlyList<string> EmojiVendors { get; } = ["google", "twitter", "apple", "facebook"];
 
-    /// <summary>Path of the JSONL manifest, relative to the working directory or absolute.</summary>
-    public string Manifest { get; init; } = "data/emoji-google/train.jsonl";
+    /// <summary>
+    /// The training manifests, paths relative to the working directory or absolute, whose rows train as one
+    /// set (several vendors' drawings of the same emoji, say). TOML key `manifest`: one path or a list.
+    /// </summary>
+    [OneOrMany]
+    public IReadOnlyList<string> Manifests { get; init; } = ["data/emoji-google/train.jsonl"];
     /// <summary>Held-out manifest for eval and caption samples (the unseen-names test); empty for none.</summary>
     public string EvalManifest { get; init; } = "data/emoji-google/eval.jsonl";
     /// <summary>
     /// The unseen-art test: a manifest of other art (another emoji vendor) whose rows with a caption of
-    /// <see cref="Manifest"/> are scored; empty for none.
+    /// <see cref="Manifests"/> are scored; empty for none.
     /// </summary>
     public string UnseenArtManifest { get; init; } = "";
     /// <summary>"byte" (tiny models) or a tiktoken BPE: "cl100k_base", "o200k_base" (the names of Text.TokenizerCatalog).</summary>

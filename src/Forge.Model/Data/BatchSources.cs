@@ -13,8 +13,7 @@ public sealed class BatchSources(ImageTextDataset dataset, DataConfig data) : ID
     private bool _disposed;
 
     /// <summary>The training set of data.manifest, as the job config describes it (with its data.augment_* augmentation).</summary>
-    public static BatchSources Open(JobConfig config) =>
-        new(ImageTextDataset.Open(config.Data.Manifest, config.Data, config.Vlm.MaxTextLen, training: true), config.Data);
+    public static BatchSources Open(JobConfig config) => new(ImageTextDataset.Training(config), config.Data);
 
     public ImageTextDataset Dataset { get; } = dataset;
 

@@ -67,6 +67,18 @@ public sealed class ImageTextManifest
     }
 
     /// <summary>
+    /// Several manifests as one set (data.manifest's list): every row of each, in the order listed, each
+    /// row keeping its own manifest and line for errors. <see cref="Path"/> names them all.
+    /// </summary>
+    public static ImageTextManifest Load(IReadOnlyList<string> paths, bool skipBadSamples)
+    {
+        if (paths.Count == 0) throw new ArgumentException("no manifest to load (data.manifest is an empty list)", nameof(paths));
+        if (paths.Count == 1) return Load(paths[0], skipBadSamples);
+        var parts = paths.Select(path => Load(path, skipBadSamples)).ToList();
+        return new ImageTextManifest(string.Join(", ", paths), [.. parts.SelectMany(p => p.Samples)], [.. parts.SelectMany(p => p.Skipped)]);
+    }
+
+    /// <summary>
     /// The rows <paramref name="keep"/> accepts, with this manifest's path and skipped rows; fails like a
     /// load when none is left, naming <paramref name="rule"/>.
     /// </summary>

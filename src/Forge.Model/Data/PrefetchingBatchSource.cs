@@ -49,7 +49,7 @@ public sealed class PrefetchingBatchSource : IBatchSource
 
     /// <summary>The training source a job config describes: data.manifest, data.* settings, vlm.max_text_len.</summary>
     public static PrefetchingBatchSource Open(JobConfig config, int globalBatchSize) => new(
-        ImageTextDataset.Open(config.Data.Manifest, config.Data, config.Vlm.MaxTextLen, training: true),
+        ImageTextDataset.Training(config),
         globalBatchSize, config.Data.Seed, config.Data.NumWorkers, config.Data.Prefetch);
 
     public ImageTextDataset Dataset { get; }

@@ -5,7 +5,8 @@ namespace Forge.Model.Data;
 /// twitter emoji) whose caption is one the training manifest teaches, so every name is known and only
 /// the drawing is new. A model that reads the picture captions these; one that memorised its training
 /// images does not. Rows with names the training set lacks are left out (they belong to the
-/// unseen-names test), and so is any image file the training manifest itself lists.
+/// unseen-names test), and so is any image file the training manifest itself lists. With several
+/// training manifests (several vendors), a name any of them teaches counts, and no image of any.
 /// </summary>
 public static class UnseenArtManifest
 {
@@ -17,6 +18,7 @@ public static class UnseenArtManifest
             $"for the unseen-art test: no row has a caption of {training.Path} (data.manifest) with an image of its own");
     }
 
-    public static ImageTextManifest Load(string artPath, string trainingPath, bool skipBadSamples) =>
-        Select(ImageTextManifest.Load(artPath, skipBadSamples), ImageTextManifest.Load(trainingPath, skipBadSamples));
+    /// <summary>The unseen-art rows of <paramref name="artPath"/> against the training set of <paramref name="trainingPaths"/> (all of data.manifest).</summary>
+    public static ImageTextManifest Load(string artPath, IReadOnlyList<string> trainingPaths, bool skipBadSamples) =>
+        Select(ImageTextManifest.Load(artPath, skipBadSamples), ImageTextManifest.Load(trainingPaths, skipBadSamples));
 }

@@ -20,6 +20,6 @@ public static class HeldOutTests
         string.IsNullOrWhiteSpace(config.Data.UnseenArtManifest)
             ? null
             : new HeldOutEvaluator(ImageTextDataset.Open(
-                UnseenArtManifest.Load(config.Data.UnseenArtManifest, config.Data.Manifest, config.Data.SkipBadSamples),
+                UnseenArtManifest.Load(config.Data.UnseenArtManifest, config.Data.Manifests, config.Data.SkipBadSamples),
                 config.Data, config.Vlm.MaxTextLen), config.Data.Seed);
 }

@@ -45,9 +45,9 @@ public sealed class Attention : nn.Module
     {
         using var scope = NewDisposeScope();
         var (b, t) = (x.shape[0], x.shape[1]);
-        var q = q_proj.forward(x).view(b, t, _heads, _headDim);
-        var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim);
-        var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim);
+        var q = WeightGradGemm.Project(q_proj, x).view(b, t, _heads, _headDim);
+        var k = WeightGradGemm.Project(k_proj, x).view(b, t, _kvHeads, _headDim);
+        var v = WeightGradGemm.Project(v_proj, x).view(b, t, _kvHeads, _headDim);
         if (rope is not null)
         {
             q = rope.Apply(q);
@@ -56,7 +56,7 @@ public sealed class Attention : nn.Module
         if (keyPaddingMask is null && _heads != _kvHeads && StepKernels.Current.SdpaGqa && AtenKernels.Enabled)
         {
             var grouped = AtenKernels.SdpaGroupedQuery(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), _causal);
-            return o_proj.forward(grouped.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
+            return WeightGradGemm.Project(o_proj, grouped.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
         }
         k = GroupedQuery.RepeatKv(k, _heads / _kvHeads);
         v = GroupedQuery.RepeatKv(v, _heads / _kvHeads);
@@ -73,6 +73,6 @@ public sealed class Attention : nn.Module
             q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
             attn_mask: mask, is_casual: _causal && mask is null);
         var merged = attended.transpose(1, 2).reshape(b, t, _heads * _headDim);
-        return o_proj.forward(merged).MoveToOuterDisposeScope();
+        return WeightGradGemm.Project(o_proj, merged).MoveToOuterDisposeScope();
     }
 }

@@ -94,7 +94,47 @@ public static class CaptionLoss
                 dLogits.Dispose();
             }
         }
-        var result = lossSum.squeeze(0);
+        return WithGradients(lossSum.squeeze(0), rows, gradRows, headWeight, gradWeight, targets);
+    }
+
+    /// <summary>
+    /// The same sum as <see cref="SumChunked"/> with the scoring in one kernel (<see cref="CrossEntropyKernel"/>):
+    /// the head's bf16 logits of all rows in one matmul, turned in place into their gradient with each
+    /// row's loss, then the two backward matmuls. It holds the same (rows, vocab) compute-dtype buffer at
+    /// the peak as the chunked loss's logit gradient, and no fp32 logits at all. Where the kernel does
+    /// not apply (a CPU, fp32 compute) this is <see cref="SumChunked"/>.
+    /// </summary>
+    public static (Tensor Sum, long Tokens) SumFused(Tensor hidden, Tensor headWeight, Tensor labels)
+    {
+        if (hidden.device.type != DeviceType.CUDA || hidden.dtype != ScalarType.BFloat16 || headWeight.dtype != ScalarType.BFloat16)
+            return SumChunked(hidden, headWeight, labels);
+        var (b, t) = (labels.shape[0], labels.shape[1]);
+        if (hidden.shape[0] != b || (hidden.shape[1] != t && hidden.shape[1] != t - 1))
+            throw new ArgumentException($"hidden [{string.Join(", ", hidden.shape)}] does not fit labels [{b}, {t}]: expected [{b}, {t} or {t - 1}, dim]");
+        using var scope = NewDisposeScope();
+        var dim = hidden.shape[2];
+        var rows = (hidden.shape[1] == t ? hidden.narrow(1, 0, t - 1) : hidden).reshape(-1, dim);
+        var targets = labels.narrow(1, 1, t - 1).reshape(-1);
+        var hiddenGrad = is_grad_enabled() && rows.requires_grad;
+        var weightGrad = is_grad_enabled() && headWeight.requires_grad;
+        Tensor lossSum;
+        Tensor? gradRows = null, gradWeight = null;
+        using (no_grad())
+        {
+            var logits = nn.functional.linear(rows, headWeight).contiguous();
+            lossSum = CrossEntropyKernel.LossAndGradientInPlace(logits, targets, CaptionEncoder.IgnoreIndex).sum();
+            // The logits now hold their gradient: the two matmuls autograd would run in backward.
+            if (hiddenGrad) gradRows = logits.matmul(headWeight);
+            if (weightGrad) gradWeight = logits.t().matmul(rows);
+            logits.Dispose();
+        }
+        return WithGradients(lossSum, rows, gradRows, headWeight, gradWeight, targets);
+    }
+
+    // The loss sum, plus the surrogate terms that hand the precomputed gradients to autograd, and the target count.
+    private static (Tensor Sum, long Tokens) WithGradients(Tensor lossSum, Tensor rows, Tensor? gradRows, Tensor headWeight, Tensor? gradWeight, Tensor targets)
+    {
+        var result = lossSum;
         if (gradRows is not null) result = result.Plus(ZeroWithGradient(rows, gradRows));
         if (gradWeight is not null) result = result.Plus(ZeroWithGradient(headWeight, gradWeight));
         var tokens = targets.NotEqualTo(CaptionEncoder.IgnoreIndex).sum().item<long>();

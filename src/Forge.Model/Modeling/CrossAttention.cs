@@ -44,16 +44,16 @@ public sealed class CrossAttention : nn.Module
     {
         using var scope = NewDisposeScope();
         var (b, t, n) = (x.shape[0], x.shape[1], image.shape[1]);
-        var q = q_proj.forward(x).view(b, t, _heads, _headDim);
+        var q = WeightGradGemm.Project(q_proj, x).view(b, t, _heads, _headDim);
         if (imageMask is null && _heads != _kvHeads && StepKernels.Current.SdpaGqa && AtenKernels.Enabled)
         {
             var grouped = AtenKernels.SdpaGroupedQuery(q.transpose(1, 2),
-                k_proj.forward(image).view(b, n, _kvHeads, _headDim).transpose(1, 2),
-                v_proj.forward(image).view(b, n, _kvHeads, _headDim).transpose(1, 2), causal: false);
-            return o_proj.forward(grouped.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
+                WeightGradGemm.Project(k_proj, image).view(b, n, _kvHeads, _headDim).transpose(1, 2),
+                WeightGradGemm.Project(v_proj, image).view(b, n, _kvHeads, _headDim).transpose(1, 2), causal: false);
+            return WeightGradGemm.Project(o_proj, grouped.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
         }
-        var k = GroupedQuery.RepeatKv(k_proj.forward(image).view(b, n, _kvHeads, _headDim), _heads / _kvHeads);
-        var v = GroupedQuery.RepeatKv(v_proj.forward(image).view(b, n, _kvHeads, _headDim), _heads / _kvHeads);
+        var k = GroupedQuery.RepeatKv(WeightGradGemm.Project(k_proj, image).view(b, n, _kvHeads, _headDim), _heads / _kvHeads);
+        var v = GroupedQuery.RepeatKv(WeightGradGemm.Project(v_proj, image).view(b, n, _kvHeads, _headDim), _heads / _kvHeads);
 
         Tensor? mask = null;
         if (imageMask is not null)
@@ -66,6 +66,6 @@ public sealed class CrossAttention : nn.Module
         var attended = nn.functional.scaled_dot_product_attention(
             q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask: mask, is_casual: false);
         var merged = attended.transpose(1, 2).reshape(b, t, _heads * _headDim);
-        return o_proj.forward(merged).MoveToOuterDisposeScope();
+        return WeightGradGemm.Project(o_proj, merged).MoveToOuterDisposeScope();
     }
 }

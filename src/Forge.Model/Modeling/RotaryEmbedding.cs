@@ -55,6 +55,7 @@ public sealed class RotaryEmbedding : IDisposable
         if (t > MaxSeqLen) throw new ArgumentException($"sequence length {t} exceeds model.max_seq_len {MaxSeqLen}");
         var (cosTable, sinTable) = Tables(x.dtype);
         using var scope = NewDisposeScope();
+        if (StepKernels.Current.RopeKernel) return RotaryKernel.Apply(x, cosTable.narrow(0, 0, t), sinTable.narrow(0, 0, t)).MoveToOuterDisposeScope();
         var cos = cosTable.narrow(0, 0, t).unsqueeze(1);
         var sin = sinTable.narrow(0, 0, t).unsqueeze(1);
         if (StepKernels.Current.JitFusion && AtenKernels.Enabled) return AtenKernels.Rope(x, cos, sin).MoveToOuterDisposeScope();

@@ -23,9 +23,10 @@ public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var gated = StepKernels.Current.JitFusion && AtenKernels.Enabled
-            ? AtenKernels.SwiGlu(gate_proj.forward(x), up_proj.forward(x))
-            : nn.functional.silu(gate_proj.forward(x)).mul(up_proj.forward(x));
-        return down_proj.forward(gated).MoveToOuterDisposeScope();
+        var levers = StepKernels.Current;
+        var gated = levers.SwiGluKernel ? SwiGluGate.Apply(WeightGradGemm.Project(gate_proj, x), WeightGradGemm.Project(up_proj, x))
+            : levers.JitFusion && AtenKernels.Enabled ? AtenKernels.SwiGlu(WeightGradGemm.Project(gate_proj, x), WeightGradGemm.Project(up_proj, x))
+            : nn.functional.silu(WeightGradGemm.Project(gate_proj, x)).mul(WeightGradGemm.Project(up_proj, x));
+        return WeightGradGemm.Project(down_proj, gated).MoveToOuterDisposeScope();
     }
 }

@@ -80,8 +80,9 @@ public sealed class VisionLanguageModel : nn.Module, ITrainableModel
         var hidden = TextHidden(batch.Images, batch.InputIds, batch.ImageMask, routing);
         // The last position predicts nothing: skip it before the (vocab-wide) head.
         var predicting = hidden.narrow(1, 0, hidden.shape[1] - 1);
-        var (sum, tokens) = StepKernels.Current.ChunkedLoss
-            ? CaptionLoss.SumChunked(predicting, transformer.output_head.proj.weight!, batch.Labels)
+        var levers = StepKernels.Current;
+        var (sum, tokens) = levers.LossKernel ? CaptionLoss.SumFused(predicting, transformer.output_head.proj.weight!, batch.Labels)
+            : levers.ChunkedLoss ? CaptionLoss.SumChunked(predicting, transformer.output_head.proj.weight!, batch.Labels)
             : CaptionLoss.Sum(transformer.output_head.forward(predicting), batch.Labels);
         return (sum.MoveToOuterDisposeScope(), tokens);
     }

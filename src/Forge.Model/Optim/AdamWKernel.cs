@@ -18,18 +18,7 @@ internal static unsafe class AdamWKernel
 {
     private const string Name = "adamw_bf16";
 
-    private const string Source = """
-        __device__ __forceinline__ float bf16_to_float(unsigned short h) { return __uint_as_float(((unsigned int)h) << 16); }
-
-        // Round to nearest even, as torch's float -> bfloat16 conversion does; NaN stays a quiet NaN.
-        __device__ __forceinline__ unsigned short float_to_bf16(float f)
-        {
-            unsigned int u = __float_as_uint(f);
-            if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);
-            u += 0x7fffu + ((u >> 16) & 1u);
-            return (unsigned short)(u >> 16);
-        }
-
+    private const string Source = CompiledKernels.Bf16Conversions + """
         __device__ __forceinline__ void adamw_element(float& p, float& m, float& v, float g,
             float lr, float beta1, float beta2, float eps, float decay, float step_size, float bc2_sqrt)
         {

@@ -13,13 +13,31 @@ namespace Forge.Model.Runtime;
 /// </summary>
 public sealed unsafe class CompiledKernels
 {
+    /// <summary>
+    /// bfloat16 &lt;-&gt; float for kernel sources (bf16 travels as unsigned short): widening is exact, narrowing
+    /// rounds to nearest even as torch's conversion does, and a NaN stays a quiet NaN.
+    /// </summary>
+    public const string Bf16Conversions = """
+        __device__ __forceinline__ float bf16_to_float(unsigned short h) { return __uint_as_float(((unsigned int)h) << 16); }
+
+        __device__ __forceinline__ unsigned short float_to_bf16(float f)
+        {
+            unsigned int u = __float_as_uint(f);
+            if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);
+            u += 0x7fffu + ((u >> 16) & 1u);
+            return (unsigned short)(u >> 16);
+        }
+
+        """;
+
     private readonly Dictionary<string, IntPtr> _functions;
+    private readonly IntPtr _context;
 
     /// <summary>The device's multiprocessor count, for sizing grid-stride launches.</summary>
     public int MultiprocessorCount { get; }
 
-    private CompiledKernels(Dictionary<string, IntPtr> functions, int multiprocessors) =>
-        (_functions, MultiprocessorCount) = (functions, multiprocessors);
+    private CompiledKernels(Dictionary<string, IntPtr> functions, IntPtr context, int multiprocessors) =>
+        (_functions, _context, MultiprocessorCount) = (functions, context, multiprocessors);
 
     /// <summary>
     /// Compiles <paramref name="source"/> (extern "C" kernels named in <paramref name="names"/>) for
@@ -47,7 +65,7 @@ public sealed unsafe class CompiledKernels
             Check(Driver.cuModuleGetFunction(out var fn, module, name), $"cuModuleGetFunction({name})");
             functions[name] = fn;
         }
-        return new CompiledKernels(functions, sms);
+        return new CompiledKernels(functions, context, sms);
     }
 
     /// <summary>
@@ -56,6 +74,10 @@ public sealed unsafe class CompiledKernels
     /// </summary>
     public void Launch(string name, uint grid, uint block, void** args)
     {
+        // A custom autograd function's backward runs on libtorch's worker thread for the device, which
+        // may not have made the primary context current through the driver API yet.
+        Check(Driver.cuCtxGetCurrent(out var current), "cuCtxGetCurrent");
+        if (current != _context) Check(Driver.cuCtxSetCurrent(_context), "cuCtxSetCurrent");
         Check(Driver.cuLaunchKernel(_functions[name], grid, 1, 1, block, 1, 1, 0, IntPtr.Zero, args, null), $"cuLaunchKernel({name})");
     }
 
@@ -71,6 +93,7 @@ public sealed unsafe class CompiledKernels
         private const string Lib = "libcuda.so.1";
         [DllImport(Lib)] public static extern int cuInit(uint flags);
         [DllImport(Lib)] public static extern int cuCtxGetCurrent(out IntPtr context);
+        [DllImport(Lib)] public static extern int cuCtxSetCurrent(IntPtr context);
         [DllImport(Lib)] public static extern int cuCtxGetDevice(out int device);
         [DllImport(Lib)] public static extern int cuDeviceGetAttribute(out int value, int attribute, int device);
         [DllImport(Lib)] public static extern int cuModuleLoadData(out IntPtr module, byte* image);

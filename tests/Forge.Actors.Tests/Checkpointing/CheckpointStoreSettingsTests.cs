@@ -6,13 +6,15 @@ namespace Forge.Actors.Tests.Checkpointing;
 public sealed class CheckpointStoreSettingsTests
 {
     [Fact]
-    public void TheDefaultStoreIsASqliteFileInTheRunDirectoryWith64MiBChunks()
+    public void TheDefaultStoreIsASqliteFileInTheRunDirectoryWith16MiBChunksAndFourWriterFiles()
     {
         var settings = CheckpointStoreSettings.FromConfig(new CheckpointConfig(), "/tmp/runs/demo");
 
         Assert.Equal(CheckpointStoreKind.Sqlite, settings.Kind);
         Assert.Equal("Data Source=/tmp/runs/demo/checkpoints.db", settings.ConnectionString);
-        Assert.Equal(64 * CheckpointStoreSettings.MiB, settings.ChunkBytes);
+        Assert.Equal(16 * CheckpointStoreSettings.MiB, settings.ChunkBytes);
+        Assert.Equal(4, settings.Parts);
+        Assert.Equal("/tmp/runs/demo/checkpoints.db-part3", settings.SqlitePartFile(3));
         Assert.Equal(3, settings.KeepLastN);
         var plugin = settings.ToAkkaConfig().GetConfig("akka.persistence.snapshot-store.sql");
         Assert.Equal(TimeSpan.FromMinutes(10), plugin.GetTimeSpan("circuit-breaker.call-timeout"));

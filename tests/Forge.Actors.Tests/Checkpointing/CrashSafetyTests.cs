@@ -7,12 +7,14 @@ namespace Forge.Actors.Tests.Checkpointing;
 
 public sealed class CrashSafetyTests
 {
-    [Fact]
-    public async Task AProcessKilledInTheMiddleOfASaveResumesFromThePreviousCommittedCheckpoint()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)] // four files, four chunk transactions open at the kill
+    public async Task AProcessKilledInTheMiddleOfASaveResumesFromThePreviousCommittedCheckpoint(int writers)
     {
         const long chunkKiB = 256;
         const int rank1MiB = 48; // 192 chunks: seconds of writing, so the kill lands mid-save
-        var settings = TestStores.Settings(CheckpointStoreKind.Sqlite) with { ChunkBytes = chunkKiB * 1024 };
+        var settings = TestStores.Settings(CheckpointStoreKind.Sqlite) with { ChunkBytes = chunkKiB * 1024, Writers = writers };
         var jobId = TestStores.NewJobId("killed");
         var state = new TrainingState(seed: 70);
         var file = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(settings.ConnectionString).DataSource;
@@ -21,7 +23,7 @@ public sealed class CrashSafetyTests
             await state.SaveAndCommitAsync(before, jobId, step: 1, worldSize: 2);
 
         var output = new List<string>();
-        using var child = StartCrashWriter(file, jobId, step: 2, rank1MiB, chunkKiB, output);
+        using var child = StartCrashWriter(file, jobId, step: 2, rank1MiB, chunkKiB, writers, output);
         await using var db = new TestStore(await SqlCheckpointStore.OpenAsync(settings), settings);
         var rank1Chunks = 0L;
         var deadline = Stopwatch.StartNew();
@@ -58,7 +60,7 @@ public sealed class CrashSafetyTests
         again.AssertBitExact(await db.Store.LoadRangeAsync((await db.Store.LatestAsync(jobId))!, 0, 65));
     }
 
-    private static Process StartCrashWriter(string file, string jobId, long step, int mib, long chunkKiB, List<string> output)
+    private static Process StartCrashWriter(string file, string jobId, long step, int mib, long chunkKiB, int writers, List<string> output)
     {
         // tests/Forge.Actors.Tests/bin/<Configuration>/<tfm>/ -> tests/Forge.CheckpointCrashWriter/bin/<Configuration>/<tfm>/
         var tfm = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
@@ -73,7 +75,7 @@ public sealed class CrashSafetyTests
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { dll, file, jobId, step.ToString(), mib.ToString(), chunkKiB.ToString() }) start.ArgumentList.Add(arg);
+        foreach (var arg in new[] { dll, file, jobId, step.ToString(), mib.ToString(), chunkKiB.ToString(), writers.ToString() }) start.ArgumentList.Add(arg);
         var process = new Process { StartInfo = start };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.Add(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.Add("stderr: " + e.Data); };

@@ -76,20 +76,25 @@ public sealed class TestStore(SqlCheckpointStore store, CheckpointStoreSettings 
         Assert.Equal(1, await delete.ExecuteNonQueryAsync());
     }
 
-    /// <summary>How many snapshot rows the job has (chunks and manifests, any step); all jobs' rows when <paramref name="jobId"/> is null.</summary>
+    /// <summary>How many snapshot rows the job has (chunks and manifests, any step) in all the store's parts; all jobs' rows when <paramref name="jobId"/> is null.</summary>
     public async Task<long> RowCountAsync(string? jobId, long? step = null)
     {
-        await using var connection = OpenConnection();
-        await connection.OpenAsync();
-        await using var count = connection.CreateCommand();
-        count.CommandText = "SELECT COUNT(*) FROM snapshot WHERE persistence_id LIKE @prefix" + (step is null ? "" : " AND sequence_number = @step");
-        AddParameters(count, ("prefix", jobId is null ? "%" : $"forge-ckpt|{jobId}|%"));
-        if (step is { } s) AddParameters(count, ("step", s));
-        return Convert.ToInt64(await count.ExecuteScalarAsync());
+        var rows = 0L;
+        for (var part = 0; part < Settings.Parts; part++)
+        {
+            await using var connection = OpenConnection(part);
+            await connection.OpenAsync();
+            await using var count = connection.CreateCommand();
+            count.CommandText = "SELECT COUNT(*) FROM snapshot WHERE persistence_id LIKE @prefix" + (step is null ? "" : " AND sequence_number = @step");
+            AddParameters(count, ("prefix", jobId is null ? "%" : $"forge-ckpt|{jobId}|%"));
+            if (step is { } s) AddParameters(count, ("step", s));
+            rows += Convert.ToInt64(await count.ExecuteScalarAsync());
+        }
+        return rows;
     }
 
-    private System.Data.Common.DbConnection OpenConnection() => Settings.Kind == CheckpointStoreKind.Sqlite
-        ? new SqliteConnection(Settings.ConnectionString)
+    private System.Data.Common.DbConnection OpenConnection(int part = 0) => Settings.Kind == CheckpointStoreKind.Sqlite
+        ? new SqliteConnection(Settings.PartConnectionString(part))
         : new NpgsqlConnection(Settings.ConnectionString);
 
     private static void AddParameters(System.Data.Common.DbCommand command, params (string Name, object Value)[] values)
@@ -109,8 +114,10 @@ public sealed class TestStore(SqlCheckpointStore store, CheckpointStoreSettings 
         if (Settings.Kind == CheckpointStoreKind.Sqlite)
         {
             SqliteConnection.ClearAllPools();
-            var file = new SqliteConnectionStringBuilder(Settings.ConnectionString).DataSource;
-            try { File.Delete(file); } catch (IOException) { /* another pooled handle; the temp dir is disposable */ }
+            for (var part = 0; part < Settings.Parts; part++)
+            {
+                try { File.Delete(Settings.SqlitePartFile(part)); } catch (IOException) { /* another pooled handle; the temp dir is disposable */ }
+            }
         }
     }
 }

@@ -166,4 +166,60 @@ public sealed class ReplicaLedgerTests
         Assert.Equal((2L, 8L, 2), (restore.SourceEpoch, restore.Step, restore.SourceWorldSize));
         Assert.Equal([new ReplicaStep(2, 8)], ledger.Retained);
     }
+
+    // A world of three ranks over 30 elements, shards [0,10) [10,20) [20,30), seen by a supervisor that took the job over.
+    private static HeldCopy Held(int owner, long step = 6, long epoch = 1, long samples = 48) => new(epoch, step, owner, owner * 10, 10, samples);
+
+    [Fact]
+    public void ATakenOverJobRestoresTheNewestStepWhoseAdoptedCopiesCoverTheWholeLayout()
+    {
+        var ledger = new ReplicaLedger();
+        // The dead process held rank 0's shard and rank 2's copy; the survivors hold the rest, step 5 and 6 both.
+        ledger.Adopt(new ReplicaInventory("a:2", [Held(1), Held(0), Held(1, step: 5), Held(0, step: 5)]));
+        ledger.Adopt(new ReplicaInventory("b:1", [Held(2), Held(0), Held(2, step: 5)]));
+
+        var (restore, _) = ledger.RestorePoint(numel: 30);
+
+        Assert.NotNull(restore);
+        Assert.Equal((1L, 6L, 48L, 3, 30L), (restore.SourceEpoch, restore.Step, restore.SamplesConsumed, restore.SourceWorldSize, restore.Numel));
+        Assert.Equal(["a:2", "a:2", "b:1"], restore.Sources.Select(s => s.Endpoint));
+        Assert.Contains(new ReplicaStep(1, 6), ledger.Retained);
+        // The last shard may end in padding (29 elements over 3 ranks), but the ranges must be the world's shards.
+        Assert.NotNull(ledger.RestorePoint(numel: 29).Restore);
+        Assert.Null(ledger.RestorePoint(numel: 31).Restore);
+    }
+
+    [Fact]
+    public void AdoptedCopiesThatMissAShardOrAreLostGiveNoRestorePoint()
+    {
+        var gap = new ReplicaLedger();
+        gap.Adopt(new ReplicaInventory("a:2", [Held(0), Held(1)]));   // rank 2's shard and its copy went with the dead process
+        Assert.Null(gap.RestorePoint(numel: 30).Restore);
+
+        var lost = new ReplicaLedger();
+        lost.Adopt(new ReplicaInventory("a:2", [Held(0), Held(1)]));
+        lost.Adopt(new ReplicaInventory("b:1", [Held(2)]));
+        lost.Lose("b:1");
+        Assert.Null(lost.RestorePoint(numel: 30).Restore);
+
+        // Two holders that disagree on a shard's range do not hold the same copy.
+        var conflict = new ReplicaLedger();
+        conflict.Adopt(new ReplicaInventory("a:2", [Held(0), Held(1), Held(2)]));
+        conflict.Adopt(new ReplicaInventory("b:1", [Held(2) with { Length = 9 }]));
+        Assert.Null(conflict.RestorePoint(numel: 30).Restore);
+    }
+
+    [Fact]
+    public void AnOwnCompleteRoundSupersedesAdoptedCopies()
+    {
+        var ledger = new ReplicaLedger();
+        ledger.Adopt(new ReplicaInventory("a:2", [Held(0), Held(1), Held(2)]));
+        ledger.BeginWorld(1_000_001, ["a:2", "b:1"], ReplicaLedger.Buddies(["a:2", "b:1"]));
+        Round(ledger, 1_000_001, 7, 2);
+
+        var (restore, _) = ledger.RestorePoint(numel: 30);
+
+        Assert.Equal((1_000_001L, 7L), (restore!.SourceEpoch, restore.Step));
+        Assert.DoesNotContain(new ReplicaStep(1, 6), ledger.Retained);
+    }
 }

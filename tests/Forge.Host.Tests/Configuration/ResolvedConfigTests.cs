@@ -21,6 +21,20 @@ public sealed class ResolvedConfigTests
         Assert.Equal(JobConfigWriter.ToToml(original), JobConfigWriter.ToToml(reloaded));
     }
 
+    [Theory]
+    [InlineData("manifest = \"a/train.jsonl\"", new[] { "a/train.jsonl" })]
+    [InlineData("manifest = [\"a/train.jsonl\"]", new[] { "a/train.jsonl" })]
+    [InlineData("manifest = [\"a/train.jsonl\", \"b/train.jsonl\"]", new[] { "a/train.jsonl", "b/train.jsonl" })]
+    public void DataManifestIsOnePathOrAListAndTheResolvedFileReloadsIt(string line, string[] manifests)
+    {
+        var config = JobConfigLoader.Parse($"[data]\n{line}\n", "m.toml");
+        var reloaded = JobConfigLoader.Parse(JobConfigWriter.ToToml(config), "config.resolved.toml");
+
+        Assert.Equal(manifests, config.Data.Manifests);
+        Assert.Equal(manifests, reloaded.Data.Manifests);
+        Assert.Equal(manifests, JobConfigLoader.Parse("", "m.toml", [$"data.{line.Replace(" = ", "=")}"]).Data.Manifests);
+    }
+
     [Fact]
     public void TheResolvedFileSpellsOutEveryKeyOfEverySection()
     {
@@ -29,7 +43,7 @@ public sealed class ResolvedConfigTests
         foreach (var section in new[] { "model", "train", "optimizer", "scheduler", "data", "checkpoint", "distributed", "vision_encoder", "adapter", "vlm", "metrics", "elastic" })
             Assert.Contains($"[{section}]", toml);
         Assert.Contains("n_kv_heads = 0", toml);
-        Assert.Contains("chunk_mib = 64", toml);
+        Assert.Contains("chunk_mib = 16", toml);
         Assert.Contains("cross_attention_every_n_layers = 4", toml);
     }
 

@@ -103,7 +103,7 @@ public sealed class ClusterJobTests(ClusterJobTests.FaultFreeRun reference, ITes
     }
 
     [Fact]
-    public async Task KillingTheProcessThatHostsTheSupervisorMovesItToASurvivorThatFinishesTheJob()
+    public async Task KillingTheProcessThatHostsTheSupervisorMovesItToASurvivorThatGoesOnFromMemoryAndFinishesTheJob()
     {
         var (runs, run, port) = (reference.Root, $"sup-kill-{Guid.NewGuid():N}"[..20], FreePort());
         using var seed = Seed(port, runs, run);
@@ -122,6 +122,11 @@ public sealed class ClusterJobTests(ClusterJobTests.FaultFreeRun reference, ITes
             // The journal marks the hand-over, in the run's events.jsonl and in the store's copy that `forge status` reads.
             var journal = JournalEntry.ReadAll(Path.Combine(runs, run, "events.jsonl")).Select(e => e.Text("text") ?? "").ToList();
             Assert.Contains(journal, t => Regex.IsMatch(t, $"^supervisor 2 on 127.0.0.1:\\d+ took job '{run}' over from supervisor 1 on 127.0.0.1:{port}"));
+            // The new supervisor went on from the survivors' buddy replicas: at most the step in flight was lost.
+            var lastDone = seed.Output.Split('\n').Select(l => Regex.Match(l, @"step (\d+)/\d+ .*world 3")).Where(m => m.Success)
+                .Max(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+            var restored = journal.Select(t => Regex.Match(t, @"restored step (\d+) from memory \(the previous supervisor's")).Single(m => m.Success);
+            Assert.InRange(int.Parse(restored.Groups[1].Value, CultureInfo.InvariantCulture), lastDone - 1, lastDone);
             using var status = ForgeProcess.Start("status", "status", Path.Combine(runs, run));
             Assert.Equal(0, await status.WaitForExitAsync(Generous));
             Assert.Contains("took job", status.Output);

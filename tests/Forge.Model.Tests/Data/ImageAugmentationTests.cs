@@ -96,7 +96,7 @@ public sealed class ImageAugmentationTests : IDisposable
     public void OnlyTheTrainingSourceIsAugmentedAndAnIdentitySettingChangesNothing()
     {
         var train = TestDataSets.WriteManifest(_folder, "train.jsonl", [("red heart", null), ("blue car", null)], imageSize: Size);
-        var data = new DataConfig { Manifest = train, EvalManifest = train, ImageSize = Size, AugmentCrop = 0.5, AugmentColour = 0.5 };
+        var data = new DataConfig { Manifests = [train], EvalManifest = train, ImageSize = Size, AugmentCrop = 0.5, AugmentColour = 0.5 };
         var config = new JobConfig { Data = data, Vlm = new VlmConfig { MaxTextLen = 16 } };
 
         using var source = PrefetchingBatchSource.Open(config, globalBatchSize: 2);

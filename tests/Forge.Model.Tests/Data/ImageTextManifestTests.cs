@@ -35,6 +35,33 @@ public sealed class ImageTextManifestTests : IDisposable
         Assert.Empty(manifest.Skipped);
     }
 
+    [Fact]
+    public void SeveralManifestsLoadAsOneSetInTheOrderListedEachRowKeepingItsFileAndLine()
+    {
+        TestImages.WriteSolid(_folder.File("other/images/a.png"), 4, SKColors.Green);
+        var first = Manifest("""{"image": "images/a.png", "caption": "red square"}""", """{"image": "images/b.jpg", "caption": "blue square"}""");
+        var second = _folder.WriteText("other/manifest.jsonl", """{"image": "images/a.png", "caption": "red square"}""" + "\n");
+
+        var merged = ImageTextManifest.Load([second, first], skipBadSamples: false);
+
+        Assert.Equal([(second, 1), (first, 1), (first, 2)], merged.Samples.Select(s => (s.Manifest, s.Line)));
+        Assert.Equal(_folder.File("other/images/a.png"), merged.Samples[0].ImagePath);   // each resolves against its own folder
+        Assert.Contains(first, merged.Path);
+        Assert.Contains(second, merged.Path);
+    }
+
+    [Fact]
+    public void ABadRowInAnyListedManifestFailsTheLoadNamingThatFile()
+    {
+        var good = Manifest("""{"image": "images/a.png", "caption": "red square"}""");
+        var bad = _folder.WriteText("other/manifest.jsonl", """{"image": "images/gone.png", "caption": "gone"}""" + "\n");
+
+        var error = Assert.Throws<InvalidDataException>(() => ImageTextManifest.Load([good, bad], skipBadSamples: false));
+
+        Assert.Contains($"{bad}:1", error.Message);
+        Assert.Contains("does not exist", error.Message);
+    }
+
     [Theory]
     [InlineData("{\"image\": \"images/a.png\", \"caption\": \"ok\"", "malformed JSON")]
     [InlineData("""["images/a.png", "red"]""", "expected a JSON object")]

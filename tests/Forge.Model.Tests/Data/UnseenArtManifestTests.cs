@@ -47,6 +47,21 @@ public sealed class UnseenArtManifestTests : IDisposable
     }
 
     [Fact]
+    public void WithSeveralTrainingVendorsANameAnyOfThemTeachesIsScoredAndNoImageOfAnyIs()
+    {
+        TestImages.WriteSolid(_folder.File("emoji-apple/images/1f94c.png"), 4, SKColors.Silver);
+        var appleTrain = Manifest("emoji-apple/train.jsonl", ("1f94c", "curling stone"), ("../../emoji-twitter/images/1f600", "grinning face"));
+        TestImages.WriteSolid(_folder.File("emoji-twitter/images/1f94c.png"), 4, SKColors.Orange);
+        var twitter = _folder.WriteText("emoji-twitter/more.jsonl", """{"image": "images/1f94c.png", "caption": "curling stone"}""" + "\n" +
+            """{"image": "images/1f600.png", "caption": "grinning face"}""" + "\n");
+
+        var art = UnseenArtManifest.Load(twitter, [_googleTrain, appleTrain], skipBadSamples: false);
+
+        // "curling stone" only apple teaches; twitter's grinning face is apple's training image, so it is not unseen.
+        Assert.Equal(["curling stone"], art.Samples.Select(s => s.Caption));
+    }
+
+    [Fact]
     public void AManifestWithNoTrainingNameIsAnErrorNamingIt()
     {
         var error = Assert.Throws<InvalidDataException>(() =>
@@ -62,7 +77,7 @@ public sealed class UnseenArtManifestTests : IDisposable
     {
         var config = new JobConfig
         {
-            Data = new DataConfig { Manifest = _googleTrain, EvalManifest = _googleEval, UnseenArtManifest = _twitterTrain, ImageSize = 4 },
+            Data = new DataConfig { Manifests = [_googleTrain], EvalManifest = _googleEval, UnseenArtManifest = _twitterTrain, ImageSize = 4 },
         };
 
         var art = HeldOutTests.UnseenArt(config);
