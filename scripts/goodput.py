@@ -43,9 +43,9 @@ def parse():
                    help="training stall per checkpoint (measured: forge bench checkpoint --mib 13000 on one H100, README)")
     p.add_argument("--restore-seconds", type=float, default=23.1,
                    help="reading a checkpoint back onto the devices (measured: the same benchmark's restore, README)")
-    p.add_argument("--reform-seconds", type=float, default=2.871,
-                   help="ForgeActors' re-formation after one rank dies, kill to first step of the new world "
-                        "(measured: forge bench supervisor at W=4096, the slowest of four runs, README)")
+    p.add_argument("--reform-seconds", type=float, default=2.046,
+                   help="ForgeActors' re-formation after a process of ranks dies, SIGKILL to first step of the new world "
+                        "(measured: forge bench supervisor --processes 3, the slowest of six runs at W=64..4096, README)")
     p.add_argument("--relaunch-seconds", type=float, default=600,
                    help="plain checkpoint-restart: requeue and relaunch the whole job before the restore (assumed)")
     p.add_argument("--replica-lost-steps", type=float, default=1, help="steps lost per failure with in-memory replicas (projected)")

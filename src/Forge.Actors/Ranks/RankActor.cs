@@ -10,7 +10,7 @@ namespace Forge.Actors.Ranks;
 
 /// <summary>
 /// One training rank (one GPU, or one CPU rank). It registers with the job supervisor, joins the
-/// worlds the supervisor forms, and runs steps and shard snapshots on its <see cref="RankThread"/>.
+/// worlds the supervisor forms, and runs steps and shard snapshots on its <see cref="IRankThread"/> (in production a dedicated <see cref="RankThread"/>).
 /// The actor itself never blocks: results of torch work are piped to the supervisor, so it can
 /// always receive an <see cref="AbortStep"/>.
 ///
@@ -24,7 +24,7 @@ public sealed class RankActor : ReceiveActor, IWithTimers
 
     private readonly RankServices _services;
     private readonly Func<IReadOnlyList<string>> _supervisorPaths;
-    private readonly RankThread _thread;
+    private readonly IRankThread _thread;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private IActorRef _supervisor = ActorRefs.Nobody;
@@ -36,7 +36,7 @@ public sealed class RankActor : ReceiveActor, IWithTimers
     {
         _services = services;
         _supervisorPaths = supervisorPaths;
-        _thread = new RankThread($"forge-{Self.Path.Name}", () => services.Engines.PrepareThread(services.Device));
+        _thread = services.StartThread($"forge-{Self.Path.Name}", () => services.Engines.PrepareThread(services.Device));
         BecomeRegistering();
     }
 

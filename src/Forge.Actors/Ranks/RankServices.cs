@@ -28,6 +28,12 @@ public sealed record RankServices
 
     /// <summary>Half of distributed.form_timeout_sec.</summary>
     public static TimeSpan JoinTimeoutFor(Forge.Model.Config.DistributedConfig distributed) => TimeSpan.FromSeconds(distributed.FormTimeoutSec / 2.0);
+    /// <summary>
+    /// Starts the rank's thread, given its name and what prepares it (binds the device). Every process runs a
+    /// dedicated <see cref="RankThread"/>; only the supervisor benchmark, whose thousands of simulated ranks would
+    /// each wake on their own host, gives a pooled one.
+    /// </summary>
+    public Func<string, Action, IRankThread> StartThread { get; init; } = (name, prepare) => new RankThread(name, prepare);
     /// <summary>How often an unregistered rank repeats its registration (see <see cref="ElasticTimings.RegisterRetry"/>).</summary>
     public TimeSpan RegisterRetry { get; init; } = ElasticTimings.RegisterRetry;
 }

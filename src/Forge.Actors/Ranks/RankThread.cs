@@ -14,7 +14,7 @@ namespace Forge.Actors.Ranks;
 /// The FIFO order also gives the checkpoint its consistency: a shard snapshot posted after step s
 /// runs after step s and before step s+1, without any locking.
 /// </summary>
-public sealed class RankThread : IDisposable
+public sealed class RankThread : IRankThread, IDisposable
 {
     private readonly BlockingCollection<Action<Exception?>> _work = new();
     private readonly Thread _thread;

@@ -41,10 +41,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     // Job-wide, in every state: the registered live ranks (registration order), who waits for the end, and the progress.
-    private readonly List<IActorRef> _pool = [];
-    // The pool's members as a set: membership is asked once per rank per registration and per abort, which
-    // scanning the list made O(W²) per formation and re-formation (seconds at thousands of ranks).
-    private readonly HashSet<IActorRef> _inPool = [];
+    private readonly RankPool _pool = new();
     private readonly List<IActorRef> _awaiters = [];
     private JobProgress _job;
     // The epoch before this supervisor's first world (see Opening).
@@ -220,7 +217,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         if (!_job.Started && _job.FromMemory is null && _job.Layout is { } layout
             && _replicas.RestorePoint(layout.Numel).Restore is { } held && held.Step >= _job.CommittedStep)
             _job = _job.RewoundTo(held);
-        var ranks = _pool.Take(_policy.WorldSize(_pool.Count)).ToArray();
+        var ranks = _pool.First(_policy.WorldSize(_pool.Count));
         _job = _job with
         {
             Epoch = _job.Epoch + 1,
@@ -379,7 +376,9 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     private void StartStep(RunningData data)
     {
         data.Barrier = new StepBarrier(_job.Step, data.World.Size);
-        foreach (var rank in data.World.Ranks) rank.Tell(new RunStep(data.World.Epoch, _job.Step));
+        // One immutable message for the whole world: the fan-out is W sends, not W allocations as well.
+        var run = new RunStep(data.World.Epoch, _job.Step);
+        foreach (var rank in data.World.Ranks) rank.Tell(run);
         Timers.StartSingleTimer(StepTimer, new StepTimedOut(data.World.Epoch, _job.Step), _settings.StepTimeout);
     }
 
@@ -565,13 +564,16 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             : reason);
         // Every survivor aborts its collective group (freeing ranks blocked on a dead peer) and
         // acknowledges; a rank that cannot acknowledge in time is as good as dead.
-        foreach (var rank in world.Ranks.Where(_inPool.Contains))
+        var abort = new AbortStep(world.Epoch, reason);
+        // One probe per process, not per rank: its ranks share the replica channel (thousands of connections otherwise).
+        var probed = new HashSet<string>();
+        foreach (var rank in world.Ranks.Where(_pool.Contains))
         {
             data.AwaitingAbort.Add(rank);
-            rank.Tell(new AbortStep(world.Epoch, reason));
+            rank.Tell(abort);
             // A killed process never acknowledges: its replica channel's refused port says so at once.
-            if (_replicaEndpoints.TryGetValue(rank, out var endpoint) && endpoint.Length > 0)
-                ProcessProbe.RefusesConnectionsAsync(endpoint).PipeTo(Self, success: refused => new ProcessProbed(world.Epoch, rank, endpoint, refused));
+            if (_replicaEndpoints.TryGetValue(rank, out var endpoint) && endpoint.Length > 0 && probed.Add(endpoint))
+                ProcessProbe.RefusesConnectionsAsync(endpoint).PipeTo(Self, success: refused => new ProcessProbed(world.Epoch, endpoint, refused));
         }
         Timers.StartSingleTimer(AbortTimer, new AbortTimedOut(world.Epoch), _settings.AbortTimeout);
         Become(() => Recovering(data));
@@ -583,10 +585,11 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         HolderHandlers();
         var epoch = data.World.Epoch;
         Receive<StepAborted>(a => a.WorldEpoch == epoch, _ => { data.AwaitingAbort.Remove(Sender); ReformWhenSettled(data); });
-        Receive<ProcessProbed>(p => p.Epoch == epoch && p.Refused && data.AwaitingAbort.Contains(p.Rank), p =>
+        Receive<ProcessProbed>(p => p.Epoch == epoch && p.Refused, p =>
         {
-            DropAll([p.Rank], $"its process is gone (its replica channel {p.Endpoint} refuses connections)");
-            data.AwaitingAbort.Remove(p.Rank);
+            var gone = data.AwaitingAbort.Where(r => _replicaEndpoints.TryGetValue(r, out var e) && e == p.Endpoint).ToArray();
+            DropAll(gone, $"its process is gone (its replica channel {p.Endpoint} refuses connections)");
+            foreach (var rank in gone) data.AwaitingAbort.Remove(rank);
             ReformWhenSettled(data);
         });
         Receive<AbortTimedOut>(t => t.Epoch == epoch, _ =>
@@ -661,7 +664,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         var hint = completed || _job.Committed is null ? null : _settings.ResumeHint(_job.Committed.Step);
         var data = new DoneData(new JobFinished(_job.Step, completed, hint, error));
         var reason = error ?? (completed ? "the job completed" : $"the job stopped: {_job.StopReason}");
-        foreach (var rank in _pool)
+        foreach (var rank in _pool.Members)
         {
             data.Stopping.Add(rank);
             rank.Tell(new LeaveJob(reason));
@@ -767,7 +770,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             return;
         }
         // Retries of a registration already admitted cross the first answer.
-        if (_inPool.Contains(Sender)) Sender.Tell(Registered);
+        if (_pool.Contains(Sender)) Sender.Tell(Registered);
         else Sender.Tell(new ProveStore(_settings.JobId, _record!.Token, _store.Location));
     }
 
@@ -788,12 +791,11 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             Sender.Tell(new LeaveJob(refusal, Refused: true));
             return false;
         }
-        var added = _inPool.Add(Sender);
+        var added = _pool.Add(Sender);
         // Before the first world, what the survivors of a previous supervisor hold in memory may spare a rollback.
         if (!_job.Started && registration.Held is { } held) _replicas.Adopt(held);
         if (added)
         {
-            _pool.Add(Sender);
             Context.Watch(Sender);
             _observer.OnMessage($"rank registered: {registration.Node} device {registration.Device} ({_pool.Count} available)");
         }
@@ -816,11 +818,12 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
 
     private void DropAll(IEnumerable<IActorRef> ranks, string reason)
     {
+        var leave = new LeaveJob($"dropped from the job: {reason}", MayRejoin: true);
         foreach (var rank in ranks.ToArray())
         {
             if (!RemoveFromPool(rank)) continue;
             Context.Unwatch(rank);
-            rank.Tell(new LeaveJob($"dropped from the job: {reason}", MayRejoin: true));
+            rank.Tell(leave);
         }
     }
 
@@ -828,10 +831,10 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     {
         // A rank that leaves may have gone with its process, and with every copy that process held.
         if (_replicaEndpoints.Remove(rank, out var endpoint)) _replicas.Lose(endpoint);
-        return _inPool.Remove(rank) && _pool.Remove(rank);
+        return _pool.Remove(rank);
     }
 
-    private IActorRef[] RanksAt(Address address) => _pool.Where(r => r.Path.Address.Equals(address)).ToArray();
+    private IActorRef[] RanksAt(Address address) => _pool.At(address);
 
     private RankRegistered Registered => new(_settings.JobId, _settings.ReplicaInterval > 0 ? _replicaSecret : null);
 
@@ -890,9 +893,12 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     /// <summary>A formed world: its epoch and its ranks, indexed by rank.</summary>
     private sealed record World(long Epoch, IActorRef[] Ranks)
     {
+        // Asked once per lost rank: a node's loss asks it for each of its ranks, which a scan made O(W²).
+        private readonly Dictionary<IActorRef, int> _rankOf = Ranks.Select((actor, rank) => (actor, rank)).ToDictionary(p => p.actor, p => p.rank);
+
         public int Size => Ranks.Length;
-        public bool Contains(IActorRef rank) => Array.IndexOf(Ranks, rank) >= 0;
-        public int RankOf(IActorRef rank) => Array.IndexOf(Ranks, rank);
+        public bool Contains(IActorRef rank) => _rankOf.ContainsKey(rank);
+        public int RankOf(IActorRef rank) => _rankOf.GetValueOrDefault(rank, -1);
     }
 
     private sealed class JoiningData(World world)
@@ -945,7 +951,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     private sealed record JoinTimedOut(long Epoch);
     private sealed record StepTimedOut(long Epoch, long Step);
     private sealed record AbortTimedOut(long Epoch);
-    private sealed record ProcessProbed(long Epoch, IActorRef Rank, string Endpoint, bool Refused);
+    private sealed record ProcessProbed(long Epoch, string Endpoint, bool Refused);
     private sealed record CheckpointCommitted(CheckpointInFlight Checkpoint, CheckpointManifest Manifest);
     private sealed record CheckpointCommitFailed(CheckpointInFlight Checkpoint, Exception Error);
     private sealed record CommittedListed(long DamagedStep, IReadOnlyList<CheckpointManifest> Committed, string? Error = null);

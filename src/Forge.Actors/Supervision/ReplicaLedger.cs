@@ -26,23 +26,51 @@ public sealed class ReplicaLedger
     /// spread around the world like a ring and survive their owner's machine where the world spans machines; holders
     /// serve worlds that have no other process, such as one GPU with a buddy process beside it. Ranks that fall back
     /// on holders are spread over them by rank. A rank without an endpoint has no buddy.
+    /// Linear in the world size (holders are few): asked at every round, and a scan of every later rank per rank was O(W²).
     /// </summary>
     public static string?[] Buddies(IReadOnlyList<string> endpoints, IReadOnlyList<string>? holders = null)
     {
         holders ??= [];
+        // Only ranks with an endpoint take part: their indices, in rank order.
+        var members = Enumerable.Range(0, endpoints.Count).Where(r => endpoints[r].Length > 0).ToArray();
+        var otherMachine = NextDifferent(members, r => Host(endpoints[r]));
+        var otherProcess = NextDifferent(members, r => endpoints[r]);
         var buddies = new string?[endpoints.Count];
-        for (var rank = 0; rank < endpoints.Count; rank++)
+        for (var k = 0; k < members.Length; k++)
         {
+            var rank = members[k];
             var own = endpoints[rank];
-            if (own.Length == 0) continue;
-            var ranks = Enumerable.Range(1, endpoints.Count - 1).Select(k => endpoints[(rank + k) % endpoints.Count])
-                .Where(e => e.Length > 0 && e != own).ToList();
-            var holding = Enumerable.Range(0, holders.Count).Select(k => holders[(rank + k) % holders.Count])
-                .Where(e => e.Length > 0 && e != own).ToList();
-            bool Elsewhere(string e) => Host(e) != Host(own);
-            buddies[rank] = ranks.FirstOrDefault(Elsewhere) ?? holding.FirstOrDefault(Elsewhere) ?? ranks.FirstOrDefault() ?? holding.FirstOrDefault();
+            buddies[rank] = (otherMachine[k] is { } machine ? endpoints[machine] : null)
+                            ?? Holder(holders, rank, e => Host(e) != Host(own))
+                            ?? (otherProcess[k] is { } process ? endpoints[process] : null)
+                            ?? Holder(holders, rank, e => e != own);
         }
         return buddies;
+    }
+
+    /// <summary>The first holder from position <paramref name="rank"/> on (cyclically) that <paramref name="fits"/>: ranks spread over the holders.</summary>
+    private static string? Holder(IReadOnlyList<string> holders, int rank, Func<string, bool> fits)
+    {
+        for (var k = 0; k < holders.Count; k++)
+            if (holders[(rank + k) % holders.Count] is { Length: > 0 } holder && fits(holder)) return holder;
+        return null;
+    }
+
+    /// <summary>
+    /// For each of `members` (taken cyclically), the first later member whose key differs from its own, or null.
+    /// Scanned backwards over the sequence written twice: a member whose successor has the same key has that
+    /// successor's answer.
+    /// </summary>
+    private static int?[] NextDifferent(int[] members, Func<int, string> key)
+    {
+        var count = members.Length;
+        var keys = members.Select(key).ToArray();
+        var next = new int[2 * count];   // position in the doubled sequence, or int.MaxValue for none
+        if (count > 0) next[2 * count - 1] = int.MaxValue;
+        for (var p = 2 * count - 2; p >= 0; p--)
+            next[p] = keys[(p + 1) % count] != keys[p % count] ? p + 1 : next[p + 1];
+        // Beyond one lap the sequence repeats itself: a difference found there is none.
+        return Enumerable.Range(0, count).Select(k => next[k] - k < count ? members[next[k] % count] : (int?)null).ToArray();
     }
 
     /// <summary>A world formed: its ranks' replica endpoints (empty: none). Copies of older worlds stay restorable.</summary>
@@ -70,6 +98,7 @@ public sealed class ReplicaLedger
         var world = _worlds[step.WorldEpoch];
         copies.Holders[rank] = new[] { world.Endpoints[rank], copies.Buddies[rank] ?? "" }
             .Where(e => e.Length > 0 && !_lost.Contains(e)).ToHashSet();
+        copies.Reported++;
         if (!copies.Complete) return;
         // The newest complete round supersedes every other: no store needs an older copy again.
         foreach (var older in _steps.Where(s => s.Value != copies).Select(s => s.Key).ToArray()) _steps.Remove(older);
@@ -199,7 +228,9 @@ public sealed class ReplicaLedger
         public long SamplesConsumed { get; } = samplesConsumed;
         /// <summary>Per rank of the step's world: the live processes holding its copy, or null until the rank reported.</summary>
         public HashSet<string>?[] Holders { get; } = new HashSet<string>?[worldSize];
+        /// <summary>How many of <see cref="Holders"/> are set: every rank's report asks whether the round is complete.</summary>
+        public int Reported { get; set; }
         public bool Failed { get; set; }
-        public bool Complete => Holders.All(h => h is not null);
+        public bool Complete => Reported == Holders.Length;
     }
 }

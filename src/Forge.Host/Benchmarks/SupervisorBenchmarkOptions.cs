@@ -7,6 +7,13 @@ public sealed record SupervisorBenchmarkOptions
     public IReadOnlyList<int> Ranks { get; init; } = [8, 64, 512, 4096];
     /// <summary>Steps timed per world size before a rank is killed (the first step is warm-up and not timed).</summary>
     public int Steps { get; init; } = 20;
-    /// <summary>The fake engine's step time: every rank sleeps this long per step.</summary>
+    /// <summary>The fake engine's step time: every rank spends this long per step.</summary>
     public TimeSpan StepTime { get; init; } = TimeSpan.FromMilliseconds(50);
+    /// <summary>
+    /// 1: supervisor and ranks in this process. 3: the supervisor here and the ranks in three child processes,
+    /// W/3 each, joined as a cluster on loopback; one of them is then killed with SIGKILL.
+    /// </summary>
+    public int Processes { get; init; } = 1;
+    /// <summary>Where each simulated rank runs its steps.</summary>
+    public SimulatedRankThreads RankThreads { get; init; } = SimulatedRankThreads.Pooled;
 }

@@ -33,6 +33,7 @@ public static class ForgeCli
         ];
         var bench = new Command("bench", "Measure this machine: " + string.Join(", ", areas.Select(a => a.Name)) + " benchmarks.");
         foreach (var area in areas) bench.Subcommands.Add(area);
+        bench.Subcommands.Add(BenchSupervisorCommand.CreateRanksProcess());
         return bench;
     }
 

@@ -72,6 +72,45 @@ public sealed class ReplicaLedgerTests
     }
 
     [Fact]
+    public void EveryBuddyFollowsItsDefinitionInLargeMixedWorldsWithAndWithoutHolders()
+    {
+        var random = new Random(15);
+        string[] processes = ["a:1", "a:2", "b:1", "b:2", "c:1", ""];
+        string[] holderPool = ["a:9", "b:9", "d:9"];
+        for (var trial = 0; trial < 200; trial++)
+        {
+            // A few ranks of few processes, and worlds that are mostly one process, where the nearest other is far.
+            var endpoints = Enumerable.Range(0, random.Next(1, 60))
+                .Select(_ => processes[random.Next(trial % 2 == 0 ? processes.Length : 2)]).ToArray();
+            var holders = holderPool.Take(random.Next(0, holderPool.Length + 1)).ToArray();
+
+            Assert.Equal(BuddiesByDefinition(endpoints, holders), ReplicaLedger.Buddies(endpoints, holders));
+        }
+    }
+
+    /// <summary>
+    /// The definition, scanned rank by rank: the first later rank (cyclically) on another machine, else a holder
+    /// (from the rank's position on) on another machine, else the first later rank in another process, else a holder
+    /// in another process.
+    /// </summary>
+    private static string?[] BuddiesByDefinition(string[] endpoints, string[] holders)
+    {
+        static string Host(string endpoint) => endpoint[..endpoint.LastIndexOf(':')];
+        var buddies = new string?[endpoints.Length];
+        for (var rank = 0; rank < endpoints.Length; rank++)
+        {
+            var own = endpoints[rank];
+            if (own.Length == 0) continue;
+            var later = Enumerable.Range(1, endpoints.Length - 1).Select(k => endpoints[(rank + k) % endpoints.Length])
+                .Where(e => e.Length > 0 && e != own).ToList();
+            var holding = Enumerable.Range(0, holders.Length).Select(k => holders[(rank + k) % holders.Length]).Where(e => e != own).ToList();
+            buddies[rank] = later.FirstOrDefault(e => Host(e) != Host(own)) ?? holding.FirstOrDefault(e => Host(e) != Host(own))
+                            ?? later.FirstOrDefault() ?? holding.FirstOrDefault();
+        }
+        return buddies;
+    }
+
+    [Fact]
     public void TheRestorePointIsTheNewestStepWhoseEveryShardHasACopyInALiveProcess()
     {
         var ledger = World();

@@ -5,11 +5,13 @@ namespace Forge.Host.Tests.Benchmarks;
 
 public sealed class SupervisorBenchmarkTests
 {
-    [Fact]
-    public async Task TheBenchmarkPrintsEveryFigureForEachWorldSizeAndCountsOneRunStepAndOneStepDonePerRank()
+    [Theory]
+    [InlineData(SimulatedRankThreads.Pooled)]
+    [InlineData(SimulatedRankThreads.Dedicated)]
+    public async Task TheBenchmarkPrintsEveryFigureForEachWorldSizeAndCountsOneRunStepAndOneStepDonePerRank(SimulatedRankThreads threads)
     {
         var output = new StringWriter();
-        var options = new SupervisorBenchmarkOptions { Ranks = [8], Steps = 4, StepTime = TimeSpan.FromMilliseconds(5) };
+        var options = new SupervisorBenchmarkOptions { Ranks = [8], Steps = 4, StepTime = TimeSpan.FromMilliseconds(5), RankThreads = threads };
 
         var results = await SupervisorBenchmark.RunAsync(options, output);
 
@@ -26,6 +28,29 @@ public sealed class SupervisorBenchmarkTests
         foreach (var label in new[] { "barrier median ms", "barrier p99 ms", "fan-in median ms", "msgs in/step", "msgs out/step", "heap MiB", "working set MiB", "re-form s" })
             Assert.Contains(label, text);
         Assert.Contains(text.Split('\n'), line => line.TrimStart().StartsWith("8 ", StringComparison.Ordinal));
+        Assert.Contains($"{threads.ToString().ToLowerInvariant()} rank threads", text);
+        Assert.Null(r.ProcessReformSeconds);
+    }
+
+    [Fact]
+    public async Task APooledRankThreadRunsItsWorkInOrderAndDeliversAStepOnlyAfterItsTimeWasSpent()
+    {
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var thread = new PooledRankThread("rank-test", () => seen.Enqueue("prepare"));
+
+        var step = thread.Run(() =>
+        {
+            seen.Enqueue("step");
+            PooledRankThread.Spend(TimeSpan.FromMilliseconds(20), () => seen.Enqueue("spent"));
+            return 7;
+        });
+        var next = thread.Run(() => seen.Enqueue("next"));
+
+        Assert.Equal(7, await step);
+        await next;
+        Assert.Equal(["prepare", "step", "spent", "next"], seen);
+        Assert.True(thread.Stop(TimeSpan.FromSeconds(1)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => thread.Run(() => { }));
     }
 
     [Fact]
