@@ -13,7 +13,8 @@ public sealed class CrashSafetyTests
     public async Task AProcessKilledInTheMiddleOfASaveResumesFromThePreviousCommittedCheckpoint(int writers)
     {
         const long chunkKiB = 256;
-        const int rank1MiB = 48; // 192 chunks: seconds of writing, so the kill lands mid-save
+        // 192 chunks a writer: seconds of writing, so the kill lands mid-save however many files write at once.
+        var rank1MiB = 48 * writers;
         var settings = TestStores.Settings(CheckpointStoreKind.Sqlite) with { ChunkBytes = chunkKiB * 1024, Writers = writers };
         var jobId = TestStores.NewJobId("killed");
         var state = new TrainingState(seed: 70);
