@@ -296,20 +296,20 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         if (_settings.ReplicaInterval > 0 && (world.Size > 1 || _holders.Count > 0) && buddies.Any(b => b is null))
             _observer.OnMessage($"world {world.Epoch}: no buddy replicas (ranks {string.Join(", ", Enumerable.Range(0, world.Size).Where(r => buddies[r] is null))} " +
                                 "have no rank in another process, nor a memory-only node, to copy their shard to); a failure restores the durable checkpoint");
-        if (!_job.Started)
+        // A first world says where it started only when that was a previous supervisor's memory (the take-over's note
+        // named the checkpoint); a re-formed world always says where it restored from.
+        var firstWorld = !_job.Started;
+        if (!firstWorld || _job.FromMemory is not null)
         {
-            if (_job.FromMemory is { } adopted)
-                _observer.OnMessage($"world {world.Epoch} formed with {world.Size} ranks; continuing from step {_job.Step}: restored step {adopted.Step} from memory " +
-                                    $"(the previous supervisor's world {adopted.SourceEpoch})");
-            _job = _job with { Started = true };
-            _observer.OnJobStarted(new JobStarted(_settings.JobId, world.Size, _job.Step, _settings.MaxSteps, _job.Layout!.Numel));
-        }
-        else
-        {
-            var source = _job.FromMemory is { } memory ? $"restored step {memory.Step} from memory"
+            var source = _job.FromMemory is { } memory ? $"restored step {memory.Step} from memory" + (firstWorld ? $" (the previous supervisor's world {memory.SourceEpoch})" : "")
                 : _job.Committed is { } committed ? $"restored step {committed.Step} from the durable checkpoint"
                 : "restarted from the model's init";
             _observer.OnMessage($"world {world.Epoch} formed with {world.Size} ranks; continuing from step {_job.Step}: {source}");
+        }
+        if (firstWorld)
+        {
+            _job = _job with { Started = true };
+            _observer.OnJobStarted(new JobStarted(_settings.JobId, world.Size, _job.Step, _settings.MaxSteps, _job.Layout!.Numel));
         }
         _job = _job with { FromMemory = null };
         var data = new RunningData(world) { ReplicaEndpoints = replicaEndpoints };
