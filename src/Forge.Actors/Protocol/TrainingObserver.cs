@@ -37,7 +37,8 @@ public sealed record StepReport(
     double WallSeconds,
     StepTimings SlowestRank,
     bool Skipped = false,
-    RoutingStats? Routing = null)
+    RoutingStats? Routing = null,
+    long? MemoryStep = null)
 {
     /// <summary>
     /// The step number every output shows. <see cref="Step"/> is the 0-based index of the optimizer step

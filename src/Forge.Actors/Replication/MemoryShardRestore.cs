@@ -53,10 +53,17 @@ public static class MemoryShardRestore
 
     private static OptimizerShard Slice(ReplicaStore store, ReplicaKey key, long start, long count)
     {
-        if (!store.TryGet(key, out var copy)) throw new ReplicaUnavailableException($"this process holds no copy of {key} any more");
-        var shard = copy.Shard;
-        var offset = (int)(start - shard.Start);
-        float[] Cut(float[] values) => values.AsSpan(offset, (int)count).ToArray();
-        return new OptimizerShard(start, count, Cut(shard.Master), Cut(shard.ExpAvg), Cut(shard.ExpAvgSq), shard.Step);
+        if (!store.TryAcquire(key, out var copy)) throw new ReplicaUnavailableException($"this process holds no copy of {key} any more");
+        try
+        {
+            var shard = copy.Shard;
+            var offset = (int)(start - shard.Start);
+            float[] Cut(float[] values) => values.AsSpan(offset, (int)count).ToArray();
+            return new OptimizerShard(start, count, Cut(shard.Master), Cut(shard.ExpAvg), Cut(shard.ExpAvgSq), shard.Step);
+        }
+        finally
+        {
+            copy.Release();
+        }
     }
 }

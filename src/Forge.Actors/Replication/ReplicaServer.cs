@@ -107,7 +107,7 @@ public sealed class ReplicaServer : IDisposable
             (Forge.Model.Optim.OptimizerShard Shard, long SamplesConsumed) copy;
             try
             {
-                copy = ReplicaWire.ReadCopy(stream, from);
+                copy = ReplicaWire.ReadCopy(stream, from, Store.Rent);
             }
             catch (InvalidDataException e)
             {
@@ -115,7 +115,7 @@ public sealed class ReplicaServer : IDisposable
                 return;
             }
             // Committed only now: the copy is whole and its checksum matched.
-            Store.Keep(new ReplicaCopy(key, copy.Shard, copy.SamplesConsumed));
+            Store.Keep(new ReplicaCopy(key, copy.Shard, copy.SamplesConsumed, Store.ReturnWhenFreed(copy.Shard)));
             ReplicaWire.WriteStatus(stream, ReplicaWire.Status.Ok);
         }
         finally
@@ -126,20 +126,27 @@ public sealed class ReplicaServer : IDisposable
 
     private void Send(NetworkStream stream, ReplicaKey key, long start, long count)
     {
-        if (!Store.TryGet(key, out var copy))
+        if (!Store.TryAcquire(key, out var copy))
         {
             ReplicaWire.WriteStatus(stream, ReplicaWire.Status.Refused, $"{Endpoint} holds no copy of {key}");
             return;
         }
-        var shard = copy.Shard;
-        if (count < 0 || start < shard.Start || start + count > shard.Start + shard.Length)
+        try
         {
-            ReplicaWire.WriteStatus(stream, ReplicaWire.Status.Refused,
-                $"{key}: range [{start}, +{count}) is outside the copy's [{shard.Start}, {shard.Start + shard.Length})");
-            return;
+            var shard = copy.Shard;
+            if (count < 0 || start < shard.Start || start + count > shard.Start + shard.Length)
+            {
+                ReplicaWire.WriteStatus(stream, ReplicaWire.Status.Refused,
+                    $"{key}: range [{start}, +{count}) is outside the copy's [{shard.Start}, {shard.Start + shard.Length})");
+                return;
+            }
+            ReplicaWire.WriteStatus(stream, ReplicaWire.Status.Ok);
+            ReplicaWire.WriteCopy(stream, shard, start - shard.Start, count, copy.SamplesConsumed);
         }
-        ReplicaWire.WriteStatus(stream, ReplicaWire.Status.Ok);
-        ReplicaWire.WriteCopy(stream, shard, start - shard.Start, count, copy.SamplesConsumed);
+        finally
+        {
+            copy.Release();   // the arrays are not reused while they are being sent
+        }
     }
 
     public void Dispose()

@@ -8,6 +8,12 @@ namespace Forge.Actors.Replication;
 /// <see cref="ReplicateShard"/> (<see cref="Retain"/> drops the rest), and whatever arrives, a shard never
 /// has more than <see cref="CopiesPerShard"/> copies here (the newest step every shard has, and the one
 /// being made): a further copy evicts the oldest.
+/// <para>
+/// A received copy's arrays are rented from the store (<see cref="Rent"/>) and come back once the copy is freed,
+/// to be written by the next copy: gigabytes of fresh pages per copy were a third of a copy's time on loopback
+/// (the kernel faults in and zeroes every 4 KiB page). One spare set is kept per shard held, so memory stays at
+/// two copies per shard plus the one being received.
+/// </para>
 /// </summary>
 public sealed class ReplicaStore : IDisposable
 {
@@ -15,6 +21,7 @@ public sealed class ReplicaStore : IDisposable
     public const int CopiesPerShard = 2;
 
     private readonly Dictionary<ReplicaKey, ReplicaCopy> _copies = [];
+    private readonly List<float[][]> _spare = [];
 
     /// <summary>Adds a complete copy (replacing one of the same key), evicting the shard's oldest beyond <see cref="CopiesPerShard"/>.</summary>
     public void Keep(ReplicaCopy copy)
@@ -35,9 +42,47 @@ public sealed class ReplicaStore : IDisposable
         foreach (var dropped in evicted) dropped.Dispose();
     }
 
-    public bool TryGet(ReplicaKey key, out ReplicaCopy copy)
+    /// <summary>
+    /// The copy named <paramref name="key"/>, with a reader's reference that keeps its arrays from being reused:
+    /// the caller must <see cref="ReplicaCopy.Release"/> it when done reading.
+    /// </summary>
+    public bool TryAcquire(ReplicaKey key, out ReplicaCopy copy)
     {
-        lock (_copies) return _copies.TryGetValue(key, out copy!);
+        lock (_copies) return _copies.TryGetValue(key, out copy!) && copy.TryAcquire();
+    }
+
+    /// <summary>Three arrays of <paramref name="length"/> floats for a copy being received: a freed copy's, else new ones.</summary>
+    public float[][] Rent(long length)
+    {
+        lock (_copies)
+        {
+            var index = _spare.FindIndex(arrays => arrays[0].LongLength == length);
+            if (index >= 0)
+            {
+                var arrays = _spare[index];
+                _spare.RemoveAt(index);
+                return arrays;
+            }
+        }
+        return Enumerable.Range(0, 3).Select(_ => GC.AllocateUninitializedArray<float>(checked((int)length))).ToArray();
+    }
+
+    /// <summary>The lease of a received copy whose arrays came from <see cref="Rent"/>: freeing the copy returns them.</summary>
+    public IDisposable ReturnWhenFreed(Forge.Model.Optim.OptimizerShard shard) => new Spare(this, [shard.Master, shard.ExpAvg, shard.ExpAvgSq]);
+
+    private void Return(float[][] arrays)
+    {
+        lock (_copies)
+        {
+            // One spare set per shard held: enough for every shard's next copy, never more.
+            var shards = _copies.Keys.Select(k => (k.JobId, k.WorldEpoch, k.OwnerRank)).Distinct().Count();
+            if (_spare.Count < Math.Max(1, shards)) _spare.Add(arrays);
+        }
+    }
+
+    private sealed class Spare(ReplicaStore store, float[][] arrays) : IDisposable
+    {
+        public void Dispose() => store.Return(arrays);
     }
 
     /// <summary>Drops every copy of job <paramref name="jobId"/> whose (world, step) is not in <paramref name="keep"/>.</summary>
@@ -83,5 +128,6 @@ public sealed class ReplicaStore : IDisposable
             _copies.Clear();
         }
         foreach (var copy in all) copy.Dispose();
+        lock (_copies) _spare.Clear();
     }
 }

@@ -101,8 +101,11 @@ internal static class ReplicaWire
         stream.Write(checksum);
     }
 
-    /// <summary>Reads a whole copy and verifies it; throws <see cref="InvalidDataException"/> when its length or checksum is wrong.</summary>
-    public static (OptimizerShard Shard, long SamplesConsumed) ReadCopy(Stream stream, string from)
+    /// <summary>
+    /// Reads a whole copy into three arrays from <paramref name="rent"/> (new ones by default) and verifies it; throws
+    /// <see cref="InvalidDataException"/> when its length or checksum is wrong.
+    /// </summary>
+    public static (OptimizerShard Shard, long SamplesConsumed) ReadCopy(Stream stream, string from, Func<long, float[][]>? rent = null)
     {
         var hash = new XxHash3();
         var header = new byte[CopyHeaderBytes];
@@ -114,10 +117,9 @@ internal static class ReplicaWire
         var samples = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(24));
         if (start < 0 || length < 0 || length > Array.MaxLength)
             throw new InvalidDataException($"replica copy from {from}: range [{start}, +{length}) is not a shard (expected a start ≥ 0 and at most {Array.MaxLength} elements)");
-        var arrays = new float[3][];
+        var arrays = rent?.Invoke(length) ?? Enumerable.Range(0, 3).Select(_ => GC.AllocateUninitializedArray<float>((int)length)).ToArray();
         for (var i = 0; i < 3; i++)
         {
-            arrays[i] = GC.AllocateUninitializedArray<float>((int)length);
             for (var done = 0L; done < length; done += Segment)
             {
                 var bytes = MemoryMarshal.AsBytes(arrays[i].AsSpan((int)done, (int)Math.Min(Segment, length - done)));

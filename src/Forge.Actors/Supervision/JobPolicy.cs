@@ -19,6 +19,17 @@ public enum NextMove
     Finish,
 }
 
+/// <summary>What the supervisor does about buddy copies before the next step.</summary>
+public enum ReplicaMove
+{
+    /// <summary>No copy is due.</summary>
+    None,
+    /// <summary>Copy the shards as they stand to their buddies; the sends overlap the next step.</summary>
+    Copy,
+    /// <summary>A copy is due while the previous round is still on its way: run on, copy at the first step after that round ends.</summary>
+    Defer,
+}
+
 /// <summary>Whether the ranks in the pool make a world now.</summary>
 public enum FormingMove { Wait, Settle, Form }
 
@@ -72,8 +83,19 @@ public sealed class JobPolicy(JobSupervisorSettings settings)
         return final ? NextMove.FinalCheckpoint : NextMove.Checkpoint;
     }
 
-    /// <summary>True when the shards as they stand after <paramref name="stepsDone"/> steps are copied to their buddies (elastic.replica_interval).</summary>
-    public bool ReplicaDue(long stepsDone) => settings.ReplicaInterval > 0 && stepsDone > 0 && stepsDone % settings.ReplicaInterval == 0;
+    /// <summary>
+    /// Before the step after <paramref name="stepsDone"/> steps: a copy to the buddies is due every
+    /// elastic.replica_interval steps, or now when one was deferred. One round of copies is on its way at a time
+    /// (two copies of a shard at most: the newest complete one and the one being sent), and a due one never holds
+    /// training back: like a checkpoint, it is deferred instead. So a link slower than a step makes copies rarer
+    /// (the work a failure costs is then about one copy's transfer time), never the steps slower.
+    /// </summary>
+    public ReplicaMove Replica(long stepsDone, bool roundInFlight, bool deferred)
+    {
+        var due = settings.ReplicaInterval > 0 && stepsDone > 0 && (deferred || stepsDone % settings.ReplicaInterval == 0);
+        if (!due) return ReplicaMove.None;
+        return roundInFlight ? ReplicaMove.Defer : ReplicaMove.Copy;
+    }
 
     /// <summary>True when one more re-formation would exceed elastic.max_restarts.</summary>
     public bool GivesUpAfter(int restarts) => restarts > settings.MaxRestarts;

@@ -362,12 +362,11 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             if (data.Barrier is null) Continue(data);
         });
         Receive<CheckpointCommitFailed>(f => AbandonCheckpoint(data, $"committing the manifest failed: {f.Error.Message}"));
-        Receive<ShardReplicated>(r => r.WorldEpoch == world.Epoch, r => { _replicas.Replicated(new ReplicaStep(r.WorldEpoch, r.Step), r.Rank); ReplicaRoundEnded(data); });
+        Receive<ShardReplicated>(r => r.WorldEpoch == world.Epoch, r => _replicas.Replicated(new ReplicaStep(r.WorldEpoch, r.Step), r.Rank));
         Receive<ShardReplicationFailed>(f => f.WorldEpoch == world.Epoch, f =>
         {
             _replicas.Failed(new ReplicaStep(f.WorldEpoch, f.Step), f.Rank);
             _observer.OnMessage($"copy of step {f.Step} abandoned: rank {f.Rank} could not replicate its shard: {f.Error}");
-            ReplicaRoundEnded(data);
         });
         MembershipHandlers(world, data);
         Common(nameof(Running));
@@ -387,7 +386,8 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         Timers.Cancel(StepTimer);
         var outcome = data.Barrier!.Aggregate();
         data.Barrier = null;
-        var report = outcome.Report;
+        // With the newest step whose copies are complete: what a failure now would restore from memory.
+        var report = outcome.Report with { MemoryStep = _replicas.NewestCopiedStep };
         _job = _job with
         {
             Step = _job.Step + 1,
@@ -442,33 +442,33 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
 
     /// <summary>
     /// Runs the next step, first sending the copies to buddies when a replica is due (the captures queue on each
-    /// torch thread before the step, the sends overlap it). A due copy waits while the previous round is still
-    /// in flight: that bounded wait is the double buffer, two copies of each shard at most.
+    /// torch thread before the step, the sends overlap it). A copy due while the previous round is still on its way
+    /// is deferred to the first step after that round ends (<see cref="JobPolicy.Replica"/>): training never waits
+    /// for a buddy.
     /// </summary>
     private void StepOn(RunningData data)
     {
-        // Buddies are chosen per round: a memory-only node that registers after the world formed serves its next round.
-        if (_policy.ReplicaDue(_job.Step) && BuddiesOf(data.ReplicaEndpoints) is var buddies && buddies.All(b => b is not null))
+        switch (_policy.Replica(_job.Step, _replicas.InFlight, data.ReplicaDeferred))
         {
-            if (_replicas.InFlight)
-            {
-                data.StepHeld = true;
-                return;
-            }
-            var step = new ReplicaStep(data.World.Epoch, _job.Step);
-            var retain = _replicas.Retained;
-            _replicas.Started(step, _job.SamplesConsumed, buddies);
-            for (var rank = 0; rank < data.World.Size; rank++)
-                data.World.Ranks[rank].Tell(new ReplicateShard(step.WorldEpoch, step.Step, _job.SamplesConsumed, buddies[rank], retain));
+            // Buddies are chosen per round: a memory-only node that registers after the world formed serves its next round.
+            case ReplicaMove.Copy when BuddiesOf(data.ReplicaEndpoints) is var buddies && buddies.All(b => b is not null):
+                data.ReplicaDeferred = false;
+                var step = new ReplicaStep(data.World.Epoch, _job.Step);
+                var retain = _replicas.Retained;
+                _replicas.Started(step, _job.SamplesConsumed, buddies);
+                for (var rank = 0; rank < data.World.Size; rank++)
+                    data.World.Ranks[rank].Tell(new ReplicateShard(step.WorldEpoch, step.Step, _job.SamplesConsumed, buddies[rank], retain));
+                break;
+            case ReplicaMove.Defer:
+                // Reported once per world: on a link slower than a step every round is deferred, and a line per round says nothing new.
+                if (!data.ReplicaDeferralReported)
+                    _observer.OnMessage($"copy of step {_job.Step} deferred: the previous copies are still on their way to the buddies; " +
+                                        "copies are taken at the first step after the previous round ends (further deferrals in this world are not reported)");
+                data.ReplicaDeferralReported = true;
+                data.ReplicaDeferred = true;
+                break;
         }
         StartStep(data);
-    }
-
-    private void ReplicaRoundEnded(RunningData data)
-    {
-        if (!data.StepHeld || _replicas.InFlight) return;
-        data.StepHeld = false;
-        StepOn(data);
     }
 
     private void StartCheckpoint(RunningData data, bool final)
@@ -922,8 +922,10 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         public bool CheckpointDeferred { get; set; }
         /// <summary>Each rank's replica endpoint (its process's channel; empty: none), from which each round's buddies are chosen.</summary>
         public required string[] ReplicaEndpoints { get; init; }
-        /// <summary>The next step waits for the previous round of copies (see <see cref="StepOn"/>).</summary>
-        public bool StepHeld { get; set; }
+        /// <summary>A copy fell due while the previous round was on its way: take it at the first step after that round ends.</summary>
+        public bool ReplicaDeferred { get; set; }
+        /// <summary>This world's first deferred copy was reported.</summary>
+        public bool ReplicaDeferralReported { get; set; }
     }
 
     private sealed class RecoveringData(World world)

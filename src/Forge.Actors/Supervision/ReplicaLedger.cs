@@ -6,7 +6,7 @@ namespace Forge.Actors.Supervision;
 /// <summary>
 /// Where the job's buddy replicas are, free of actors: for each replicated step, which processes hold a
 /// complete copy of each shard (its owner's, and its buddy's: a rank's or a memory-only holder's). It answers the supervisor's three questions: who is each rank's buddy
-/// (<see cref="Buddies"/>), whether a copy is still being made (<see cref="InFlight"/>: the next one waits, so
+/// (<see cref="Buddies"/>), whether a copy is still being made (<see cref="InFlight"/>: the next one is deferred, so
 /// at most two copies of a shard exist), and the newest step a re-formed world can restore from memory
 /// (<see cref="RestorePoint"/>: every shard has a copy in a live process). Holders are replica endpoints,
 /// one per process; a process that is lost takes every copy it held with it.
@@ -142,8 +142,11 @@ public sealed class ReplicaLedger
                 copy.Holders.Remove(endpoint);
     }
 
-    /// <summary>True while a round has started and neither completed nor failed: the next one must wait for it.</summary>
+    /// <summary>True while a round has started and neither completed nor failed: the next one is deferred until it ends.</summary>
     public bool InFlight => _steps.Values.Any(c => !c.Complete && !c.Failed);
+
+    /// <summary>The newest step (steps done) of which every shard has a complete copy, or null: a failure now restores it, or an older one.</summary>
+    public long? NewestCopiedStep => _steps.Where(s => s.Value.Complete).Select(s => (long?)s.Key.Step).Max();
 
     /// <summary>The steps whose copies replica stores must keep (the newest complete round's); anything else may go.</summary>
     public IReadOnlyList<ReplicaStep> Retained => _steps.Where(s => s.Value.Complete).Select(s => s.Key).Concat(_adopted.Keys).ToArray();

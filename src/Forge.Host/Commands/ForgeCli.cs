@@ -29,6 +29,7 @@ public static class ForgeCli
             BenchDataCommand.Create(),
             BenchEngineCommand.Create(),
             BenchModelCommand.Create(),
+            BenchReplicaCommand.Create(),
             BenchSupervisorCommand.Create(),
         ];
         var bench = new Command("bench", "Measure this machine: " + string.Join(", ", areas.Select(a => a.Name)) + " benchmarks.");

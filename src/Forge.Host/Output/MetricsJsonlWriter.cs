@@ -7,7 +7,8 @@ namespace Forge.Host.Output;
 
 /// <summary>
 /// metrics.jsonl: one JSON object per logged step (step, loss, lr, grad_norm, tokens,
-/// tokens_per_s, world_size, wall_s, step_s and the slowest rank's phase timings; for MoE models also
+/// tokens_per_s, world_size, wall_s, step_s, memory_step (with buddy replicas: the newest step every shard has a copy of)
+/// and the slowest rank's phase timings; for MoE models also
 /// moe_aux_loss, moe_router_z_loss and moe_tokens_per_expert, one array per MoE layer; skipped on a diverged step), one per eval
 /// (step, eval_loss for the unseen-names test, eval_art_loss for the unseen-art test, wall_s) and one
 /// with the end-of-run caption scores (step, eval_exact_match, eval_similarity, eval_captioned and the
@@ -43,6 +44,7 @@ public sealed class MetricsJsonlWriter : ITrainingObserver, IDisposable
             json.WriteNumber("world_size", r.WorldSize);
             Number(json, "wall_s", _clock.ElapsedSeconds);
             Number(json, "step_s", r.WallSeconds);
+            if (r.MemoryStep is { } memory) json.WriteNumber("memory_step", memory);
             json.WriteStartObject("slowest_rank_s");
             Number(json, "data", t.Data);
             Number(json, "compute", t.Compute);

@@ -37,7 +37,7 @@ public sealed class ReplicaChannelTests
 
         await ReplicaClient.PushAsync(buddy.Endpoint, Secret, Key, shard, samplesConsumed: 448);
 
-        Assert.True(store.TryGet(Key, out var kept));
+        Assert.True(store.TryAcquire(Key, out var kept));
         Assert.Equal((shard.Start, shard.Length, shard.Step, 448L), (kept.Shard.Start, kept.Shard.Length, kept.Shard.Step, kept.SamplesConsumed));
         Assert.Equal(shard.Master, kept.Shard.Master);
         Assert.Equal(shard.ExpAvg, kept.Shard.ExpAvg);
@@ -107,6 +107,38 @@ public sealed class ReplicaChannelTests
     }
 
     [Fact]
+    public async Task AReceivedCopyReusesTheArraysOfOneTheStoreFreedButNeverOfOneStillBeingRead()
+    {
+        using var store = new ReplicaStore();
+        using var buddy = Trusted(store);
+        async Task<ReplicaCopy> Push(long step)
+        {
+            await ReplicaClient.PushAsync(buddy.Endpoint, Secret, Key with { Step = step }, Shard(0, 1000, step), samplesConsumed: step);
+            Assert.True(store.TryAcquire(Key with { Step = step }, out var kept));
+            kept.Release();
+            return kept;
+        }
+        var first = await Push(1);
+        var second = await Push(2);
+        var third = await Push(3);   // evicts step 1: its arrays become the spare set
+        var fourth = await Push(4);
+        Assert.Same(first.Shard.Master, fourth.Shard.Master);
+        Assert.Same(first.Shard.ExpAvgSq, fourth.Shard.ExpAvgSq);
+
+        // Step 3 is being read (a fetch being served, a local restore) when step 5 evicts it: its arrays stay as they were.
+        Assert.True(store.TryAcquire(Key with { Step = 3 }, out var reading));
+        var before = reading.Shard.Master.ToArray();
+        var fifth = await Push(5);   // reuses step 2's arrays, and evicts step 3, which is still being read
+        var sixth = await Push(6);
+        var seventh = await Push(7);
+        Assert.Same(second.Shard.Master, fifth.Shard.Master);
+        Assert.DoesNotContain(new[] { fifth, sixth, seventh }, c => ReferenceEquals(c.Shard.Master, third.Shard.Master));
+        Assert.Equal(before, reading.Shard.Master);
+        reading.Release();
+        Assert.Equal(ReplicaStore.CopiesPerShard, store.Keys.Count);
+    }
+
+    [Fact]
     public async Task AShardOfANewWorldIsAssembledFromTheOldWorldsCopiesInTwoProcesses()
     {
         // Old world: 2 ranks over 21 elements (11 each, one of padding); new world: 3 ranks (7 each).
@@ -167,7 +199,7 @@ public sealed class ReplicaChannelTests
         }
 
         Assert.Equal([Key], store.Keys);
-        Assert.True(store.TryGet(Key, out var kept));
+        Assert.True(store.TryAcquire(Key, out var kept));
         Assert.Equal(held.Master, kept.Shard.Master);
         Assert.Equal(0, buddy.ReceivesInProgress);
     }

@@ -29,6 +29,21 @@ public sealed class JobPolicyTests
     public void AfterAStepThePolicyCheckpointsDefersFinishesOrRunsOn(long done, long committed, bool stop, bool inFlight, bool deferred, NextMove expected) =>
         Assert.Equal(expected, Policy().AfterStep(done, committed, stop, inFlight, deferred));
 
+    [Theory]
+    [InlineData(1, 4L, false, false, ReplicaMove.Copy)]
+    [InlineData(1, 0L, false, false, ReplicaMove.None)]    // nothing trained yet: nothing to copy
+    [InlineData(1, 4L, true, false, ReplicaMove.Defer)]    // the previous round is on its way: run on, never wait
+    [InlineData(3, 4L, false, false, ReplicaMove.None)]
+    [InlineData(3, 6L, false, false, ReplicaMove.Copy)]
+    [InlineData(3, 5L, false, true, ReplicaMove.Copy)]     // a deferred copy, taken at the first step after the round ended
+    [InlineData(3, 5L, true, true, ReplicaMove.Defer)]
+    [InlineData(0, 6L, false, true, ReplicaMove.None)]     // elastic.replica_interval = 0 turns copies off
+    public void BeforeAStepThePolicyCopiesDefersOrDoesNothingAndNeverHoldsTheStep(int interval, long done, bool inFlight, bool deferred, ReplicaMove expected)
+    {
+        var policy = new JobPolicy(new JobSupervisorSettings { JobId = "job", MaxSteps = 100, ReplicaInterval = interval });
+        Assert.Equal(expected, policy.Replica(done, inFlight, deferred));
+    }
+
     [Fact]
     public void ALaunchWaitsForEveryLaunchedRankAndAReformationGoesOnWithMinRanks()
     {

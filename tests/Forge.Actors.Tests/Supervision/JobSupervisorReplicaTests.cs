@@ -106,7 +106,7 @@ public sealed class JobSupervisorReplicaTests : TestKit
     }
 
     [Fact]
-    public void TheNextCopyWaitsForThePreviousOneSoAShardHasTwoCopiesAtMost()
+    public void ACopyDueWhileThePreviousOneIsOnItsWayIsDeferredAndTrainingGoesOn()
     {
         var ranks = Start();
         TestProbe[] world = [ranks.Register(), ranks.Register()];
@@ -117,10 +117,19 @@ public sealed class JobSupervisorReplicaTests : TestKit
         Replicated(ranks, epoch, 1, world, 0);
         Done(ranks, epoch, 1, world);
 
-        // Rank 1's copy of step 1 is still being sent: step 2 (and its copy) waits for it.
-        foreach (var probe in world) probe.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        // Rank 1's copy of step 1 is still being sent: step 2 runs at once, with no new copy (two per shard at most).
+        foreach (var probe in world) ProbeRanks.ExpectRunStep(probe, 2);
+        Assert.Contains(_observer.Messages, m => m.Contains("copy of step 2 deferred"));
         Replicated(ranks, epoch, 1, world, 1);
-        ExpectCopiesThenStep(2, world);
+        Done(ranks, epoch, 2, world);
+        // The first step after the round ended takes the deferred copy, of the shards as they stand then.
+        ExpectCopiesThenStep(3, world);
+        Replicated(ranks, epoch, 3, world, 0);
+        Done(ranks, epoch, 3, world);
+        foreach (var probe in world) ProbeRanks.ExpectRunStep(probe, 4);
+        Assert.Single(_observer.Messages, m => m.Contains("deferred"));   // once per world
+        // Each step's report says what a failure then would restore: nothing until step 1's round completed.
+        Assert.Equal(new long?[] { null, null, 1, 1 }, _observer.Steps.Select(r => r.MemoryStep));
     }
 
     [Fact]

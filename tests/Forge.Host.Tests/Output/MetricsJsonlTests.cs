@@ -17,6 +17,21 @@ public sealed class MetricsJsonlTests
     }
 
     [Fact]
+    public void AStepLogsTheNewestStepCopiedToMemoryOnlyWhenThereIsOne()
+    {
+        using var dir = new TempDirectory();
+        using (var writer = new MetricsJsonlWriter(dir.File("metrics.jsonl"), append: false))
+        {
+            writer.OnStep(Reports.Step(10, 5.5));
+            writer.OnStep(Reports.Step(11, 5.4) with { MemoryStep = 9 });
+        }
+
+        var lines = ReadLines(dir.File("metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.False(lines[0].TryGetProperty("memory_step", out _));
+        Assert.Equal(9, lines[1].GetProperty("memory_step").GetInt64());
+    }
+
+    [Fact]
     public void EachLoggedStepIsOneJsonObjectCarryingTheReportedValues()
     {
         using var dir = new TempDirectory();
