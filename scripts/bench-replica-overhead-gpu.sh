@@ -8,6 +8,8 @@
 # checkpoint of 13 GB is written). Prints, per job, the median and the mean of the wall time between
 # consecutive steps after the first WARMUP (metrics.jsonl wall_s: it includes any step held back
 # waiting for a copy) and the median step_s (the step itself), then each interval's ratio to interval 0.
+# With replicas on it also prints the work at risk: metrics.jsonl's step minus memory_step (the newest step
+# every shard had a complete copy of), median and max over the counted steps, and the copy rounds that completed.
 #
 # Usage: FORGE=<forge executable> scripts/bench-replica-overhead-gpu.sh [steps (20)] [intervals ("0 1")] [warmup (5)] [seconds per job (240)]
 # CONFIG picks the job config (config/ca-1b-gpu.toml); SETS adds --set overrides to both processes, e.g. a data
@@ -27,7 +29,7 @@ mkdir -p "$LOGS"
 RESULTS="$LOGS/results.txt"
 : > "$RESULTS"
 
-job() {   # interval -> appends "interval median_ms mean_ms step_median_ms steps" to $RESULTS
+job() {   # interval -> appends "interval median_ms mean_ms step_median_ms steps lag_median lag_max rounds" to $RESULTS
   local interval=$1 run="replica-gpu-$1"
   local common=(--set run_name=$run --set train.max_steps=100000 --set checkpoint.interval=0 --set train.log_interval=1
     --set elastic.replica_interval=$interval)
@@ -56,12 +58,14 @@ except OSError:
     steps = []
 steps = [s for s in steps if s["step"] > warmup]
 gaps = [b["wall_s"] - a["wall_s"] for a, b in zip(steps, steps[1:])]
+lags = [s["step"] - s["memory_step"] for s in steps if "memory_step" in s]
+risk = f"{statistics.median(lags):.0f} {max(lags)} {len({s['memory_step'] for s in steps if 'memory_step' in s})}" if lags else "- - 0"
 if len(gaps) < 2:
-    print(interval, "nan nan nan", len(gaps))
+    print(interval, "nan nan nan", len(gaps), risk)
 else:
-    print(interval, f"{statistics.median(gaps)*1e3:.1f} {statistics.mean(gaps)*1e3:.1f} {statistics.median(s['step_s'] for s in steps)*1e3:.1f}", len(gaps))
+    print(interval, f"{statistics.median(gaps)*1e3:.1f} {statistics.mean(gaps)*1e3:.1f} {statistics.median(s['step_s'] for s in steps)*1e3:.1f}", len(gaps), risk)
 PY
-  echo "[replica-gpu] interval $interval: $(tail -1 "$RESULTS") (median ms between steps, mean ms, median step_s ms, steps counted)"
+  echo "[replica-gpu] interval $interval: $(tail -1 "$RESULTS") (median ms between steps, mean ms, median step_s ms, steps counted, steps at risk median and max, copy rounds completed)"
 }
 
 for interval in $INTERVALS; do job "$interval"; done
@@ -69,8 +73,10 @@ python3 - "$RESULTS" <<'PY'
 import sys
 rows = {r[0]: r for r in (l.split() for l in open(sys.argv[1]))}
 base = rows.get("0")
-for interval, (_, median, mean, step, n) in rows.items():
+for interval, (_, median, mean, step, n, lag, lag_max, rounds) in rows.items():
     line = f"replica_interval={interval}: {median} ms median between steps, {mean} ms mean, step_s median {step} ms, {n} steps"
+    if interval != "0":
+        line += f"; steps at risk (step - memory_step) median {lag}, max {lag_max}; {rounds} copy rounds completed"
     if base and interval != "0" and base[1] != "nan" and median != "nan":
         line += f"; ratio to off: median {float(median)/float(base[1]):.3f}, mean {float(mean)/float(base[2]):.3f}"
     print("[replica-gpu]", line)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Akka.Remote;
@@ -362,7 +363,12 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             if (data.Barrier is null) Continue(data);
         });
         Receive<CheckpointCommitFailed>(f => AbandonCheckpoint(data, $"committing the manifest failed: {f.Error.Message}"));
-        Receive<ShardReplicated>(r => r.WorldEpoch == world.Epoch, r => _replicas.Replicated(new ReplicaStep(r.WorldEpoch, r.Step), r.Rank));
+        Receive<ShardReplicated>(r => r.WorldEpoch == world.Epoch, r =>
+        {
+            _replicas.Replicated(new ReplicaStep(r.WorldEpoch, r.Step), r.Rank);
+            // The round's longest capture spaces the next round (elastic.replica_max_overhead).
+            data.LastCapture = TimeSpan.FromSeconds(Math.Max(data.LastCapture.TotalSeconds, r.StallSeconds));
+        });
         Receive<ShardReplicationFailed>(f => f.WorldEpoch == world.Epoch, f =>
         {
             _replicas.Failed(new ReplicaStep(f.WorldEpoch, f.Step), f.Rank);
@@ -448,11 +454,14 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     /// </summary>
     private void StepOn(RunningData data)
     {
-        switch (_policy.Replica(_job.Step, _replicas.InFlight, data.ReplicaDeferred))
+        var sinceLastRound = Stopwatch.GetElapsedTime(data.LastRoundStarted);
+        switch (_policy.Replica(_job.Step, _replicas.InFlight, data.ReplicaDeferred, sinceLastRound, data.LastCapture))
         {
             // Buddies are chosen per round: a memory-only node that registers after the world formed serves its next round.
             case ReplicaMove.Copy when BuddiesOf(data.ReplicaEndpoints) is var buddies && buddies.All(b => b is not null):
                 data.ReplicaDeferred = false;
+                data.LastRoundStarted = Stopwatch.GetTimestamp();
+                data.LastCapture = TimeSpan.Zero;
                 var step = new ReplicaStep(data.World.Epoch, _job.Step);
                 var retain = _replicas.Retained;
                 _replicas.Started(step, _job.SamplesConsumed, buddies);
@@ -462,8 +471,11 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             case ReplicaMove.Defer:
                 // Reported once per world: on a link slower than a step every round is deferred, and a line per round says nothing new.
                 if (!data.ReplicaDeferralReported)
-                    _observer.OnMessage($"copy of step {_job.Step} deferred: the previous copies are still on their way to the buddies; " +
-                                        "copies are taken at the first step after the previous round ends (further deferrals in this world are not reported)");
+                    _observer.OnMessage($"copy of step {_job.Step} deferred: " + (_replicas.InFlight
+                        ? "the previous copies are still on their way to the buddies; copies are taken at the first step after the previous round ends"
+                        : $"the last capture held a step {data.LastCapture.TotalSeconds:F3} s, and elastic.replica_max_overhead = {_settings.ReplicaMaxOverhead} " +
+                          $"spaces copies at least {data.LastCapture.TotalSeconds / _settings.ReplicaMaxOverhead:F1} s apart") +
+                        " (further deferrals in this world are not reported)");
                 data.ReplicaDeferralReported = true;
                 data.ReplicaDeferred = true;
                 break;
@@ -926,6 +938,10 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         public bool ReplicaDeferred { get; set; }
         /// <summary>This world's first deferred copy was reported.</summary>
         public bool ReplicaDeferralReported { get; set; }
+        /// <summary>When the last round of copies began (a Stopwatch timestamp; 0: none yet in this world).</summary>
+        public long LastRoundStarted { get; set; }
+        /// <summary>The longest capture (time a step was held copying a shard off its device) its ranks reported.</summary>
+        public TimeSpan LastCapture { get; set; }
     }
 
     private sealed class RecoveringData(World world)

@@ -27,6 +27,8 @@ public sealed record JobSupervisorSettings
     public int MaxRestarts { get; init; } = ElasticDefaults.MaxRestarts;
     /// <summary>elastic.replica_interval: copy every shard into a buddy's memory after every this many steps (0: never).</summary>
     public int ReplicaInterval { get; init; } = ElasticDefaults.ReplicaInterval;
+    /// <summary>elastic.replica_max_overhead: the share of training time copy captures may hold steps for (0: no bound).</summary>
+    public double ReplicaMaxOverhead { get; init; } = ElasticDefaults.ReplicaMaxOverhead;
     /// <summary>train.global_batch_size: samples per optimizer step; 0 = <see cref="BatchSize"/> × the first world's size.</summary>
     public int GlobalBatchSize { get; init; } = TrainDefaults.GlobalBatchSize;
     /// <summary>train.batch_size, the per-rank micro-batch (resolves a global batch size of 0).</summary>
@@ -78,6 +80,7 @@ public sealed record JobSupervisorSettings
         MaxRanks = config.Elastic.MaxRanks,
         MaxRestarts = config.Elastic.MaxRestarts,
         ReplicaInterval = config.Elastic.ReplicaInterval,
+        ReplicaMaxOverhead = config.Elastic.ReplicaMaxOverhead,
         GlobalBatchSize = config.Train.GlobalBatchSize,
         BatchSize = config.Train.BatchSize,
         MaxBadSteps = config.Train.MaxBadSteps,

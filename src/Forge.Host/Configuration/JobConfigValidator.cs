@@ -332,6 +332,8 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
             Require(e.MaxRanks >= e.MinRanks, "elastic.max_ranks", e.MaxRanks, $"0 or at least elastic.min_ranks ({e.MinRanks})");
         AtLeast("elastic.max_restarts", e.MaxRestarts, 0, "a count of at least 0");
         AtLeast("elastic.replica_interval", e.ReplicaInterval, 0, "0 (no buddy replicas) or a step count");
+        Require(e.ReplicaMaxOverhead is >= 0 and < 1, "elastic.replica_max_overhead", e.ReplicaMaxOverhead,
+            "a fraction of the training time from 0 (no bound) up to, not including, 1 (0.02 = 2%)");
     }
 
     // Generic so the value is quoted back with the type it was written in (0, not 0.0).

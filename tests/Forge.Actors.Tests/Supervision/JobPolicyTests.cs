@@ -44,6 +44,18 @@ public sealed class JobPolicyTests
         Assert.Equal(expected, policy.Replica(done, inFlight, deferred));
     }
 
+    [Theory]
+    [InlineData(0.02, 13.0, 0.26, ReplicaMove.Copy)]     // 0.26 s of capture in 13 s is exactly 2%
+    [InlineData(0.02, 5.0, 0.26, ReplicaMove.Defer)]     // one GPU's 13.2 GB shard, 5 s after the last round began: 5.2%
+    [InlineData(0.02, 5.0, 0.0, ReplicaMove.Copy)]       // no round yet: nothing measured
+    [InlineData(0.0, 0.2, 0.26, ReplicaMove.Copy)]       // 0 = no bound
+    [InlineData(0.02, 0.2, 0.001, ReplicaMove.Copy)]     // a CPU shard of 12 MB: 1 ms a 0.2 s step is 0.5%
+    public void ACopyIsDeferredWhileCapturesWouldTakeMoreThanTheOverheadBudget(double budget, double sinceLastRound, double lastCapture, ReplicaMove expected)
+    {
+        var policy = new JobPolicy(new JobSupervisorSettings { JobId = "job", MaxSteps = 100, ReplicaInterval = 1, ReplicaMaxOverhead = budget });
+        Assert.Equal(expected, policy.Replica(10, roundInFlight: false, deferred: false, TimeSpan.FromSeconds(sinceLastRound), TimeSpan.FromSeconds(lastCapture)));
+    }
+
     [Fact]
     public void ALaunchWaitsForEveryLaunchedRankAndAReformationGoesOnWithMinRanks()
     {

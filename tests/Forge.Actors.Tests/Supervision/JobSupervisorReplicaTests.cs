@@ -13,9 +13,11 @@ public sealed class JobSupervisorReplicaTests : TestKit
     private readonly FakeCheckpointStore _store = new() { RequireSavedShards = false };
     private readonly RecordingObserver _observer = new();
 
-    private ProbeRanks Start(long checkpointInterval = 0) => new(this, Sys.ActorOf(JobSupervisor.Props(new JobSupervisorSettings
+    // No overhead budget unless a test sets one: the probes' captures take as long as the test says, against steps of milliseconds.
+    private ProbeRanks Start(long checkpointInterval = 0, double maxOverhead = 0) => new(this, Sys.ActorOf(JobSupervisor.Props(new JobSupervisorSettings
     {
         JobId = "job",
+        ReplicaMaxOverhead = maxOverhead,
         MaxSteps = 20,
         CheckpointInterval = checkpointInterval,
         MinRanks = 1,
@@ -130,6 +132,25 @@ public sealed class JobSupervisorReplicaTests : TestKit
         Assert.Single(_observer.Messages, m => m.Contains("deferred"));   // once per world
         // Each step's report says what a failure then would restore: nothing until step 1's round completed.
         Assert.Equal(new long?[] { null, null, 1, 1 }, _observer.Steps.Select(r => r.MemoryStep));
+    }
+
+    [Fact]
+    public void ACopyDueSoonerThanTheOverheadBudgetAllowsIsDeferredAndTrainingGoesOn()
+    {
+        var ranks = Start(maxOverhead: 0.02);
+        TestProbe[] world = [ranks.Register(), ranks.Register()];
+        var (epoch, _) = ranks.Form(["p:1", "p:2"], world);
+        foreach (var probe in world) ProbeRanks.ExpectRunStep(probe, 0);
+        Done(ranks, epoch, 0, world);
+        ExpectCopiesThenStep(1, world);
+        // Both copies complete, but rank 1's capture held its step 2 s: the next round waits 100 s at 2%.
+        ranks.Say(world[0], new ShardReplicated(epoch, 1, 0, 0.001));
+        ranks.Say(world[1], new ShardReplicated(epoch, 1, 1, 2.0));
+        Done(ranks, epoch, 1, world);
+
+        foreach (var probe in world) ProbeRanks.ExpectRunStep(probe, 2);   // no copy of step 2
+        Assert.Contains(_observer.Messages, m => m.Contains("copy of step 2 deferred") && m.Contains("replica_max_overhead = 0.02")
+                                                 && m.Contains("100.0 s apart"));
     }
 
     [Fact]

@@ -26,6 +26,8 @@ public sealed class ClusterJobTests(ClusterJobTests.FaultFreeRun reference, ITes
         "--set", "train.log_interval=1", "--set", "train.eval_interval=0", "--set", "train.batch_size=2",
         "--set", "train.global_batch_size=6", "--set", "data.eval_manifest=", "--set", "data.unseen_art_manifest=",
         "--set", "elastic.min_ranks=1",
+        // Every step copied, however loaded the machine: what the at-most-one-step bound below is the bound of.
+        "--set", "elastic.replica_max_overhead=0",
     ];
 
     /// <summary>The same job in one process, one rank, nothing killed.</summary>

@@ -222,6 +222,8 @@ public sealed partial class BuddyReplicaRecoveryTests(ITestOutputHelper output)
             connection_string = "{dir.File("checkpoints.db")}"
             [elastic]
             replica_interval = 1
+            # Every step copied, however loaded the machine: the at-most-one-step bound is that policy's.
+            replica_max_overhead = 0
             """);
         return path;
     }
