@@ -19,7 +19,8 @@ public sealed record ReplicateShard(long WorldEpoch, long Step, long SamplesCons
 /// <summary>
 /// Rank `Rank`'s copy of step `Step` is complete in its own process's memory and, when it has a buddy,
 /// verified (length and checksum) and committed in the buddy's. `StallSeconds` is the time the step
-/// path spent copying the shard off the device.
+/// path spent copying the shard off the device (the copy itself, not a first capture's one-time buffer setup),
+/// which spaces the rounds under elastic.replica_max_overhead.
 /// </summary>
 public sealed record ShardReplicated(long WorldEpoch, long Step, int Rank, double StallSeconds) : IForgeMessage;
 

@@ -233,7 +233,8 @@ public sealed class RankActor : ReceiveActor, IWithTimers
         // The capture is the only work on the step path (queued before the next step); the send overlaps that step.
         var clock = Stopwatch.StartNew();
         var snapshot = await _thread.Run(world.Engine.CaptureReplica).ConfigureAwait(false);
-        var stall = clock.Elapsed.TotalSeconds;
+        // The copy alone where the engine measured it: a first capture's one-time buffer setup would space every later round.
+        var stall = snapshot.CopySeconds ?? clock.Elapsed.TotalSeconds;
         var key = new ReplicaKey(world.Assignment.JobId, replicate.WorldEpoch, world.Assignment.Rank, replicate.Step);
         // The owner's own copy: the store holds the capture's buffers until the supervisor no longer needs them.
         replicas.Store.Keep(new ReplicaCopy(key, snapshot.Shard, replicate.SamplesConsumed, snapshot));

@@ -89,6 +89,7 @@ public sealed class ShardSnapshotBuffers : IDisposable
         try
         {
             using var _ = no_grad();
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var first = 3 * slot;
             // Blocking copies: into page-locked memory each is one DMA, and the snapshot is complete
             // (and safe to hand to another thread) when the last returns.
@@ -96,7 +97,7 @@ public sealed class ShardSnapshotBuffers : IDisposable
             _hostViews[first + 1].copy_(optimizer.ExpAvg);
             _hostViews[first + 2].copy_(optimizer.ExpAvgSq);
             var shard = new OptimizerShard(start, Length, _arrays[first], _arrays[first + 1], _arrays[first + 2], optimizer.Step);
-            return new ShardSnapshot(shard, () => Release(slot));
+            return new ShardSnapshot(shard, () => Release(slot)) { CopySeconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds };
         }
         catch
         {
@@ -134,6 +135,12 @@ public sealed class ShardSnapshot(OptimizerShard shard, Action? release = null) 
     private Action? _release = release;
 
     public OptimizerShard Shard { get; } = shard;
+
+    /// <summary>
+    /// Seconds the copy off the device took, when the buffers measured it: the copy alone, without the wait for a
+    /// free slot or a first capture's one-time allocation and page-locking of the buffers.
+    /// </summary>
+    public double? CopySeconds { get; init; }
 
     public void Dispose() => Interlocked.Exchange(ref _release, null)?.Invoke();
 }
