@@ -95,7 +95,8 @@ internal sealed class PooledRankThread : IRankThread
         }
         catch (Exception e)
         {
-            _running = null;
+            // A wait the failed work asked for is not carried over to the next item.
+            (_running, _spend, _spent) = (null, TimeSpan.Zero, null);
             done.SetException(e);
             RunNext();
             return;
