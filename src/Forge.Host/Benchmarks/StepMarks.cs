@@ -69,17 +69,17 @@ internal sealed class StepMarks(Action<string>? completedHere = null)
     private long FirstEpoch => _marks.Keys.Min(k => k.Epoch);
 
     /// <summary>
-    /// Steps 1..steps of the first world, in ms: fan-in (the last rank's end of step s-1 to the supervisor
-    /// passing its barrier), fan-out (that to the last rank's start of step s), their sum; and RunStep/StepDone per step.
+    /// Steps `after`+1..`after`+`steps` of the first world, in ms: fan-in (the last rank's end of step s-1 to the
+    /// supervisor passing its barrier), fan-out (that to the last rank's start of step s), their sum; and RunStep/StepDone per step.
     /// </summary>
-    public FirstWorldFigures FirstWorld(int steps, IReadOnlyDictionary<long, long> barrierPassedAt)
+    public FirstWorldFigures FirstWorld(int after, int steps, IReadOnlyDictionary<long, long> barrierPassedAt)
     {
         var epoch = FirstEpoch;
         var fanIn = new List<double>();
         var fanOut = new List<double>();
         var roundTrip = new List<double>();
         long runs = 0, dones = 0;
-        for (var step = 1; step <= steps; step++)
+        for (var step = after + 1; step <= after + steps; step++)
         {
             var previous = _marks[(epoch, step - 1)];
             var current = _marks[(epoch, step)];

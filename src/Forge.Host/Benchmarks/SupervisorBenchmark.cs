@@ -31,13 +31,14 @@ public static class SupervisorBenchmark
         if (options.Ranks.Count == 0 || options.Ranks.Any(w => w < smallest))
             throw new ArgumentException($"--ranks {string.Join(",", options.Ranks)}: expected world sizes of at least {smallest} with --processes {options.Processes}");
         if (options.Steps < 2) throw new ArgumentException($"--steps {options.Steps}: expected at least 2");
+        if (options.WarmupSteps < 0) throw new ArgumentException($"--warmup-steps {options.WarmupSteps}: expected 0 or more");
         if (options.StepTime < TimeSpan.Zero) throw new ArgumentException($"--step-ms {options.StepTime.TotalMilliseconds}: expected 0 or more");
 
         var layout = options.Processes == 1 ? "one process" : "supervisor here, ranks in three child processes on loopback";
         var threads = options.RankThreads == SimulatedRankThreads.Pooled
             ? "pooled rank threads (thread pool, step time on a timer)"
             : "dedicated rank threads (one OS thread per rank, sleeping through the step)";
-        output.WriteLine($"supervisor control plane: {options.Steps} timed steps of {options.StepTime.TotalMilliseconds:F0} ms per world size, {layout}, fake engine, {threads}");
+        output.WriteLine($"supervisor control plane: {options.Steps} timed steps after {options.WarmupSteps} untimed ones, of {options.StepTime.TotalMilliseconds:F0} ms per world size, {layout}, fake engine, {threads}");
         output.WriteLine("barrier = the supervisor passing step s's barrier (its last StepDone) to the last rank starting step s+1; fan-in = the last rank's end of step s to that barrier;");
         output.WriteLine("round trip = fan-in + barrier; messages counted at the ranks (StepDone in, RunStep out); heap = the supervisor's process's GC heap growth with the job running");
         if (options.Processes == 3)
@@ -79,7 +80,7 @@ public static class SupervisorBenchmark
         var heapBefore = SettledHeap();
         var jobId = $"bench-supervisor-{ranks}";
         var marks = new StepMarks();
-        var observer = new Observer(options.Steps + 1);
+        var observer = new Observer(options.WarmupSteps + options.Steps + 1);
         using var record = new TemporaryFile();
         // One store for the supervisor and every rank: a rank proves it writes the job's store before it gets work.
         var store = new BenchJobStore(record.Path);
@@ -93,7 +94,7 @@ public static class SupervisorBenchmark
             system.ActorOf(RankHost.Props(Enumerable.Repeat(services, ranks).ToList(), $"/user/{JobSupervisor.Name}", TimeSpan.FromHours(1)), "ranks");
             await observer.FirstWorldRan.Task.WaitAsync(PhaseTimeout, ct).ConfigureAwait(false);
             var (formSeconds, heapMiB, workingSetMiB) = (Stopwatch.GetElapsedTime(start, observer.JobStartedAt).TotalSeconds, HeapGrowthMiB(heapBefore), WorkingSetMiB());
-            var first = marks.FirstWorld(options.Steps, observer.BarrierPassedAt);
+            var first = marks.FirstWorld(options.WarmupSteps, options.Steps, observer.BarrierPassedAt);
 
             // Slot k's first rank is named rank-k-k (one generation per spawn, in slot order).
             var victim = await system.ActorSelection($"/user/ranks/rank-{ranks - 1}-{ranks - 1}").ResolveOne(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
@@ -111,7 +112,7 @@ public static class SupervisorBenchmark
         var heapBefore = SettledHeap();
         var jobId = $"bench-supervisor-{ranks}-3p";
         var marks = new StepMarks();
-        var observer = new Observer(options.Steps + 1);
+        var observer = new Observer(options.WarmupSteps + options.Steps + 1);
         using var record = new TemporaryFile();
         var store = new BenchJobStore(record.Path);
         var settings = Settings(jobId, ranks);
@@ -128,8 +129,8 @@ public static class SupervisorBenchmark
             var start = Stopwatch.GetTimestamp();
             await Failing(observer.FirstWorldRan.Task, children, ct).ConfigureAwait(false);
             var (formSeconds, heapMiB, workingSetMiB) = (Stopwatch.GetElapsedTime(start, observer.JobStartedAt).TotalSeconds, HeapGrowthMiB(heapBefore), WorkingSetMiB());
-            await marks.AwaitFirstWorldAsync(options.Steps, ranks, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-            var first = marks.FirstWorld(options.Steps, observer.BarrierPassedAt);
+            await marks.AwaitFirstWorldAsync(options.WarmupSteps + options.Steps, ranks, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            var first = marks.FirstWorld(options.WarmupSteps, options.Steps, observer.BarrierPassedAt);
 
             var firstCount = ranks / 3 + (ranks % 3 > 0 ? 1 : 0);
             var victim = await node.System.ActorSelection($"{ForgeAkkaConfig.Address(addresses[0])}/user/ranks/rank-{firstCount - 1}-{firstCount - 1}")

@@ -14,6 +14,7 @@ public static class BenchSupervisorCommand
     {
         var ranks = new Option<string>("--ranks") { Description = "comma-separated world sizes", DefaultValueFactory = _ => "8,64,512,4096" };
         var steps = new Option<int>("--steps") { Description = "timed steps per world size", DefaultValueFactory = _ => 20 };
+        var warmup = new Option<int>("--warmup-steps") { Description = "untimed steps per world size before the timed ones", DefaultValueFactory = _ => 100 };
         var stepMs = new Option<int>("--step-ms") { Description = "the fake engine's step time in ms", DefaultValueFactory = _ => 50 };
         var processes = new Option<int>("--processes")
         {
@@ -23,9 +24,9 @@ public static class BenchSupervisorCommand
         var threads = RankThreads();
 
         var command = new Command("supervisor", "Measure the supervisor's step barrier, messages, memory and re-formation with W simulated ranks.");
-        foreach (var option in new Option[] { ranks, steps, stepMs, processes, threads }) command.Options.Add(option);
+        foreach (var option in new Option[] { ranks, steps, warmup, stepMs, processes, threads }) command.Options.Add(option);
         command.SetAction(async (parse, ct) => await RunAsync(parse.GetValue(ranks)!, parse.GetValue(steps), parse.GetValue(stepMs), Console.Out, ct,
-            parse.GetValue(processes), parse.GetValue(threads)));
+            parse.GetValue(processes), parse.GetValue(threads), parse.GetValue(warmup)));
         return command;
     }
 
@@ -53,7 +54,7 @@ public static class BenchSupervisorCommand
     };
 
     public static async Task<int> RunAsync(string ranks, int steps, int stepMs, TextWriter output, CancellationToken ct,
-        int processes = 1, SimulatedRankThreads rankThreads = SimulatedRankThreads.Pooled)
+        int processes = 1, SimulatedRankThreads rankThreads = SimulatedRankThreads.Pooled, int warmupSteps = 100)
     {
         try
         {
@@ -63,7 +64,7 @@ public static class BenchSupervisorCommand
                 .ToArray();
             var options = new SupervisorBenchmarkOptions
             {
-                Ranks = sizes, Steps = steps, StepTime = TimeSpan.FromMilliseconds(stepMs), Processes = processes, RankThreads = rankThreads,
+                Ranks = sizes, Steps = steps, WarmupSteps = warmupSteps, StepTime = TimeSpan.FromMilliseconds(stepMs), Processes = processes, RankThreads = rankThreads,
             };
             await SupervisorBenchmark.RunAsync(options, output, ct);
             return 0;

@@ -11,7 +11,7 @@ public sealed class SupervisorBenchmarkTests
     public async Task TheBenchmarkPrintsEveryFigureForEachWorldSizeAndCountsOneRunStepAndOneStepDonePerRank(SimulatedRankThreads threads)
     {
         var output = new StringWriter();
-        var options = new SupervisorBenchmarkOptions { Ranks = [8], Steps = 4, StepTime = TimeSpan.FromMilliseconds(5), RankThreads = threads };
+        var options = new SupervisorBenchmarkOptions { Ranks = [8], Steps = 4, WarmupSteps = 3, StepTime = TimeSpan.FromMilliseconds(5), RankThreads = threads };
 
         var results = await SupervisorBenchmark.RunAsync(options, output);
 
@@ -51,6 +51,26 @@ public sealed class SupervisorBenchmarkTests
         Assert.Equal(["prepare", "step", "spent", "next"], seen);
         Assert.True(thread.Stop(TimeSpan.FromSeconds(1)));
         await Assert.ThrowsAsync<ObjectDisposedException>(() => thread.Run(() => { }));
+    }
+
+    [Fact]
+    public async Task TheStepClockRunsEachEndInDueOrderAndNoneBeforeItsTime()
+    {
+        var ended = new System.Collections.Concurrent.ConcurrentQueue<(int Ms, TimeSpan At)>();
+        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        // Queued out of due order: a later end queued first must not hold back, nor be overtaken by, an earlier one.
+        foreach (var ms in new[] { 60, 20, 40, 20 })
+            SimulatedStepClock.Shared.After(TimeSpan.FromMilliseconds(ms), () =>
+            {
+                ended.Enqueue((ms, clock.Elapsed));
+                if (ended.Count == 4) all.TrySetResult();
+            });
+
+        await all.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal([20, 20, 40, 60], ended.Select(e => e.Ms));
+        Assert.All(ended, e => Assert.True(e.At >= TimeSpan.FromMilliseconds(e.Ms), $"the {e.Ms} ms end ran at {e.At.TotalMilliseconds} ms"));
     }
 
     [Fact]
