@@ -20,12 +20,10 @@ public static class CategorySelection
     {
         if (categories.Count == 0) return training;
         RequireCategories(training);
-        var present = training.Samples.Select(s => s.Category!).ToHashSet(StringComparer.Ordinal);
-        var absent = categories.Where(c => !present.Contains(c)).ToList();
+        var absent = categories.Where(c => !training.Samples.Any(s => s.Category == c)).ToList();
         if (absent.Count > 0)
             throw new InvalidDataException(
-                $"{Key}: {string.Join(", ", absent.Select(c => $"\"{c}\""))} is the category of no row of {training.Path} (data.manifest); " +
-                $"its categories are {string.Join(", ", present.Order(StringComparer.Ordinal).Select(c => $"\"{c}\""))}");
+                $"{Key}: {Quoted(absent)} is the category of no row of {training.Path} (data.manifest); its categories are {Present(training)}");
         return Select(training, categories);
     }
 
@@ -40,8 +38,13 @@ public static class CategorySelection
     private static ImageTextManifest Select(ImageTextManifest manifest, IReadOnlyList<string> categories)
     {
         var keep = categories.ToHashSet(StringComparer.Ordinal);
-        return manifest.Where(s => keep.Contains(s.Category!), $"in the categories of {Key} ({string.Join(", ", categories.Select(c => $"\"{c}\""))})");
+        return manifest.Where(s => keep.Contains(s.Category!), $"in the categories of {Key} ({Quoted(categories)}); its categories are {Present(manifest)}");
     }
+
+    private static string Present(ImageTextManifest manifest) =>
+        Quoted(manifest.Samples.Select(s => s.Category!).Distinct().Order(StringComparer.Ordinal));
+
+    private static string Quoted(IEnumerable<string> categories) => string.Join(", ", categories.Select(c => $"\"{c}\""));
 
     private static void RequireCategories(ImageTextManifest manifest)
     {

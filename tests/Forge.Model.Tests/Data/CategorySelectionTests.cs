@@ -85,6 +85,16 @@ public sealed class CategorySelectionTests : IDisposable
     }
 
     [Fact]
+    public void AHeldOutSetLeftEmptyIsAnErrorNamingItAndTheCategoriesItHas()
+    {
+        var error = Assert.Throws<InvalidDataException>(() => HeldOutTests.UnseenNames(Job(People)));
+
+        Assert.Contains(_googleEval, error.Message);
+        Assert.Contains("data.categories (\"People & Body\")", error.Message);
+        Assert.Contains("its categories are \"Animals & Nature\", \"Food & Drink\"", error.Message);
+    }
+
+    [Fact]
     public void AHeldOutSetMayLackAListedCategory()
     {
         var names = HeldOutTests.UnseenNames(Job(Food, People))!;
