@@ -127,6 +127,7 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
     private void Data(DataConfig d, ModelConfig m, VisionEncoderConfig v)
     {
         TrainingManifests(d.Manifests);
+        Categories(d.Categories);
         // The unseen-art test scores training names drawn by other art: the training art itself, or the
         // unseen-names set (whose names training lacks), would leave it testing something else or nothing.
         if (!string.IsNullOrWhiteSpace(d.UnseenArtManifest))
@@ -185,6 +186,19 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
             var earlier = manifests.Take(i).ToList().FindIndex(path => !string.IsNullOrWhiteSpace(path) && SamePath(path, manifests[i]));
             Require(earlier < 0, key, manifests[i],
                 $"a manifest not listed before: data.manifest[{earlier}] (\"{(earlier < 0 ? "" : manifests[earlier])}\") is the same file");
+        }
+    }
+
+    /// <summary>data.categories: each a category name, each once. Whether the training rows have it is known only once they are read (Data.CategorySelection).</summary>
+    private void Categories(IReadOnlyList<string> categories)
+    {
+        for (var i = 0; i < categories.Count; i++)
+        {
+            var key = $"data.categories[{i}]";
+            if (!Require(!string.IsNullOrWhiteSpace(categories[i]), key, categories[i],
+                    "a manifest category, e.g. \"Animals & Nature\" (data.categories = [] keeps every row)")) continue;
+            var earlier = categories.Take(i).ToList().IndexOf(categories[i]);
+            Require(earlier < 0, key, categories[i], $"a category not listed before: data.categories[{earlier}] is the same");
         }
     }
 

@@ -19,6 +19,11 @@ public sealed record DataConfig
     /// <see cref="Manifests"/> are scored; empty for none.
     /// </summary>
     public string UnseenArtManifest { get; init; } = "";
+    /// <summary>
+    /// The manifest categories (each row's "category") that training and both held-out tests keep; empty
+    /// keeps every row. See Data.CategorySelection.
+    /// </summary>
+    public IReadOnlyList<string> Categories { get; init; } = [];
     /// <summary>"byte" (tiny models) or a tiktoken BPE: "cl100k_base", "o200k_base" (the names of Text.TokenizerCatalog).</summary>
     public string Tokenizer { get; init; } = "byte";
     public int ImageSize { get; init; } = 64;

@@ -37,9 +37,13 @@ public sealed class ImageTextDataset
     public static ImageTextDataset Open(string manifestPath, DataConfig data, int maxTextLen, bool training = false) =>
         Open(ImageTextManifest.Load(manifestPath, data.SkipBadSamples), data, maxTextLen, training);
 
-    /// <summary>The training set of a job: the rows of every data.manifest, with the data.augment_* augmentation.</summary>
-    public static ImageTextDataset Training(JobConfig config) =>
-        Open(ImageTextManifest.Load(config.Data.Manifests, config.Data.SkipBadSamples), config.Data, config.Vlm.MaxTextLen, training: true);
+    /// <summary>
+    /// The training set of a job: the rows of every data.manifest in the categories of data.categories,
+    /// with the data.augment_* augmentation.
+    /// </summary>
+    public static ImageTextDataset Training(JobConfig config) => Open(
+        CategorySelection.Training(ImageTextManifest.Load(config.Data.Manifests, config.Data.SkipBadSamples), config.Data.Categories),
+        config.Data, config.Vlm.MaxTextLen, training: true);
 
     /// <summary>A loaded (possibly filtered) manifest with the `[data]` settings and `vlm.max_text_len`.</summary>
     public static ImageTextDataset Open(ImageTextManifest manifest, DataConfig data, int maxTextLen, bool training = false) => new(

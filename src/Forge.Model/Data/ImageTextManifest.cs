@@ -5,7 +5,7 @@ namespace Forge.Model.Data;
 
 /// <summary>
 /// A JSONL image-caption manifest: one object per line,
-/// <c>{"image": "images/1f600.png", "caption": "grinning face", "prompt": "optional"}</c>,
+/// <c>{"image": "images/1f600.png", "caption": "grinning face", "prompt": "optional", "category": "optional"}</c>,
 /// image paths relative to the manifest's folder (absolute paths are kept). Other keys are
 /// ignored; blank lines are allowed.
 /// <para>
@@ -113,7 +113,8 @@ public sealed class ImageTextManifest
             if (!TryString(root, "image", required: true, out var image, out reason)) return false;
             if (!TryString(root, "caption", required: true, out var caption, out reason)) return false;
             if (!TryString(root, "prompt", required: false, out var prompt, out reason)) return false;
-            sample = new ImageTextSample(System.IO.Path.Combine(folder, image!), caption!, prompt, manifest, lineNumber);
+            if (!TryString(root, "category", required: false, out var category, out reason)) return false;
+            sample = new ImageTextSample(System.IO.Path.Combine(folder, image!), caption!, prompt, manifest, lineNumber, category);
             return true;
         }
     }

@@ -1,3 +1,5 @@
+using Forge.Model.Config;
+
 namespace Forge.Model.Data;
 
 /// <summary>
@@ -18,7 +20,11 @@ public static class UnseenArtManifest
             $"for the unseen-art test: no row has a caption of {training.Path} (data.manifest) with an image of its own");
     }
 
-    /// <summary>The unseen-art rows of <paramref name="artPath"/> against the training set of <paramref name="trainingPaths"/> (all of data.manifest).</summary>
-    public static ImageTextManifest Load(string artPath, IReadOnlyList<string> trainingPaths, bool skipBadSamples) =>
-        Select(ImageTextManifest.Load(artPath, skipBadSamples), ImageTextManifest.Load(trainingPaths, skipBadSamples));
+    /// <summary>
+    /// The unseen-art rows of data.unseen_art_manifest against the training set of all of data.manifest,
+    /// both in the categories of data.categories (see <see cref="CategorySelection"/>).
+    /// </summary>
+    public static ImageTextManifest Load(DataConfig data) => Select(
+        CategorySelection.HeldOut(ImageTextManifest.Load(data.UnseenArtManifest, data.SkipBadSamples), data.Categories),
+        CategorySelection.Training(ImageTextManifest.Load(data.Manifests, data.SkipBadSamples), data.Categories));
 }

@@ -98,6 +98,8 @@ public sealed class ConfigErrorTests
     [InlineData("[data]\nmanifest = [\"data/emoji-google/train.jsonl\", \"data/emoji-apple/train.jsonl\", \"data/emoji-google/./train.jsonl\"]\n", "data.manifest[2]", "a manifest not listed before: data.manifest[0]")]
     [InlineData("[data]\nmanifest = [\"data/emoji-google/train.jsonl\", \"data/emoji-twitter/train.jsonl\"]\nunseen_art_manifest = \"data/emoji-twitter/train.jsonl\"\n", "data.unseen_art_manifest", "a manifest of other art than data.manifest (\"data/emoji-twitter/train.jsonl\" trains)")]
     [InlineData("[train]\nscore_samples = -1\n", "train.score_samples", "0 (no caption scores) or a count")]
+    [InlineData("[data]\ncategories = [\"Animals & Nature\", \" \"]\n", "data.categories[1]", "a manifest category, e.g. \"Animals & Nature\"")]
+    [InlineData("[data]\ncategories = [\"Food & Drink\", \"Animals & Nature\", \"Food & Drink\"]\n", "data.categories[2]", "a category not listed before: data.categories[0]")]
     [InlineData("[data]\naugment_crop = 0.0\n", "data.augment_crop", "a fraction of the image side in (0, 1]")]
     [InlineData("[data]\naugment_blur = -1.0\n", "data.augment_blur", "0 (no blur)")]
     [InlineData("[data]\naugment_colour = 1.0\n", "data.augment_colour", "a fraction in [0, 1)")]

@@ -67,6 +67,7 @@ public sealed class ImageTextManifestTests : IDisposable
     [InlineData("""["images/a.png", "red"]""", "expected a JSON object")]
     [InlineData("""{"image": "images/a.png"}""", "missing \"caption\"")]
     [InlineData("""{"image": "images/a.png", "caption": 7}""", "\"caption\" must be a non-empty string")]
+    [InlineData("""{"image": "images/a.png", "caption": "ok", "category": 3}""", "\"category\" must be a non-empty string")]
     [InlineData("""{"image": "images/missing.png", "caption": "gone"}""", "does not exist")]
     [InlineData("""{"image": "images/not-an-image.png", "caption": "text"}""", "is not a PNG or JPEG")]
     public void BadRowFailsTheLoadNamingFileLineAndProblem(string badLine, string problem)

@@ -55,7 +55,7 @@ public sealed class UnseenArtManifestTests : IDisposable
         var twitter = _folder.WriteText("emoji-twitter/more.jsonl", """{"image": "images/1f94c.png", "caption": "curling stone"}""" + "\n" +
             """{"image": "images/1f600.png", "caption": "grinning face"}""" + "\n");
 
-        var art = UnseenArtManifest.Load(twitter, [_googleTrain, appleTrain], skipBadSamples: false);
+        var art = UnseenArtManifest.Load(new DataConfig { Manifests = [_googleTrain, appleTrain], UnseenArtManifest = twitter });
 
         // "curling stone" only apple teaches; twitter's grinning face is apple's training image, so it is not unseen.
         Assert.Equal(["curling stone"], art.Samples.Select(s => s.Caption));
