@@ -1,6 +1,7 @@
 namespace Forge.Host.Benchmarks;
 
-/// <summary>The figures of one benchmark run (seconds unless named otherwise).</summary>
+/// <summary>The figures of one benchmark run (seconds unless named otherwise). <see cref="LoadSeconds"/> is the restore's
+/// time onto the device after the last read; <see cref="DeviceCopySeconds"/> all its copies, most of them overlapped with the reads.</summary>
 public sealed record CheckpointBenchmarkResult(
     double StateMiB,
     double FirstCopySeconds,
@@ -8,6 +9,7 @@ public sealed record CheckpointBenchmarkResult(
     double CommitSeconds,
     double ReadSeconds,
     double LoadSeconds,
+    double DeviceCopySeconds,
     IReadOnlyList<double> StallSeconds,
     IReadOnlyList<double> DurableSeconds,
     int Deferred)
