@@ -135,10 +135,13 @@ public sealed partial class SqlCheckpointStore
         // Opening a missing SQLite file would create it: a part that is not there holds nothing.
         if (Settings.Kind == CheckpointStoreKind.Sqlite && !File.Exists(Settings.SqlitePartFile(chunk.Part)))
             throw Corrupt($"its part file {Settings.SqlitePartFile(chunk.Part)} does not exist");
-        using var command = Connection(connections, chunk.Part).CreateCommand();
-        // SQLite streams a blob (incremental I/O) only when the row's rowid is selected with it.
-        command.CommandText = (Settings.Kind == CheckpointStoreKind.Sqlite ? "SELECT serializer_id, length(snapshot), rowid, snapshot" : "SELECT serializer_id, length(snapshot), snapshot") +
-                              " FROM snapshot WHERE persistence_id = @id AND sequence_number = @step";
+        var connection = Connection(connections, chunk.Part);
+        using var command = connection.CreateCommand();
+        // SQLite: the row's rowid, not its blob. A query that selects the blob reads all of it into memory while
+        // stepping, before any stream over it exists; the blob is then opened for incremental I/O by rowid.
+        // PostgreSQL: the value itself, streamed off the wire (sequential access) as it arrives.
+        var sqlite = Settings.Kind == CheckpointStoreKind.Sqlite;
+        command.CommandText = $"SELECT serializer_id, length(snapshot), {(sqlite ? "rowid" : "snapshot")} FROM snapshot WHERE persistence_id = @id AND sequence_number = @step";
         AddParameter(command, "id", id);
         AddParameter(command, "step", manifest.Step);
         using var reader = command.ExecuteReader(CommandBehavior.SequentialAccess | CommandBehavior.SingleRow);
@@ -149,7 +152,9 @@ public sealed partial class SqlCheckpointStore
         var bytes = reader.IsDBNull(1) ? -1 : Convert.ToInt64(reader.GetValue(1));
         if (bytes != chunk.Bytes)
             throw Corrupt($"the chunk is {bytes} bytes; the manifest recorded {chunk.Bytes}");
-        using var stream = reader.GetStream(reader.FieldCount - 1);
+        using var stream = sqlite
+            ? new Microsoft.Data.Sqlite.SqliteBlob((Microsoft.Data.Sqlite.SqliteConnection)connection, "snapshot", "snapshot", reader.GetInt64(2), readOnly: true)
+            : reader.GetStream(2);
 
         var hash = new XxHash3();
         Span<byte> headerBytes = stackalloc byte[ShardChunkFormat.HeaderBytes];
