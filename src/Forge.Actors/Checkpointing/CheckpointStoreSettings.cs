@@ -38,8 +38,10 @@ public sealed record CheckpointStoreSettings
     /// </summary>
     public int Writers { get; init; } = 1;
 
-    /// <summary>Chunk reads in flight at once (SQLite readers do not block each other, in one file or several).</summary>
-    public int MaxParallelReads { get; init; } = 8;
+    /// <summary>Chunk reads in flight at once, each on a reader thread of its own (SQLite readers do not block each other, in one file or several).</summary>
+    public int MaxParallelReads { get; init; } = DefaultParallelReads;
+
+    public const int DefaultParallelReads = 8;
 
     /// <summary>Limit for one snapshot-store call (the circuit breaker's call-timeout too).</summary>
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromMinutes(10);

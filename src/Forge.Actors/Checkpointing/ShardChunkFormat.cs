@@ -51,10 +51,16 @@ public static class ShardChunkFormat
     }
 
     /// <summary>Reads and validates the header; throws <see cref="InvalidDataException"/> on a malformed chunk.</summary>
-    public static Header ReadHeader(ReadOnlySpan<byte> chunk)
+    public static Header ReadHeader(ReadOnlySpan<byte> chunk) => ReadHeader(chunk, chunk.Length);
+
+    /// <summary>
+    /// Reads and validates the header from the chunk's first bytes (at least <see cref="HeaderBytes"/>)
+    /// against the whole chunk's length, so that a chunk streamed from the store is checked before its body is read.
+    /// </summary>
+    public static Header ReadHeader(ReadOnlySpan<byte> chunk, long chunkBytes)
     {
-        if (chunk.Length < HeaderBytes)
-            throw new InvalidDataException($"chunk is {chunk.Length} bytes, shorter than its {HeaderBytes}-byte header");
+        if (chunkBytes < HeaderBytes || chunk.Length < HeaderBytes)
+            throw new InvalidDataException($"chunk is {chunkBytes} bytes, shorter than its {HeaderBytes}-byte header");
         if (BinaryPrimitives.ReadUInt32LittleEndian(chunk) != Magic)
             throw new InvalidDataException("chunk does not start with the FGCK magic");
         var version = BinaryPrimitives.ReadUInt16LittleEndian(chunk[4..]);
@@ -68,8 +74,8 @@ public static class ShardChunkFormat
             FirstElement: BinaryPrimitives.ReadInt64LittleEndian(chunk[32..]),
             Count: BinaryPrimitives.ReadInt64LittleEndian(chunk[40..]),
             OptimizerStep: BinaryPrimitives.ReadInt64LittleEndian(chunk[48..]));
-        if (header.Count < 0 || ChunkBytesFor(header.Count) != chunk.Length)
-            throw new InvalidDataException($"chunk header claims {header.Count} elements but the chunk holds {chunk.Length} bytes");
+        if (header.Count < 0 || ChunkBytesFor(header.Count) != chunkBytes)
+            throw new InvalidDataException($"chunk header claims {header.Count} elements but the chunk holds {chunkBytes} bytes");
         return header;
     }
 
@@ -89,7 +95,10 @@ public static class ShardChunkFormat
     }
 
     /// <summary>XxHash3 (64-bit) of the whole chunk, header included, as "xxh3:&lt;16 hex digits&gt;".</summary>
-    public static string Checksum(ReadOnlySpan<byte> chunk) => $"xxh3:{XxHash3.HashToUInt64(chunk):x16}";
+    public static string Checksum(ReadOnlySpan<byte> chunk) => ChecksumText(XxHash3.HashToUInt64(chunk));
+
+    /// <summary>The checksum text of an XxHash3 value, as <see cref="Checksum"/> writes it (a streamed read hashes incrementally).</summary>
+    public static string ChecksumText(ulong xxHash3) => $"xxh3:{xxHash3:x16}";
 
     private static void WriteHeader(Span<byte> chunk, Header h)
     {
@@ -107,7 +116,7 @@ public static class ShardChunkFormat
 
     // The float runs are the host's memory image; every platform .NET targets here is little-endian,
     // and the file format is defined as little-endian so that a checkpoint moves between machines.
-    private static void EnsureLittleEndian()
+    internal static void EnsureLittleEndian()
     {
         if (!BitConverter.IsLittleEndian)
             throw new PlatformNotSupportedException("checkpoint chunks are little-endian float32; this host is big-endian");

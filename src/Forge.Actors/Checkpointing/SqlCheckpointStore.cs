@@ -9,7 +9,7 @@ namespace Forge.Actors.Checkpointing;
 /// <see cref="ICheckpointStore"/> on an Akka.Persistence.Sql snapshot store (SQLite file or
 /// PostgreSQL). Each shard is split into chunk snapshots (<see cref="ShardChunkFormat"/>) whose
 /// checksums go into the receipt; the manifest snapshot, written last, is what makes a checkpoint
-/// exist. Reads verify every chunk against the manifest before using a byte of it.
+/// exist. Reads stream each chunk row into place and verify it against the manifest before the caller sees a byte of it (SqlCheckpointStore.Read.cs).
 /// A SQLite store spreads chunks over one file per writer (<see cref="CheckpointStoreSettings.Parts"/>),
 /// each its own snapshot-store plugin, so that chunk writes run in parallel; each chunk's receipt
 /// names its part. The manifest, job record and journal stay in the main file, which names the store.
@@ -27,6 +27,7 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
     private readonly SemaphoreSlim _readSlots;
     private readonly ChunkBuffers _chunkBuffers;
     private readonly TimeSpan _askTimeout;
+    private readonly int _chunkSerializerId;   // what the plugin records for a byte[] payload stored as it is
 
     public CheckpointStoreSettings Settings { get; }
 
@@ -43,6 +44,7 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
         // The breaker answers a slow call at CallTimeout; the ask waits a little longer so that the
         // breaker's own failure (with its cause) is what the caller sees.
         _askTimeout = settings.CallTimeout + TimeSpan.FromSeconds(30);
+        _chunkSerializerId = system.Serialization.FindSerializerForType(typeof(byte[])).Identifier;
     }
 
     /// <summary>Opens (and on first use creates) the store; fails fast with the database's own error when it cannot be reached.</summary>
@@ -164,44 +166,6 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
         return new CheckpointListing(newestFirst, unreadable);
     }
 
-    public async Task<OptimizerShard> LoadRangeAsync(CheckpointManifest manifest, long start, long length, CancellationToken ct = default)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(start);
-        ArgumentOutOfRangeException.ThrowIfNegative(length);
-        var target = new ShardRange(start, length);
-        var (pieces, padding) = PlanRead(manifest, target);
-        var n = checked((int)length);
-        // Uninitialised: the chunks overwrite every element but the padding, zeroed here. Zeroing a
-        // whole 13 GB state first would be one more serial pass over it before the parallel reads start.
-        var result = new OptimizerShard(start, length, GC.AllocateUninitializedArray<float>(n), GC.AllocateUninitializedArray<float>(n),
-            GC.AllocateUninitializedArray<float>(n), Step: 0);
-        foreach (var hole in padding)
-        foreach (var state in new[] { result.Master, result.ExpAvg, result.ExpAvgSq })
-            state.AsSpan(checked((int)(hole.Start - start)), checked((int)hole.Length)).Clear();
-        var optimizerSteps = new long[pieces.Count];
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Settings.MaxParallelReads), CancellationToken = ct };
-        await Parallel.ForEachAsync(Enumerable.Range(0, pieces.Count), parallel, async (i, token) =>
-        {
-            var piece = pieces[i];
-            await _readSlots.WaitAsync(token);
-            try
-            {
-                var (bytes, header) = await LoadVerifiedChunkAsync(manifest, piece.Shard, piece.Chunk, piece.ChunkFirst, token);
-                ShardChunkFormat.CopyStates(bytes, header, piece.FromInChunk, piece.Count, result, piece.Destination);
-                optimizerSteps[i] = header.OptimizerStep;
-            }
-            finally
-            {
-                _readSlots.Release();
-            }
-        });
-
-        var optimizerStep = pieces.Count > 0 ? optimizerSteps[0] : await OptimizerStepOfAsync(manifest, ct);
-        if (optimizerSteps.Any(s => s != optimizerStep))
-            throw new CheckpointCorruptException(manifest.JobId, manifest.Step, null, null, $"chunks disagree on the optimizer step ({string.Join(", ", optimizerSteps.Distinct())})");
-        return result with { Step = optimizerStep };
-    }
-
     /// <summary>Deletes every committed checkpoint of the job and the chunk slots they used (benchmarks, tests, retired jobs).</summary>
     public async Task DeleteJobAsync(string jobId, CancellationToken ct = default)
     {
@@ -215,98 +179,6 @@ public sealed partial class SqlCheckpointStore : ICheckpointStore, IAsyncDisposa
         await _system.Terminate();
         foreach (var slots in _writeSlots) slots.Dispose();
         _readSlots.Dispose();
-    }
-
-    private readonly record struct ReadPiece(ShardReceipt Shard, ChunkInfo Chunk, long ChunkFirst, long FromInChunk, long Count, long Destination);
-
-    /// <summary>Which chunk slices fill <paramref name="target"/>, and the ranges no shard covers, which must be layout padding.</summary>
-    private static (List<ReadPiece> Pieces, List<ShardRange> Padding) PlanRead(CheckpointManifest manifest, ShardRange target)
-    {
-        var pieces = new List<ReadPiece>();
-        var covered = new List<ShardRange>();
-        foreach (var shard in manifest.Shards)
-        {
-            foreach (var (chunk, first) in ChunkStarts(shard))
-            {
-                var chunkRange = new ShardRange(shard.Start + first, ShardChunkFormat.ElementsIn(chunk));
-                var from = Math.Max(chunkRange.Start, target.Start);
-                var to = Math.Min(chunkRange.End, target.End);
-                if (from >= to) continue;
-                pieces.Add(new ReadPiece(shard, chunk, first, from - chunkRange.Start, to - from, from - target.Start));
-                covered.Add(new ShardRange(from, to - from));
-            }
-        }
-
-        // Saved shards span the layout padded for the saving world; a larger target world may pad
-        // further. Padding is never a parameter, so it reads as zeros; a hole below Numel is an error.
-        var padding = new List<ShardRange>();
-        void Hole(long from, long to)
-        {
-            ThrowIfHoleHoldsParameters(manifest, from, to);
-            padding.Add(new ShardRange(from, to - from));
-        }
-        var cursor = target.Start;
-        foreach (var range in covered.OrderBy(r => r.Start))
-        {
-            if (range.Start > cursor) Hole(cursor, range.Start);
-            cursor = Math.Max(cursor, range.End);
-        }
-        if (cursor < target.End) Hole(cursor, target.End);
-        return (pieces, padding);
-    }
-
-    private static void ThrowIfHoleHoldsParameters(CheckpointManifest manifest, long from, long to)
-    {
-        if (from < manifest.Layout.Numel)
-            throw new CheckpointCorruptException(manifest.JobId, manifest.Step, null, null,
-                $"no saved shard covers flat elements [{from}, {Math.Min(to, manifest.Layout.Numel)}) of the {manifest.Layout.Numel}-element layout");
-    }
-
-    private static IEnumerable<(ChunkInfo Chunk, long First)> ChunkStarts(ShardReceipt shard)
-    {
-        var first = 0L;
-        foreach (var chunk in shard.Chunks.OrderBy(c => c.Index))
-        {
-            yield return (chunk, first);
-            first += ShardChunkFormat.ElementsIn(chunk);
-        }
-    }
-
-    private async Task<(byte[] Bytes, ShardChunkFormat.Header Header)> LoadVerifiedChunkAsync(
-        CheckpointManifest manifest, ShardReceipt shard, ChunkInfo chunk, long chunkFirst, CancellationToken ct)
-    {
-        var id = CheckpointPersistenceIds.Chunk(manifest.JobId, shard.Rank, chunk.Index);
-        CheckpointCorruptException Corrupt(string detail, Exception? inner = null) =>
-            new(manifest.JobId, manifest.Step, shard.Rank, chunk.Index, $"{detail} (persistence id '{id}')", inner);
-
-        if (Settings.Kind == CheckpointStoreKind.Sqlite && !File.Exists(Settings.SqlitePartFile(chunk.Part)))
-            throw Corrupt($"its part file {Settings.SqlitePartFile(chunk.Part)} does not exist");
-        var snapshot = await LoadAsync(id, manifest.Step, ct, chunk.Part);
-        if (snapshot is null || snapshot.Metadata.SequenceNr != manifest.Step)
-            throw Corrupt("the chunk snapshot is missing");
-        if (snapshot.Snapshot is not byte[] bytes)
-            throw Corrupt($"the chunk snapshot holds a {snapshot.Snapshot?.GetType().Name ?? "null"}, not bytes");
-        if (bytes.LongLength != chunk.Bytes)
-            throw Corrupt($"the chunk is {bytes.LongLength} bytes; the manifest recorded {chunk.Bytes}");
-        var checksum = ShardChunkFormat.Checksum(bytes);
-        if (checksum != chunk.Checksum)
-            throw Corrupt($"checksum {checksum} does not match the manifest's {chunk.Checksum}");
-        ShardChunkFormat.Header header;
-        try { header = ShardChunkFormat.ReadHeader(bytes); }
-        catch (InvalidDataException e) { throw Corrupt(e.Message, e); }
-        var expected = (manifest.Step, shard.Rank, chunk.Index, shard.Start, chunkFirst, ShardChunkFormat.ElementsIn(chunk));
-        if ((header.CheckpointStep, header.Rank, header.ChunkIndex, header.ShardStart, header.FirstElement, header.Count) != expected)
-            throw Corrupt($"the chunk header {header} does not describe (step, rank, chunk, shard start, first element, count) = {expected}");
-        return (bytes, header);
-    }
-
-    private async Task<long> OptimizerStepOfAsync(CheckpointManifest manifest, CancellationToken ct)
-    {
-        // Only reached when the whole range is padding: any chunk's header carries the step.
-        var shard = manifest.Shards.FirstOrDefault(s => s.Chunks.Count > 0);
-        if (shard is null) return 0;
-        var (_, header) = await LoadVerifiedChunkAsync(manifest, shard, shard.Chunks.OrderBy(c => c.Index).First(), 0, ct);
-        return header.OptimizerStep;
     }
 
     private async Task<CheckpointManifest?> LoadManifestAtOrBeforeAsync(string jobId, long maxStep, CancellationToken ct)

@@ -16,6 +16,7 @@ public static class BenchCheckpointCommand
         var path = new Option<string?>("--path") { Description = "SQLite file (default: a temporary file, deleted afterwards)" };
         var chunkMiB = new Option<int>("--chunk-mib") { Description = "chunk size in MiB (default: checkpoint.chunk_mib's default)", DefaultValueFactory = _ => new CheckpointConfig().ChunkMiB };
         var writers = new Option<int>("--writers") { Description = "chunk writes in flight at once; for SQLite, files (default: checkpoint.writers' default)", DefaultValueFactory = _ => new CheckpointConfig().Writers };
+        var readers = new Option<int>("--readers") { Description = "chunk reads in flight at once during the restore", DefaultValueFactory = _ => CheckpointStoreSettings.DefaultParallelReads };
         var ranks = new Option<int>("--ranks") { Description = "shards written concurrently", DefaultValueFactory = _ => 1 };
         var checkpoints = new Option<int>("--checkpoints") { Description = "background checkpoints during the simulated training", DefaultValueFactory = _ => 3 };
         var stepMs = new Option<int>("--step-ms") { Description = "simulated step time in ms", DefaultValueFactory = _ => 100 };
@@ -23,7 +24,7 @@ public static class BenchCheckpointCommand
         var dropCaches = new Option<bool>("--drop-caches") { Description = "drop the page cache before the read, so it comes from the disk (needs root)" };
 
         var command = new Command("checkpoint", "Measure checkpoint write/read throughput and the training stall per checkpoint.");
-        foreach (var option in new Option[] { store, mib, connection, path, chunkMiB, writers, ranks, checkpoints, stepMs, interval, dropCaches })
+        foreach (var option in new Option[] { store, mib, connection, path, chunkMiB, writers, readers, ranks, checkpoints, stepMs, interval, dropCaches })
             command.Options.Add(option);
         command.SetAction(async (parse, ct) =>
         {
@@ -36,16 +37,16 @@ public static class BenchCheckpointCommand
                 StepsPerCheckpoint = parse.GetValue(interval),
                 DropPageCache = parse.GetValue(dropCaches),
             };
-            return await RunAsync(parse.GetValue(store)!, parse.GetValue(connection), parse.GetValue(path), parse.GetValue(chunkMiB), parse.GetValue(writers), options, Console.Out, ct);
+            return await RunAsync(parse.GetValue(store)!, parse.GetValue(connection), parse.GetValue(path), parse.GetValue(chunkMiB), parse.GetValue(writers), parse.GetValue(readers), options, Console.Out, ct);
         });
         return command;
     }
 
-    public static async Task<int> RunAsync(string storeKind, string? connection, string? path, int chunkMiB, int writers, CheckpointBenchmarkOptions options, TextWriter output, CancellationToken ct)
+    public static async Task<int> RunAsync(string storeKind, string? connection, string? path, int chunkMiB, int writers, int readers, CheckpointBenchmarkOptions options, TextWriter output, CancellationToken ct)
     {
-        if (options.StateMiB < 1 || options.Ranks < 1 || options.Checkpoints < 1 || writers is < 1 or > CheckpointStoreSettings.MaxWriters)
+        if (options.StateMiB < 1 || options.Ranks < 1 || options.Checkpoints < 1 || writers is < 1 or > CheckpointStoreSettings.MaxWriters || readers < 1)
         {
-            output.WriteLine($"--mib, --ranks and --checkpoints must be at least 1, --writers 1 to {CheckpointStoreSettings.MaxWriters}");
+            output.WriteLine($"--mib, --ranks, --checkpoints and --readers must be at least 1, --writers 1 to {CheckpointStoreSettings.MaxWriters}");
             return 2;
         }
         var temporary = storeKind == "sqlite" && path is null ? Path.Combine(Path.GetTempPath(), $"forge-bench-{Guid.NewGuid():N}.db") : null;
@@ -64,6 +65,7 @@ public static class BenchCheckpointCommand
                 ChunkBytes = chunkMiB * CheckpointStoreSettings.MiB,
                 KeepLastN = 1,
                 Writers = writers,
+                MaxParallelReads = readers,
             };
         }
         catch (ArgumentException e)

@@ -23,8 +23,9 @@ public sealed class CheckpointBenchmarkTests
         Assert.InRange(result.StallSeconds.Count, 1, 2);
         Assert.Equal(2 - result.StallSeconds.Count, result.Deferred > 0 ? 2 - result.StallSeconds.Count : 0);
         Assert.All(result.StallSeconds, s => Assert.True(s > 0, "a checkpoint that copied nothing off the device"));
-        Assert.True(result.FirstCopySeconds > 0 && result.LoadSeconds > 0);
-        foreach (var label in new[] { "copy off cpu", "write", "read", "onto cpu", "checkpoint 1", "stall", "training" })
+        Assert.True(result.FirstCopySeconds > 0 && result.LoadSeconds > 0 && result.DeviceCopySeconds > 0);
+        Assert.True(result.ResumeReadSeconds > 0 && result.ResumeLoadSeconds > 0);
+        foreach (var label in new[] { "copy off cpu", "write", "read", "onto cpu", "restore", "rank resume", "checkpoint 1", "stall", "training" })
             Assert.Contains(label, output.ToString());
         Assert.Empty(await store.ListAsync("bench"));
     }
