@@ -14,5 +14,5 @@ public sealed record ElasticConfig
     /// The most of the training time that copying shards off the device may hold steps for (a fraction; 0 = no bound):
     /// a due copy is deferred until the time since the previous round began is at least that round's capture over this.
     /// </summary>
-    public double ReplicaMaxOverhead { get; init; } = 0.02;
+    public double ReplicaMaxOverhead { get; init; }
 }
