@@ -8,7 +8,7 @@
 # supervisor: the seed and two nodes; once the three-rank world is past step 25 the seed (which hosts
 #             the supervisor singleton) is killed with SIGKILL. Prints the seconds until one of the
 #             nodes, now hosting a new supervisor, steps again.
-# Each run then stops the job with SIGINT. Needs a built tree (scripts/setup.sh).
+# Each run then stops the job with SIGTERM. Needs a built tree (scripts/setup.sh).
 #
 # The node kill also prints where the re-formed world restored from (buddy replicas in memory, or the
 # checkpoint) and the completed steps the failure cost; REPLICA_INTERVAL=0 in the environment turns
@@ -73,7 +73,7 @@ if [ "$MODE" = node ] || [ "$MODE" = both ]; then
   last_full=$(grep -oE "step [0-9]+/400 .*world 2" "$LOGS/rec-node-seed.log" | tail -1 | grep -oE "^step [0-9]+" | grep -oE "[0-9]+")
   from=$(grep -oE "continuing from step [0-9]+" "$LOGS/rec-node-seed.log" | tail -1 | grep -oE "[0-9]+$")
   echo "steps lost: $((last_full - from)) (the two-rank world had completed $last_full steps; the re-formed world continued from step $from)"
-  kill -INT "$SEED"; wait "$SEED" || true
+  kill -TERM "$SEED"; wait "$SEED" || true   # SIGTERM: a non-interactive shell starts background jobs with SIGINT ignored
 fi
 
 if [ "$MODE" = supervisor ] || [ "$MODE" = both ]; then
