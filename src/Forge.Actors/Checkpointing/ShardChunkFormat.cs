@@ -50,11 +50,8 @@ public static class ShardChunkFormat
         MemoryMarshal.AsBytes(shard.ExpAvgSq.AsSpan(from, n)).CopyTo(body.Slice(2 * run, run));
     }
 
-    /// <summary>Reads and validates the header; throws <see cref="InvalidDataException"/> on a malformed chunk.</summary>
-    public static Header ReadHeader(ReadOnlySpan<byte> chunk) => ReadHeader(chunk, chunk.Length);
-
     /// <summary>
-    /// Reads and validates the header from the chunk's first bytes (at least <see cref="HeaderBytes"/>)
+    /// Reads and validates the header (throwing <see cref="InvalidDataException"/> on a malformed chunk) from the chunk's first bytes (at least <see cref="HeaderBytes"/>)
     /// against the whole chunk's length, so that a chunk streamed from the store is checked before its body is read.
     /// </summary>
     public static Header ReadHeader(ReadOnlySpan<byte> chunk, long chunkBytes)
@@ -77,21 +74,6 @@ public static class ShardChunkFormat
         if (header.Count < 0 || ChunkBytesFor(header.Count) != chunkBytes)
             throw new InvalidDataException($"chunk header claims {header.Count} elements but the chunk holds {chunkBytes} bytes");
         return header;
-    }
-
-    /// <summary>Copies elements [from, from+count) of the chunk (chunk-relative) into the three state arrays at <paramref name="destination"/>.</summary>
-    public static void CopyStates(ReadOnlySpan<byte> chunk, Header header, long from, long count, OptimizerShard target, long destination)
-    {
-        EnsureLittleEndian();
-        var body = chunk[HeaderBytes..];
-        var run = checked((int)(header.Count * sizeof(float)));
-        var states = new[] { target.Master, target.ExpAvg, target.ExpAvgSq };
-        for (var s = 0; s < states.Length; s++)
-        {
-            var source = MemoryMarshal.Cast<byte, float>(body.Slice(s * run, run));
-            source.Slice(checked((int)from), checked((int)count))
-                .CopyTo(states[s].AsSpan(checked((int)destination), checked((int)count)));
-        }
     }
 
     /// <summary>XxHash3 (64-bit) of the whole chunk, header included, as "xxh3:&lt;16 hex digits&gt;".</summary>

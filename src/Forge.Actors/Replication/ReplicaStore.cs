@@ -1,4 +1,5 @@
 using Forge.Actors.Protocol;
+using Forge.Model.Optim;
 
 namespace Forge.Actors.Replication;
 
@@ -64,11 +65,15 @@ public sealed class ReplicaStore : IDisposable
                 return arrays;
             }
         }
-        return Enumerable.Range(0, 3).Select(_ => GC.AllocateUninitializedArray<float>(checked((int)length))).ToArray();
+        return NewArrays(length);
     }
 
+    /// <summary>Three new (uninitialised) arrays of <paramref name="length"/> floats: a copy's master and moments.</summary>
+    public static float[][] NewArrays(long length) =>
+        Enumerable.Range(0, 3).Select(_ => GC.AllocateUninitializedArray<float>(checked((int)length))).ToArray();
+
     /// <summary>The lease of a received copy whose arrays came from <see cref="Rent"/>: freeing the copy returns them.</summary>
-    public IDisposable ReturnWhenFreed(Forge.Model.Optim.OptimizerShard shard) => new Spare(this, [shard.Master, shard.ExpAvg, shard.ExpAvgSq]);
+    public IDisposable ReturnWhenFreed(OptimizerShard shard) => new Spare(this, [shard.Master, shard.ExpAvg, shard.ExpAvgSq]);
 
     private void Return(float[][] arrays)
     {

@@ -117,7 +117,7 @@ internal static class ReplicaWire
         var samples = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(24));
         if (start < 0 || length < 0 || length > Array.MaxLength)
             throw new InvalidDataException($"replica copy from {from}: range [{start}, +{length}) is not a shard (expected a start ≥ 0 and at most {Array.MaxLength} elements)");
-        var arrays = rent?.Invoke(length) ?? Enumerable.Range(0, 3).Select(_ => GC.AllocateUninitializedArray<float>((int)length)).ToArray();
+        var arrays = (rent ?? ReplicaStore.NewArrays)(length);
         for (var i = 0; i < 3; i++)
         {
             for (var done = 0L; done < length; done += Segment)

@@ -103,7 +103,7 @@ public sealed class JobPolicy(JobSupervisorSettings settings)
     }
 
     /// <summary>True when a round begun now would make captures more than elastic.replica_max_overhead of the time.</summary>
-    public bool OverBudget(TimeSpan sinceLastRound, TimeSpan lastCapture) =>
+    private bool OverBudget(TimeSpan sinceLastRound, TimeSpan lastCapture) =>
         settings.ReplicaMaxOverhead > 0 && lastCapture > TimeSpan.Zero && lastCapture.TotalSeconds > settings.ReplicaMaxOverhead * sinceLastRound.TotalSeconds;
 
     /// <summary>True when one more re-formation would exceed elastic.max_restarts.</summary>

@@ -20,15 +20,11 @@ public static class CaptionLoss
     /// </summary>
     public static (Tensor Sum, long Tokens) Sum(Tensor logits, Tensor labels)
     {
-        var (b, t) = (labels.shape[0], labels.shape[1]);
-        if (logits.shape[0] != b || (logits.shape[1] != t && logits.shape[1] != t - 1))
-            throw new ArgumentException($"logits [{string.Join(", ", logits.shape)}] do not fit labels [{b}, {t}]: expected [{b}, {t} or {t - 1}, vocab]");
+        CheckShapes(logits, labels, "logits", "vocab");
         using var scope = NewDisposeScope();
-        var predicting = logits.shape[1] == t ? logits.narrow(1, 0, t - 1) : logits;
-        var targets = labels.narrow(1, 1, t - 1).reshape(-1);
-        var vocab = logits.shape[2];
+        var (predicting, targets) = PredictingRows(logits, labels);
         var loss = nn.functional.cross_entropy(
-            predicting.reshape(-1, vocab).to(ScalarType.Float32), targets,
+            predicting.to(ScalarType.Float32), targets,
             ignore_index: CaptionEncoder.IgnoreIndex, reduction: nn.Reduction.Sum);
         var tokens = targets.NotEqualTo(CaptionEncoder.IgnoreIndex).sum().item<long>();
         return (loss.MoveToOuterDisposeScope(), tokens);
@@ -49,14 +45,10 @@ public static class CaptionLoss
     /// </summary>
     public static (Tensor Sum, long Tokens) SumChunked(Tensor hidden, Tensor headWeight, Tensor labels, long chunkRows = DefaultChunkRows)
     {
-        var (b, t) = (labels.shape[0], labels.shape[1]);
-        if (hidden.shape[0] != b || (hidden.shape[1] != t && hidden.shape[1] != t - 1))
-            throw new ArgumentException($"hidden [{string.Join(", ", hidden.shape)}] does not fit labels [{b}, {t}]: expected [{b}, {t} or {t - 1}, dim]");
+        CheckShapes(hidden, labels, "hidden states", "dim");
         if (chunkRows < 1) throw new ArgumentException($"chunkRows = {chunkRows}: expected at least 1");
         using var scope = NewDisposeScope();
-        var dim = hidden.shape[2];
-        var rows = (hidden.shape[1] == t ? hidden.narrow(1, 0, t - 1) : hidden).reshape(-1, dim);
-        var targets = labels.narrow(1, 1, t - 1).reshape(-1);
+        var (rows, targets) = PredictingRows(hidden, labels);
         var hiddenGrad = is_grad_enabled() && rows.requires_grad;
         var weightGrad = is_grad_enabled() && headWeight.requires_grad;
         var n = rows.shape[0];
@@ -108,13 +100,9 @@ public static class CaptionLoss
     {
         if (hidden.device.type != DeviceType.CUDA || hidden.dtype != ScalarType.BFloat16 || headWeight.dtype != ScalarType.BFloat16)
             return SumChunked(hidden, headWeight, labels);
-        var (b, t) = (labels.shape[0], labels.shape[1]);
-        if (hidden.shape[0] != b || (hidden.shape[1] != t && hidden.shape[1] != t - 1))
-            throw new ArgumentException($"hidden [{string.Join(", ", hidden.shape)}] does not fit labels [{b}, {t}]: expected [{b}, {t} or {t - 1}, dim]");
+        CheckShapes(hidden, labels, "hidden states", "dim");
         using var scope = NewDisposeScope();
-        var dim = hidden.shape[2];
-        var rows = (hidden.shape[1] == t ? hidden.narrow(1, 0, t - 1) : hidden).reshape(-1, dim);
-        var targets = labels.narrow(1, 1, t - 1).reshape(-1);
+        var (rows, targets) = PredictingRows(hidden, labels);
         var hiddenGrad = is_grad_enabled() && rows.requires_grad;
         var weightGrad = is_grad_enabled() && headWeight.requires_grad;
         Tensor lossSum;
@@ -129,6 +117,25 @@ public static class CaptionLoss
             logits.Dispose();
         }
         return WithGradients(lossSum, rows, gradRows, headWeight, gradWeight, targets);
+    }
+
+    /// <summary>Per-position values (logits or hidden states) must be (B, T, *) or (B, T-1, *) for labels of (B, T).</summary>
+    private static void CheckShapes(Tensor perPosition, Tensor labels, string what, string last)
+    {
+        var (b, t) = (labels.shape[0], labels.shape[1]);
+        if (perPosition.shape[0] != b || (perPosition.shape[1] != t && perPosition.shape[1] != t - 1))
+            throw new ArgumentException($"{what} [{string.Join(", ", perPosition.shape)}] do not fit labels [{b}, {t}]: expected [{b}, {t} or {t - 1}, {last}]");
+    }
+
+    /// <summary>
+    /// The values of every position that predicts a token, as (rows, last dim), and the token each predicts
+    /// (rows): position i predicts label i+1, and the last position predicts nothing.
+    /// </summary>
+    private static (Tensor Rows, Tensor Targets) PredictingRows(Tensor perPosition, Tensor labels)
+    {
+        var t = labels.shape[1];
+        var rows = (perPosition.shape[1] == t ? perPosition.narrow(1, 0, t - 1) : perPosition).reshape(-1, perPosition.shape[2]);
+        return (rows, labels.narrow(1, 1, t - 1).reshape(-1));
     }
 
     // The loss sum, plus the surrogate terms that hand the precomputed gradients to autograd, and the target count.
