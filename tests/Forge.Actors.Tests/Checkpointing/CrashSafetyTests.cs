@@ -24,20 +24,21 @@ public sealed class CrashSafetyTests
             await state.SaveAndCommitAsync(before, jobId, step: 1, worldSize: 2);
 
         var output = new List<string>();
+        // The trigger watches the part files grow rather than counting rows: under the rollback journal a
+        // reader can be starved by a writer committing chunk after chunk, and saw every chunk at once on CI.
+        var baseline = PartFilesBytes(settings);
+        var trigger = baseline + 4 * chunkKiB * 1024; // rank 0's shard is one small chunk; this is rank 1's fourth
         using var child = StartCrashWriter(file, jobId, step: 2, rank1MiB, chunkKiB, writers, output);
-        await using var db = new TestStore(await SqlCheckpointStore.OpenAsync(settings), settings);
-        var rank1Chunks = 0L;
         var deadline = Stopwatch.StartNew();
         // Kill as soon as rank 1's chunks have started to land: the save is provably half done.
-        while (rank1Chunks <= 0 && deadline.Elapsed < TimeSpan.FromSeconds(60) && !child.HasExited)
-        {
-            await Task.Delay(10);
-            rank1Chunks = await db.RowCountAsync(jobId, step: 2) - 1; // minus rank 0's single chunk
-        }
+        while (PartFilesBytes(settings) < trigger && deadline.Elapsed < TimeSpan.FromSeconds(60) && !child.HasExited)
+            await Task.Delay(5);
         var exitedByItself = child.HasExited;
         child.Kill(entireProcessTree: true);
         await child.WaitForExitAsync();
 
+        await using var db = new TestStore(await SqlCheckpointStore.OpenAsync(settings), settings);
+        var rank1Chunks = await db.RowCountAsync(jobId, step: 2) - 1; // minus rank 0's single chunk
         lock (output)
         {
             Assert.True(rank1Chunks > 0, $"the writer never started rank 1's shard (exited by itself: {exitedByItself}, code {child.ExitCode}); its output: {string.Join(" | ", output)}");
@@ -45,7 +46,7 @@ public sealed class CrashSafetyTests
             Assert.DoesNotContain("committed", output);
         }
         var expectedChunks = rank1MiB * 1024 * 1024 / (ShardChunkFormat.ElementsPerChunk(chunkKiB * 1024) * ShardChunkFormat.BytesPerElement) + 1;
-        Assert.InRange(await db.RowCountAsync(jobId, step: 2) - 1, 1, expectedChunks - 1);
+        Assert.InRange(rank1Chunks, 1, expectedChunks - 1);
 
         var latest = await db.Store.LatestAsync(jobId);
         Assert.Equal(1, latest!.Step);
@@ -60,6 +61,9 @@ public sealed class CrashSafetyTests
         await again.SaveAndCommitAsync(db.Store, jobId, step: 2, worldSize: 2);
         again.AssertBitExact(await db.Store.LoadRangeAsync((await db.Store.LatestAsync(jobId))!, 0, 65));
     }
+
+    private static long PartFilesBytes(CheckpointStoreSettings settings) =>
+        Enumerable.Range(0, settings.Parts).Select(settings.SqlitePartFile).Where(File.Exists).Sum(f => new FileInfo(f).Length);
 
     private static Process StartCrashWriter(string file, string jobId, long step, int mib, long chunkKiB, int writers, List<string> output)
     {
