@@ -98,6 +98,7 @@ public static class ModelStepBenchmark
         output.WriteLine($"GQA     : {(levers.SdpaGqa ? "SDPA with enable_gqa (kv heads not repeated)" : "kv heads repeated into copies for SDPA")}; " +
                          $"RoPE: {(levers.RopeKernel ? "NVRTC kernel each way" : levers.JitFusion ? "TorchScript (libtorch's fuser)" : "composed ops")}; " +
                          $"SwiGLU gate: {(levers.SwiGluKernel ? "NVRTC kernel each way" : levers.JitFusion ? "TorchScript (libtorch's fuser)" : "composed ops")}");
+        output.WriteLine($"residual: {(levers.AddNormKernel ? "each add fused with the RMSNorm after it, one NVRTC kernel each way" : "adds apart from the norms")}");
 
         using var batch = RandomBatch(config, textLength, device);
         var phases = new double[4];
@@ -319,6 +320,21 @@ public static class ModelStepBenchmark
             var (fused, fGrads) = Run(t => { var (s, n) = CaptionLoss.SumFused(t[0], t[1], labels); return s.div(n); }, ones(new long[0], ScalarType.Float32, device), hidden, weight);
             output.WriteLine($"loss-kernel check (bf16, 4x511 rows x 32000 vs the chunked loss): loss {fused.item<float>():F6} vs {chunked.item<float>():F6}, " +
                              $"d hidden {Relative(fGrads[0], cGrads[0]):E2}, d head {Relative(fGrads[1], cGrads[1]):E2}");
+
+            // Both outputs read downstream, as in a decoder layer: sum(h * uh) + sum(y * uy).
+            var (residual, delta, uh, uy) = (Random(4, 512, 2048), Random(4, 512, 2048), Random(4, 512, 2048), Random(4, 512, 2048));
+            var normWeight = Random(2048).mul_(0.5).add_(1);
+            (Tensor H, Tensor Y, Tensor[] Grads) AddNorm(bool fused)
+            {
+                var leaves = new[] { residual, delta, normWeight }.Select(t => t.detach().clone().requires_grad_()).ToArray();
+                var (h, y) = fused ? ResidualRmsNorm.Apply(leaves[0], leaves[1], leaves[2], 1e-5)
+                    : (leaves[0].add(leaves[1]), RmsNorm.Composed(leaves[0].add(leaves[1]), leaves[2], 1e-5));
+                h.mul(uh).sum().add(y.mul(uy).sum()).backward();
+                return (h.detach(), y.detach(), leaves.Select(l => l.grad!.clone()).ToArray());
+            }
+            var (composed, kernel) = (AddNorm(false), AddNorm(true));
+            output.WriteLine($"add-norm-kernel check (bf16, 4x512x2048 vs the composed add and RMSNorm): sum {Relative(kernel.H, composed.H):E2}, norm {Relative(kernel.Y, composed.Y):E2}, " +
+                             $"d x {Relative(kernel.Grads[0], composed.Grads[0]):E2}, d delta {Relative(kernel.Grads[1], composed.Grads[1]):E2}, d weight {Relative(kernel.Grads[2], composed.Grads[2]):E2}");
         }
         finally
         {

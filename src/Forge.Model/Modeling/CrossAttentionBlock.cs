@@ -30,7 +30,16 @@ public sealed class CrossAttentionBlock : nn.Module
     public Tensor forward(Tensor x, Tensor image, Tensor? imageMask)
     {
         using var scope = NewDisposeScope();
-        var h = x.Plus(attn.forward(attn_norm.forward(x), image, imageMask));
-        return h.Plus(mlp.forward(mlp_norm.forward(h))).MoveToOuterDisposeScope();
+        var (residual, pending) = Forward(x, null, image, imageMask);
+        return residual.Plus(pending).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The block on a residual stream carried as (residual, pending), as <see cref="TransformerBlock.Forward"/>.</summary>
+    public (Tensor Residual, Tensor Pending) Forward(Tensor residual, Tensor? pending, Tensor image, Tensor? imageMask)
+    {
+        using var scope = NewDisposeScope();
+        var (x, attentionInput) = attn_norm.AfterAdd(residual, pending);
+        var (h, normed) = mlp_norm.AfterAdd(x, attn.forward(attentionInput, image, imageMask));
+        return (h.MoveToOuterDisposeScope(), mlp.forward(normed).MoveToOuterDisposeScope());
     }
 }

@@ -26,6 +26,19 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x) =>
         AtenKernels.Enabled ? AtenKernels.RmsNorm(x, weight, _eps) : Composed(x, weight, _eps);
 
+    /// <summary>
+    /// The residual stream's next value, <paramref name="residual"/> + <paramref name="pending"/>, and its norm;
+    /// with nothing pending, the residual itself. With the add-norm-kernel lever on, the add and the norm are
+    /// one pass each way (<see cref="ResidualRmsNorm"/>).
+    /// </summary>
+    public (Tensor Sum, Tensor Normed) AfterAdd(Tensor residual, Tensor? pending)
+    {
+        if (pending is null) return (residual, forward(residual));
+        if (StepKernels.Current.AddNormKernel) return ResidualRmsNorm.Apply(residual, pending, weight, _eps);
+        var sum = residual.Plus(pending);
+        return (sum, forward(sum));
+    }
+
     /// <summary>The same function from elementary ops (eight kernels each way on CUDA).</summary>
     public static Tensor Composed(Tensor x, Tensor weight, double eps)
     {

@@ -88,14 +88,15 @@ public sealed class TextDecoder : nn.Module
     {
         if (IsMixtureOfTransformers) throw new InvalidOperationException("a Mixture-of-Transformers decoder runs through MotHidden(image, text)");
         using var scope = NewDisposeScope();
-        var h = x;
+        // The stream is carried as (residual, pending addend), so each add is fused with the norm after it.
+        var (residual, pending) = (x, (Tensor?)null);
         for (var i = 0; i < layers.Count; i++)
         {
-            h = Block(i).forward(h, _rope, keyPaddingMask, routing);
+            (residual, pending) = Block(i).Forward(residual, pending, _rope, keyPaddingMask, routing);
             if (image is not null && _crossAttentionEvery > 0 && (i + 1) % _crossAttentionEvery == 0)
-                h = cross_attention_layers[(i + 1) / _crossAttentionEvery - 1].forward(h, image, imageMask);
+                (residual, pending) = cross_attention_layers[(i + 1) / _crossAttentionEvery - 1].Forward(residual, pending, image, imageMask);
         }
-        return norm.forward(h).MoveToOuterDisposeScope();
+        return norm.AfterAdd(residual, pending).Normed.MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -6,7 +6,7 @@ using Forge.Model.Runtime;
 namespace Forge.Model.Modeling;
 
 /// <summary>
-/// One pre-norm decoder layer: x + attn(norm(x)), then + mlp(norm(x)). The MLP is a dense SwiGLU or,
+/// One pre-norm decoder layer: h = x + attn(norm(x)), then h + mlp(norm(h)). The MLP is a dense SwiGLU or,
 /// on KempnerForge's MoE layers, an <see cref="MoeMlp"/> under the same name (`mlp`).
 /// </summary>
 public sealed class TransformerBlock : nn.Module
@@ -39,9 +39,23 @@ public sealed class TransformerBlock : nn.Module
     public Tensor forward(Tensor x, RotaryEmbedding rope, Tensor? keyPaddingMask = null, RoutingLog? routing = null)
     {
         using var scope = NewDisposeScope();
-        var h = x.Plus(attention.forward(attention_norm.forward(x), rope, keyPaddingMask));
-        var normed = mlp_norm.forward(h);
+        var (residual, pending) = Forward(x, null, rope, keyPaddingMask, routing);
+        return residual.Plus(pending).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The layer on a residual stream carried as (residual, pending): its input is residual + pending, and
+    /// it returns its output the same way, with the MLP's output still to be added. The decoder carries
+    /// the pending addend into the next layer's first norm, so every residual add is fused with the norm
+    /// that follows it (<see cref="RmsNorm.AfterAdd"/>).
+    /// </summary>
+    public (Tensor Residual, Tensor Pending) Forward(Tensor residual, Tensor? pending, RotaryEmbedding rope,
+        Tensor? keyPaddingMask = null, RoutingLog? routing = null)
+    {
+        using var scope = NewDisposeScope();
+        var (x, attentionInput) = attention_norm.AfterAdd(residual, pending);
+        var (h, normed) = mlp_norm.AfterAdd(x, attention.forward(attentionInput, rope, keyPaddingMask));
         var ffn = mlp is MoeMlp moe ? moe.forward(normed, routing) : ((SwiGluMlp)mlp).forward(normed);
-        return h.Plus(ffn).MoveToOuterDisposeScope();
+        return (h.MoveToOuterDisposeScope(), ffn.MoveToOuterDisposeScope());
     }
 }

@@ -25,8 +25,11 @@ namespace Forge.Model.Runtime;
 ///   (<see cref="Modeling.RotaryKernel"/>), without the composed path's copies.</item>
 /// <item><see cref="WeightGradGemm"/>: the attention and MLP projections' weight gradients added into the bound
 ///   flat gradient by the GEMM itself (<see cref="Modeling.WeightGradGemm"/>), not computed apart and added after.</item>
+/// <item><see cref="AddNormKernel"/>: each residual add and the RMSNorm after it as one autograd function with a
+///   one-pass NVRTC kernel each way (<see cref="Modeling.ResidualRmsNorm"/>); the decoder carries the stream as
+///   (residual, pending addend) so every add meets its norm.</item>
 /// </list>
-/// The three kernel levers run the same formulas as torch ops where the kernels do not apply (CPU, fp32),
+/// The kernel levers run the same formulas as torch ops where the kernels do not apply (CPU, fp32),
 /// so jit-fusion yields to them: with rope-kernel or swiglu-kernel on, that op ignores jit-fusion.
 /// All but jit-fusion are on by default (<see cref="Default"/>): on an H200 at ca-1b jit-fusion
 /// gained under 1 ms a step and held 0.75 GiB more at the peak (TorchScript's autodiff saves the
@@ -35,7 +38,7 @@ namespace Forge.Model.Runtime;
 /// "chunked-loss,adamw-kernel"). `forge bench model --levers` measures each one alone.
 /// </summary>
 public sealed record StepKernels(bool ChunkedLoss, bool Bf16ClipNorm, bool AdamWKernel, bool SdpaGqa, bool JitFusion,
-    bool LossKernel, bool SwiGluKernel, bool RopeKernel, bool WeightGradGemm)
+    bool LossKernel, bool SwiGluKernel, bool RopeKernel, bool WeightGradGemm, bool AddNormKernel)
 {
     public const string ChunkedLossName = "chunked-loss";
     public const string Bf16ClipNormName = "bf16-clip-norm";
@@ -46,14 +49,15 @@ public sealed record StepKernels(bool ChunkedLoss, bool Bf16ClipNorm, bool AdamW
     public const string SwiGluKernelName = "swiglu-kernel";
     public const string RopeKernelName = "rope-kernel";
     public const string WeightGradGemmName = "weight-grad-gemm";
+    public const string AddNormKernelName = "add-norm-kernel";
 
-    public static readonly StepKernels All = new(true, true, true, true, true, true, true, true, true);
-    public static readonly StepKernels None = new(false, false, false, false, false, false, false, false, false);
+    public static readonly StepKernels All = new(true, true, true, true, true, true, true, true, true, true);
+    public static readonly StepKernels None = new(false, false, false, false, false, false, false, false, false, false);
     public static readonly StepKernels Default = All with { JitFusion = false };
 
     /// <summary>The levers by name, in the order benchmarks print them.</summary>
     public static IReadOnlyList<string> Names { get; } = [ChunkedLossName, Bf16ClipNormName, AdamWKernelName, SdpaGqaName, JitFusionName,
-        LossKernelName, SwiGluKernelName, RopeKernelName, WeightGradGemmName];
+        LossKernelName, SwiGluKernelName, RopeKernelName, WeightGradGemmName, AddNormKernelName];
 
     /// <summary>
     /// The choice the model and optimizer read when they are built or run. Set from FORGE_STEP_KERNELS
@@ -75,7 +79,7 @@ public sealed record StepKernels(bool ChunkedLoss, bool Bf16ClipNorm, bool AdamW
             throw new ArgumentException($"{source} = \"{value}\": unknown lever '{unknown}'; expected \"all\", \"none\" or a comma list of {string.Join(", ", Names)}");
         return new StepKernels(names.Contains(ChunkedLossName), names.Contains(Bf16ClipNormName), names.Contains(AdamWKernelName),
             names.Contains(SdpaGqaName), names.Contains(JitFusionName), names.Contains(LossKernelName), names.Contains(SwiGluKernelName),
-            names.Contains(RopeKernelName), names.Contains(WeightGradGemmName));
+            names.Contains(RopeKernelName), names.Contains(WeightGradGemmName), names.Contains(AddNormKernelName));
     }
 
     /// <summary>The levers that are on, comma-separated ("none" when none is).</summary>
@@ -83,7 +87,7 @@ public sealed record StepKernels(bool ChunkedLoss, bool Bf16ClipNorm, bool AdamW
     {
         var on = new[] { (ChunkedLoss, ChunkedLossName), (Bf16ClipNorm, Bf16ClipNormName), (AdamWKernel, AdamWKernelName), (SdpaGqa, SdpaGqaName), (JitFusion, JitFusionName),
                 (LossKernel, LossKernelName), (SwiGluKernel, SwiGluKernelName), (RopeKernel, RopeKernelName),
-                (WeightGradGemm, WeightGradGemmName) }
+                (WeightGradGemm, WeightGradGemmName), (AddNormKernel, AddNormKernelName) }
             .Where(l => l.Item1).Select(l => l.Item2).ToList();
         return on.Count == 0 ? "none" : string.Join(",", on);
     }

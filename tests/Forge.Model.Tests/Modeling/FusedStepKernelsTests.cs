@@ -149,6 +149,83 @@ public class FusedStepKernelsTests
         Close(got, want, 1e-5, "weight grad");
     }
 
+    // (h, y) and the gradients of x, delta and weight under sum(h * uh) + sum(y * uy), by the fused function
+    // or by autograd through the composed add and norm; uh null: h's gradient is undefined (nothing read h).
+    private static (Tensor H, Tensor Y, Tensor[] Grads) AddNorm(bool fused, Tensor x, Tensor delta, Tensor weight, Tensor? uh, Tensor uy)
+    {
+        var leaves = new[] { x, delta, weight }.Select(t => t.detach().clone().requires_grad_()).ToArray();
+        var (h, y) = fused ? ResidualRmsNorm.Apply(leaves[0], leaves[1], leaves[2], 1e-5)
+            : (leaves[0].add(leaves[1]), RmsNorm.Composed(leaves[0].add(leaves[1]), leaves[2], 1e-5));
+        var loss = y.mul(uy).sum();
+        if (uh is not null) loss = loss.add(h.mul(uh).sum());
+        loss.backward();
+        return (h.detach(), y.detach(), leaves.Select(l => l.grad!.clone()).ToArray());
+    }
+
+    private static void AddNormMatchesComposed(Device device, ScalarType dtype, long rows, long dim, bool hUsed, double tolerance)
+    {
+        var generator = new Generator(21);
+        Tensor Random(params long[] shape) => randn(shape, generator: generator).to(dtype, device);
+        var (x, delta, uh, uy) = (Random(rows, dim), Random(rows, dim), Random(rows, dim), Random(rows, dim));
+        var weight = randn([dim], generator: generator).mul_(0.5).add_(1).to(dtype, device);
+        var want = AddNorm(false, x, delta, weight, hUsed ? uh : null, uy);
+        var got = AddNorm(true, x, delta, weight, hUsed ? uh : null, uy);
+        Close(got.H, want.H, tolerance, "x + delta");
+        Close(got.Y, want.Y, tolerance, "the norm");
+        Close(got.Grads[0], want.Grads[0], tolerance, "d/dx");
+        Close(got.Grads[1], want.Grads[1], tolerance, "d/d delta");
+        // The weight's gradient sums over every row: compare it relative to its own scale.
+        var scale = want.Grads[2].abs().max().item<float>();
+        Close(got.Grads[2].div(scale), want.Grads[2].div(scale), tolerance, "d/d weight");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)] // the final norm: nothing reads the sum, so its gradient arrives undefined
+    public void TheResidualAddAndNormFunctionHasTheValuesAndGradientsOfTheComposedAddAndNorm(bool sumIsRead) =>
+        AddNormMatchesComposed(CPU, ScalarType.Float32, rows: 10, dim: 12, sumIsRead, 1e-5);
+
+    [Fact]
+    public void ADecoderWithTheAddNormLeverHasTheHiddenStatesAndGradientsOfOneWithout()
+    {
+        // The lever also changes how the decoder carries its stream (residual, pending addend) across layers
+        // and cross-attention blocks; the same weights must give the same function and gradients.
+        using var model = TinyVlm.Build();
+        TinyVlm.WakeCrossAttention(model);
+        using var images = TinyVlm.Images(2, 1);
+        using var ids = TinyVlm.Ids(2, 8, 2);
+        (Tensor Logits, Tensor[] Grads) Run(StepKernels levers)
+        {
+            var previous = StepKernels.Current;
+            try
+            {
+                StepKernels.Current = levers;
+                model.zero_grad();
+                var logits = model.Logits(images, ids);
+                logits.square().mean().backward();
+                return (logits.detach(), model.parameters().Where(p => p.grad is not null).Select(p => p.grad!.clone()).ToArray());
+            }
+            finally
+            {
+                StepKernels.Current = previous;
+            }
+        }
+        var (wantLogits, wantGrads) = Run(StepKernels.None);
+        var (gotLogits, gotGrads) = Run(StepKernels.Only(StepKernels.AddNormKernelName));
+        Close(gotLogits, wantLogits, 1e-5, "logits");
+        Assert.Equal(wantGrads.Length, gotGrads.Length);
+        for (var i = 0; i < wantGrads.Length; i++) Close(gotGrads[i], wantGrads[i], 1e-4, $"gradient {i}");
+        Assert.Contains(gotGrads, g => g.abs().max().item<float>() > 0);
+    }
+
+    [Trait("Category", "Gpu")]
+    [GpuTheory]
+    [InlineData(2048, true)]
+    [InlineData(4096, true)]
+    [InlineData(2048, false)]
+    public void OnTheGpuTheAddNormKernelsAreWithinBf16RoundingOfTheComposedAddAndNorm(long dim, bool sumIsRead) =>
+        AddNormMatchesComposed(Gpu, ScalarType.BFloat16, rows: 1000, dim, sumIsRead, 3e-2);
+
     [Trait("Category", "Gpu")]
     [GpuFact]
     public void OnTheGpuTheSwiGluKernelsAreWithinBf16RoundingOfTheComposedGate() => SwiGluMatchesComposed(Gpu, ScalarType.BFloat16, 2e-2);

@@ -50,18 +50,19 @@ public class StepKernelsTests
     }
 
     [Theory]
-    [InlineData("none", false, false, false, false, false, false, false, false, false)]
-    [InlineData("all", true, true, true, true, true, true, true, true, true)]
-    [InlineData("", true, true, true, true, false, true, true, true, true)]
-    [InlineData("chunked-loss", true, false, false, false, false, false, false, false, false)]
-    [InlineData(" adamw-kernel , bf16-clip-norm", false, true, true, false, false, false, false, false, false)]
-    [InlineData("sdpa-gqa,jit-fusion", false, false, false, true, true, false, false, false, false)]
-    [InlineData("loss-kernel,rope-kernel", false, false, false, false, false, true, false, true, false)]
-    [InlineData("swiglu-kernel", false, false, false, false, false, false, true, false, false)]
-    [InlineData("weight-grad-gemm", false, false, false, false, false, false, false, false, true)]
-    public void LeverListsParseIntoTheirLevers(string text, bool loss, bool norm, bool adam, bool gqa, bool fusion, bool lossKernel, bool swiglu, bool rope, bool weightGemm)
+    [InlineData("none", false, false, false, false, false, false, false, false, false, false)]
+    [InlineData("all", true, true, true, true, true, true, true, true, true, true)]
+    [InlineData("", true, true, true, true, false, true, true, true, true, true)]
+    [InlineData("chunked-loss", true, false, false, false, false, false, false, false, false, false)]
+    [InlineData(" adamw-kernel , bf16-clip-norm", false, true, true, false, false, false, false, false, false, false)]
+    [InlineData("sdpa-gqa,jit-fusion", false, false, false, true, true, false, false, false, false, false)]
+    [InlineData("loss-kernel,rope-kernel", false, false, false, false, false, true, false, true, false, false)]
+    [InlineData("swiglu-kernel", false, false, false, false, false, false, true, false, false, false)]
+    [InlineData("weight-grad-gemm", false, false, false, false, false, false, false, false, true, false)]
+    [InlineData("add-norm-kernel", false, false, false, false, false, false, false, false, false, true)]
+    public void LeverListsParseIntoTheirLevers(string text, bool loss, bool norm, bool adam, bool gqa, bool fusion, bool lossKernel, bool swiglu, bool rope, bool weightGemm, bool addNorm)
     {
-        Assert.Equal(new StepKernels(loss, norm, adam, gqa, fusion, lossKernel, swiglu, rope, weightGemm), StepKernels.Parse(text, "FORGE_STEP_KERNELS"));
+        Assert.Equal(new StepKernels(loss, norm, adam, gqa, fusion, lossKernel, swiglu, rope, weightGemm, addNorm), StepKernels.Parse(text, "FORGE_STEP_KERNELS"));
     }
 
     [Fact]
