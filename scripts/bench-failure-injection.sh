@@ -30,10 +30,8 @@ COMMON=(--set run_name=$RUN --set train.max_steps=1000000 --set checkpoint.inter
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done' EXIT
 
-wait_for() {  # FILE REGEX: until a line of FILE matches (or 300 s pass)
-  for _ in $(seq 1 3000); do grep -qE "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  echo "[injection] timed out waiting for /$2/ in $1" >&2; tail -5 "$1" >&2; return 1
-}
+TAG=injection
+source scripts/lib.sh
 start_node() {  # n
   "${FORGE[@]}" node --config config/ca-tiny-cpu.toml --seed "127.0.0.1:$BASE" --host 127.0.0.1 --port $((BASE + 1)) --runs "$RUNS" "${COMMON[@]}" > "$LOGS/node-$1.log" 2>&1 &
   NODE=$!; PIDS+=($NODE)

@@ -29,11 +29,8 @@ COMMON=(--set train.max_steps=400 --set checkpoint.interval=20 --set train.log_i
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done' EXIT
 
-# wait_for FILE REGEX: until a line of FILE matches (or 300 s pass).
-wait_for() {
-  for _ in $(seq 1 3000); do grep -qE "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  echo "[recovery] timed out waiting for /$2/ in $1" >&2; tail -5 "$1" >&2; return 1
-}
+TAG=recovery
+source scripts/lib.sh
 
 # seconds_until KILLED_AT REGEX FILE...: until a NEW line matching REGEX appears in any FILE.
 seconds_until() {
