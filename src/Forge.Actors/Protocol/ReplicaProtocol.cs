@@ -52,12 +52,21 @@ public sealed record ReplicaInventory(string Endpoint, IReadOnlyList<HeldCopy> C
 /// <summary>
 /// A process that lends host memory only (`forge node --memory-only`) offers its replica channel at `Endpoint`
 /// to job `JobId`: it keeps buddies' copies there and trains nothing. It repeats this until the supervisor
-/// answers, and again whenever the supervisor changes.
+/// answers, and again whenever the supervisor changes. `Held` lists the copies it still holds from a previous
+/// supervisor, as a registering rank's does: a supervisor that took the job over may restore from them.
 /// </summary>
-public sealed record RegisterReplicaHolder(string JobId, string Node, string Endpoint) : IForgeMessage;
+public sealed record RegisterReplicaHolder(string JobId, string Node, string Endpoint, ReplicaInventory? Held = null) : IForgeMessage;
 
 /// <summary>
 /// The supervisor took the holder on (the sender is the supervisor to watch). `ReplicaSecret` is the secret
 /// every connection to a replica channel of this supervisor's job proves (see <see cref="RankRegistered"/>).
+/// `KeepHeld`: the supervisor adopted the copies the registration listed; otherwise the holder frees them.
 /// </summary>
-public sealed record ReplicaHolderRegistered(string JobId, byte[] ReplicaSecret) : IForgeMessage;
+public sealed record ReplicaHolderRegistered(string JobId, byte[] ReplicaSecret, bool KeepHeld = false) : IForgeMessage;
+
+/// <summary>
+/// To a memory-only holder, with every replica round: the copies it may keep, the round's own step among them;
+/// it drops every other. A rank's process learns the same from <see cref="ReplicateShard"/>; a holder gets no
+/// such message, and without this the copies of worlds that re-formed away would stay in its memory.
+/// </summary>
+public sealed record RetainReplicas(string JobId, IReadOnlyList<ReplicaStep> Keep) : IForgeMessage;

@@ -8,8 +8,9 @@ namespace Forge.Actors.Replication;
 /// The actor of a memory-only process (`forge node --memory-only`): it offers the process's replica channel to
 /// the job's supervisor as a buddy for ranks that have no other process to copy to, such as a one-GPU job, and
 /// trains nothing. The bytes go to its <see cref="ReplicaServer"/>; this actor only registers.
-/// States: Registering (repeats <see cref="RegisterReplicaHolder"/> until the supervisor answers) and Holding
-/// (watches that supervisor; when it is gone, with the copies it knew of, registers again with the next one).
+/// States: Registering (repeats <see cref="RegisterReplicaHolder"/>, listing the copies it holds, until the
+/// supervisor answers) and Holding (keeps the copies that supervisor names with each round and watches it; when it
+/// is gone, registers again with the next one, which may restore from the copies kept).
 /// </summary>
 public sealed class ReplicaHolder : ReceiveActor, IWithTimers
 {
@@ -51,13 +52,16 @@ public sealed class ReplicaHolder : ReceiveActor, IWithTimers
     {
         Receive<RegisterNow>(_ =>
         {
-            var registration = new RegisterReplicaHolder(_jobId, _node, _server.Endpoint);
+            var held = _server.Store.Held(_jobId);
+            var registration = new RegisterReplicaHolder(_jobId, _node, _server.Endpoint, held.Count > 0 ? new ReplicaInventory(_server.Endpoint, held) : null);
             foreach (var path in _supervisorPaths()) Context.ActorSelection(path).Tell(registration);
         });
         Receive<ReplicaHolderRegistered>(registered =>
         {
             Timers.Cancel(RegisterTimer);
             _server.Trust(registered.ReplicaSecret);
+            // Copies of a previous supervisor's job that this one did not adopt serve no restore.
+            if (!registered.KeepHeld) _server.Store.Retain(_jobId, []);
             _log.Info("memory-only node {0}: replica channel {1} registered with the supervisor at {2}", _node, _server.Endpoint, Sender.Path);
             var supervisor = Sender;
             Context.Watch(supervisor);
@@ -70,11 +74,11 @@ public sealed class ReplicaHolder : ReceiveActor, IWithTimers
     {
         Receive<ReplicaHolderRegistered>(_ => { });   // a retry that crossed the first answer
         Receive<RegisterNow>(_ => { });
+        Receive<RetainReplicas>(retain => retain.JobId == _jobId, retain => _server.Store.Retain(_jobId, retain.Keep));
         Receive<Terminated>(t => t.ActorRef.Equals(supervisor), _ =>
         {
-            // A new supervisor restores from the store and knows nothing of these copies: free them.
-            _server.Store.Retain(_jobId, []);
-            _log.Info("memory-only node {0}: the supervisor at {1} is gone; registering again", _node, supervisor.Path);
+            // The copies stay: the next supervisor hears of them in the registration and may restore from them.
+            _log.Info("memory-only node {0}: the supervisor at {1} is gone; registering again with the copies it holds", _node, supervisor.Path);
             BecomeRegistering();
         });
         Receive<LeaveJob>(Leave);

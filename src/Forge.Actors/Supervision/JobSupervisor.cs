@@ -467,6 +467,11 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
                 _replicas.Started(step, _job.SamplesConsumed, buddies);
                 for (var rank = 0; rank < data.World.Size; rank++)
                     data.World.Ranks[rank].Tell(new ReplicateShard(step.WorldEpoch, step.Step, _job.SamplesConsumed, buddies[rank], retain));
+                if (_holders.Count > 0)
+                {
+                    var keep = new RetainReplicas(_settings.JobId, [.. retain, step]);
+                    foreach (var holder in _holders.Keys) holder.Tell(keep);
+                }
                 break;
             case ReplicaMove.Defer:
                 // Reported once per world: on a link slower than a step every round is deferred, and a line per round says nothing new.
@@ -879,7 +884,10 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             Context.Watch(Sender);
             _observer.OnMessage($"memory-only node registered: {holder.Node}, replica channel {holder.Endpoint} ({_holders.Count} holding copies)");
         }
-        Sender.Tell(new ReplicaHolderRegistered(_settings.JobId, _replicaSecret));
+        // Before the first world, as with a rank's: the copies a previous supervisor's rounds left there may spare a rollback.
+        var adopt = !_job.Started && holder.Held is { Copies.Count: > 0 };
+        if (adopt) _replicas.Adopt(holder.Held!);
+        Sender.Tell(new ReplicaHolderRegistered(_settings.JobId, _replicaSecret, KeepHeld: adopt));
     }
 
     private void LoseHolder(IActorRef holder, string reason)

@@ -64,7 +64,10 @@ public sealed class ForgeMessageSerializerTests() : Akka.TestKit.Xunit2.TestKit(
         new ShardReplicationFailed(3, 43, 1, "buddy refused"),
         new RankRegistered("job", [1, 2, 3, 250]),
         new RegisterReplicaHolder("job", "127.0.0.1:4054", "127.0.0.1:41000"),
+        new RegisterReplicaHolder("job", "127.0.0.1:4054", "127.0.0.1:41000", new ReplicaInventory("127.0.0.1:41000", [new HeldCopy(3, 42, 0, 0, 130, 5376)])),
         new ReplicaHolderRegistered("job", [9, 8, 7]),
+        new ReplicaHolderRegistered("job", [9, 8, 7], KeepHeld: true),
+        new RetainReplicas("job", [new ReplicaStep(3, 42), new ReplicaStep(3, 43)]),
     ];
 
     [Theory]
