@@ -166,6 +166,47 @@ public sealed class ClusterJobTests(ClusterJobTests.FaultFreeRun reference, ITes
         }
     }
 
+    [Fact]
+    public async Task KillingTheSupervisorsProcessWhoseOnlyCopyIsOnAMemoryOnlyNodeGoesOnFromThatNodesMemory()
+    {
+        // One rank, in the seed's process with the supervisor; its buddy copies go to a memory-only node, the only
+        // other process. The seed's SIGKILL takes the rank, its own copy and the supervisor: what is left of the
+        // job's state in memory is the holder's copy, and the supervisor that takes over there must use it.
+        var (runs, run, port, holderPort) = (reference.Root, $"holder-{Guid.NewGuid():N}"[..20], FreePort(), FreePort());
+        using var seed = Seed(port, runs, run);
+        using var holder = ForgeProcess.Start("holder", ["node", "--config", "config/ca-tiny-cpu.toml", "--seed", $"127.0.0.1:{port}", "--host", "127.0.0.1",
+            "--port", holderPort.ToString(CultureInfo.InvariantCulture), "--memory-only", "--runs", runs, .. Job(run)]);
+        ForgeProcess? rank = null;
+        try
+        {
+            await seed.WaitForLineAsync(l => l.Contains("memory-only node registered"), Generous, "the holder's registration");
+            var registeredAt = LastStep(seed.Output);
+            await seed.WaitForLineAsync(StepOfWorld(Math.Max(15, registeredAt + 5), 1), Generous, "five steps copied to the holder");
+            seed.Kill();
+            var lastDone = LastStep(seed.Output);
+
+            // A new rank joins through the holder once the supervisor moved there, as a restarted GPU process would.
+            await holder.WaitForLineAsync(l => l.Contains("took job"), Generous, "the take-over");
+            rank = Node(holderPort, runs, run);
+            Assert.Equal(0, await rank.WaitForExitAsync(Generous));
+            Assert.Equal(0, await holder.WaitForExitAsync(Generous));
+            Assert.Contains("node: finished the job at step 40", holder.Output);
+            Assert.Equal(reference.FinalLoss, FinalLossOf(Path.Combine(runs, run)), LossTolerance);
+            var journal = JournalEntry.ReadAll(Path.Combine(runs, run, "events.jsonl")).Select(e => e.Text("text") ?? "").ToList();
+            var restored = journal.Select(t => Regex.Match(t, @"restored step (\d+) from memory \(the previous supervisor's")).Single(m => m.Success);
+            Assert.InRange(int.Parse(restored.Groups[1].Value, CultureInfo.InvariantCulture), lastDone - 1, lastDone);
+        }
+        finally
+        {
+            Log([seed, holder, .. rank is null ? Array.Empty<ForgeProcess>() : [rank]]);
+            rank?.Dispose();
+        }
+    }
+
+    /// <summary>The newest step of a progress line "step N/40 ..." in `output`, or 0.</summary>
+    private static int LastStep(string output) => output.Split('\n').Select(l => Regex.Match(l, @"step (\d+)/\d+ ")).Where(m => m.Success)
+        .Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Max();
+
     /// <summary>The seed, once it has set its run directory up (as a user starts the nodes after it).</summary>
     private static ForgeProcess Seed(int port, string runs, string run)
     {
