@@ -45,14 +45,16 @@ public sealed class ReplicaHolder : ReceiveActor, IWithTimers
     private void BecomeRegistering()
     {
         Timers.StartPeriodicTimer(RegisterTimer, RegisterNow.Instance, TimeSpan.Zero, _retry);
-        Become(Registering);
+        Become(() => Registering([]));
     }
 
-    private void Registering()
+    /// <param name="listed">The steps of the copies the registrations so far listed: the ones an answer that adopts none frees.</param>
+    private void Registering(HashSet<ReplicaStep> listed)
     {
         Receive<RegisterNow>(_ =>
         {
             var held = _server.Store.Held(_jobId);
+            listed.UnionWith(held.Select(c => new ReplicaStep(c.WorldEpoch, c.Step)));
             var registration = new RegisterReplicaHolder(_jobId, _node, _server.Endpoint, held.Count > 0 ? new ReplicaInventory(_server.Endpoint, held) : null);
             foreach (var path in _supervisorPaths()) Context.ActorSelection(path).Tell(registration);
         });
@@ -60,8 +62,10 @@ public sealed class ReplicaHolder : ReceiveActor, IWithTimers
         {
             Timers.Cancel(RegisterTimer);
             _server.Trust(registered.ReplicaSecret);
-            // Copies of a previous supervisor's job that this one did not adopt serve no restore.
-            if (!registered.KeepHeld) _server.Store.Retain(_jobId, []);
+            // Copies of a previous supervisor's job that this one did not adopt serve no restore; a copy that
+            // arrived after the registration listed its holdings is not among them.
+            if (!registered.KeepHeld && listed.Count > 0)
+                _server.Store.Retain(_jobId, _server.Store.Held(_jobId).Select(c => new ReplicaStep(c.WorldEpoch, c.Step)).Where(s => !listed.Contains(s)).ToArray());
             _log.Info("memory-only node {0}: replica channel {1} registered with the supervisor at {2}", _node, _server.Endpoint, Sender.Path);
             var supervisor = Sender;
             Context.Watch(supervisor);
