@@ -257,8 +257,10 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
         if (!known || !v.IsBuiltFromShapeKeys) return;
 
         var cnn = v.Type == VisionEncoderConfig.Cnn;
-        Positive("vision_encoder.n_layers", v.NLayers);
-        if (!cnn)
+        // A CNN stem may stand alone (no ViT blocks after it); a ViT is its blocks.
+        if (cnn) AtLeast("vision_encoder.n_layers", v.NLayers, 0, "0 (the conv stem alone) or a count of ViT blocks after it");
+        else Positive("vision_encoder.n_layers", v.NLayers);
+        if (v.NLayers > 0)
         {
             Positive("vision_encoder.mlp_ratio", v.MlpRatio);
             if (Positive("vision_encoder.n_heads", v.NHeads) && v.FeatureDim > 0)
@@ -268,7 +270,7 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
         if (!Positive("vision_encoder.image_size", v.ImageSize) || !Positive("vision_encoder.patch_size", v.PatchSize)) return;
         var cnnStages = cnn ? CnnEncoder.StagesFor(v.PatchSize) : null;
         if (cnn && !Require(cnnStages is not null, "vision_encoder.patch_size", v.PatchSize,
-                "a power of two of at least 2 for a CNN (each stride-2 stage halves the side)")) return;
+                "a power of two of at least 2 for a CNN stem (each stride-2 stage halves the side)")) return;
         if (!Require(v.ImageSize % v.PatchSize == 0, "vision_encoder.patch_size", v.PatchSize,
                 $"a divisor of vision_encoder.image_size ({v.ImageSize})")) return;
         var side = v.ImageSize / v.PatchSize;
@@ -278,7 +280,7 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
         {
             var halvings = 1 << (stages - 1);
             Require(v.FeatureDim % halvings == 0, "vision_encoder.feature_dim", v.FeatureDim,
-                $"a multiple of {halvings} for a CNN with {v.PatchSize}px cells (its stages' widths halve back from feature_dim)");
+                $"a multiple of {halvings} for a CNN stem with {v.PatchSize}px cells (its stages' widths halve back from feature_dim)");
         }
     }
 

@@ -2,7 +2,7 @@ namespace Forge.Model.Config;
 
 /// <summary>
 /// `[vision_encoder]`: "vit" is a trainable ViT (patch embedding, learned positions, pre-norm
-/// blocks); "cnn" a trainable convolutional stem emitting the same grid of tokens; "random" is a deterministic stub producing features of the configured shape, for
+/// blocks); "cnn" the same ViT with a convolutional stem in place of the linear patch projection; "random" is a deterministic stub producing features of the configured shape, for
 /// benchmarks that measure the language side alone; "siglip" (also "siglip2") and "clip" are
 /// pretrained Hugging Face towers read from <see cref="Path"/>.
 /// </summary>
@@ -30,9 +30,9 @@ public sealed record VisionEncoderConfig
     /// <summary>Image tokens per image. For "vit" and "cnn" it must equal (image_size / patch_size)^2.</summary>
     public int NumTokens { get; init; } = 64;
     public int ImageSize { get; init; } = 64;
-    /// <summary>The side of the square each token covers; for "cnn" a power of two (one stride-2 stage per halving).</summary>
+    /// <summary>The side of the square each token covers; for "cnn" a power of two (one stride-2 conv per halving).</summary>
     public int PatchSize { get; init; } = 8;
-    /// <summary>ViT blocks; for "cnn", conv blocks per stage (the first halves the side, the rest are residual).</summary>
+    /// <summary>ViT blocks (for "cnn", after the stem; 0 there is the stem alone).</summary>
     public int NLayers { get; init; } = 2;
     public int NHeads { get; init; } = 4;
     public int MlpRatio { get; init; } = 4;

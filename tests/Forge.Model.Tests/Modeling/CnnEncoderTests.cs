@@ -9,13 +9,13 @@ namespace Forge.Model.Tests.Modeling;
 public class CnnEncoderTests
 {
     private static VisionEncoderConfig Cnn(int imageSize = 32, int patchSize = 8, int numTokens = 16, int featureDim = 32, int layers = 2) =>
-        new() { Type = VisionEncoderConfig.Cnn, ImageSize = imageSize, PatchSize = patchSize, NumTokens = numTokens, FeatureDim = featureDim, NLayers = layers };
+        new() { Type = VisionEncoderConfig.Cnn, ImageSize = imageSize, PatchSize = patchSize, NumTokens = numTokens, FeatureDim = featureDim, NLayers = layers, NHeads = 4, MlpRatio = 2 };
 
     [Fact]
     public void ItEmitsOneTokenPerCellOfFeatureDimWidthLikeAVitOfTheSamePatchSize()
     {
         using var cnn = new CnnEncoder(Cnn(), CPU);
-        using var vit = new VitEncoder(Cnn() with { Type = VisionEncoderConfig.Vit, NHeads = 4 }, CPU);
+        using var vit = new VitEncoder(Cnn() with { Type = VisionEncoderConfig.Vit }, CPU);
         using var images = rand([3, 3, 32, 32], generator: new Generator(5));
         using var noGrad = no_grad();
         using var features = cnn.forward(images);
@@ -26,14 +26,23 @@ public class CnnEncoderTests
     }
 
     [Fact]
-    public void ItHasOneStride2StagePerHalvingWithWidthsDoublingUpToFeatureDim()
+    public void ItsStemHasOneStride2ConvPerHalvingWithWidthsDoublingUpToFeatureDim()
     {
-        // 8px cells: three halvings, 32 -> 16 -> 8 -> 4 on a side, widths 8, 16, 32; two blocks per stage.
+        // 8px cells: three halvings, 32 -> 16 -> 8 -> 4 on a side, widths 8, 16, 32; then the two ViT blocks.
         using var cnn = new CnnEncoder(Cnn(), CPU);
-        var widths = cnn.blocks.Select(b => b.conv.weight!.shape[0]).ToArray();
-        var strides = cnn.blocks.Select(b => b.conv.stride[0]).ToArray();
-        Assert.Equal(new long[] { 8, 8, 16, 16, 32, 32 }, widths);
-        Assert.Equal(new long[] { 2, 1, 2, 1, 2, 1 }, strides);
+        Assert.Equal(new long[] { 8, 16, 32 }, cnn.stem.Select(b => b.conv.weight!.shape[0]).ToArray());
+        Assert.All(cnn.stem, b => Assert.Equal(2, b.conv.stride[0]));
+        Assert.Equal(2, cnn.blocks.Count);
+    }
+
+    [Fact]
+    public void WithNoViTBlocksTheStemAloneEmitsTheTokens()
+    {
+        using var cnn = new CnnEncoder(Cnn(layers: 0), CPU);
+        using var noGrad = no_grad();
+        using var features = cnn.forward(rand([2, 3, 32, 32], generator: new Generator(3)));
+        Assert.Empty(cnn.blocks);
+        Assert.Equal(new long[] { 2, 16, 32 }, features.shape);
     }
 
     [Fact]
@@ -48,7 +57,7 @@ public class CnnEncoderTests
         var (loss, _) = model.LossSum(batch);
         loss.backward();
 
-        var stem = model.named_parameters().Single(p => p.name == "vision_encoder.blocks.0.conv.weight").parameter;
+        var stem = model.named_parameters().Single(p => p.name == "vision_encoder.stem.0.conv.weight").parameter;
         Assert.True(stem.grad!.abs().max().item<float>() > 0, "the first convolution got no gradient");
     }
 
@@ -66,9 +75,9 @@ public class CnnEncoderTests
     [InlineData(32, 6, 16, 32, 2, "vision_encoder.patch_size 6")]
     [InlineData(32, 1, 1024, 32, 2, "vision_encoder.patch_size 1")]
     [InlineData(24, 16, 1, 32, 2, "vision_encoder.image_size 24 is not a multiple of vision_encoder.patch_size 16")]
-    [InlineData(32, 8, 64, 32, 2, "vision_encoder.num_tokens is 64 but a CNN over 32px images with 8px cells emits 16")]
+    [InlineData(32, 8, 64, 32, 2, "vision_encoder.num_tokens is 64 but a CNN stem over 32px images with 8px cells emits 16")]
     [InlineData(32, 8, 16, 30, 2, "vision_encoder.feature_dim 30 is not a multiple of 4")]
-    [InlineData(32, 8, 16, 32, 0, "vision_encoder.n_layers 0")]
+    [InlineData(32, 8, 16, 32, -1, "vision_encoder.n_layers -1")]
     public void AnImpossibleShapeIsRejectedNamingTheKeyAndTheValue(int imageSize, int patchSize, int numTokens, int featureDim, int layers, string message)
     {
         var e = Assert.Throws<ArgumentException>(() => new CnnEncoder(Cnn(imageSize, patchSize, numTokens, featureDim, layers), CPU));
