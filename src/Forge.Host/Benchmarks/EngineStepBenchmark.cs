@@ -143,7 +143,7 @@ public static class EngineStepBenchmark
             var ids = randint(3, config.Model.VocabSize, [b, textLength], generator: generator);
             var labels = ids.clone();
             labels[TensorIndex.Colon, 0] = tensor(CaptionEncoder.IgnoreIndex);
-            var size = config.VisionEncoder.Type == VisionEncoderConfig.Vit ? config.VisionEncoder.ImageSize : 16;
+            var size = config.VisionEncoder.IsBuiltFromShapeKeys ? config.VisionEncoder.ImageSize : 16;
             _batch = new ImageTextBatch { Images = rand([b, 3, size, size], generator: generator), InputIds = ids, Labels = labels, SampleIndices = new long[b] };
         }
 

@@ -228,7 +228,7 @@ public static class ModelStepBenchmark
         var labels = ids.clone();
         labels[TensorIndex.Colon, 0] = tensor(CaptionEncoder.IgnoreIndex);
         // The stub encoder reads only each image's mean, so small images keep the host-to-device copy trivial.
-        var size = config.VisionEncoder.Type == VisionEncoderConfig.Vit ? config.VisionEncoder.ImageSize : 16;
+        var size = config.VisionEncoder.IsBuiltFromShapeKeys ? config.VisionEncoder.ImageSize : 16;
         var images = rand([b, 3, size, size], generator: generator);
         using var cpu = new ImageTextBatch { Images = images, InputIds = ids, Labels = labels, SampleIndices = new long[b] };
         return cpu.To(device);

@@ -3,6 +3,7 @@ using Forge.Actors.Checkpointing;
 using Forge.Model.Config;
 using Forge.Model.Modeling;
 using Forge.Model.Modeling.Architectures;
+using Forge.Model.Modeling.Vision;
 using Forge.Model.Text;
 
 namespace Forge.Host.Configuration;
@@ -153,9 +154,9 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
         AtLeast("data.augment_blur", d.AugmentBlur, 0, "0 (no blur) or a largest blur sigma in pixels");
         Require(d.AugmentColour is >= 0 and < 1, "data.augment_colour", d.AugmentColour, "a fraction in [0, 1); 0 = no colour change");
         OneOf("data.emoji_vendor", d.EmojiVendor, DataConfig.EmojiVendors);
-        if (v.Type == VisionEncoderConfig.Vit && d.ImageSize > 0)
+        if (v.IsBuiltFromShapeKeys && d.ImageSize > 0)
             Require(d.ImageSize == v.ImageSize, "data.image_size", d.ImageSize,
-                $"equal to vision_encoder.image_size ({v.ImageSize}), the size the ViT is built for");
+                $"equal to vision_encoder.image_size ({v.ImageSize}), the size the {v.Type} encoder is built for");
     }
 
     private void HfTokenizerFits(string path, ModelConfig m)
@@ -253,19 +254,34 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
         var known = OneOf("vision_encoder.type", v.Type, VisionEncoderConfig.Types);
         Positive("vision_encoder.feature_dim", v.FeatureDim);
         Positive("vision_encoder.num_tokens", v.NumTokens);
-        if (!known || v.Type != VisionEncoderConfig.Vit) return;
+        if (!known || !v.IsBuiltFromShapeKeys) return;
 
-        Positive("vision_encoder.n_layers", v.NLayers);
-        Positive("vision_encoder.mlp_ratio", v.MlpRatio);
-        if (Positive("vision_encoder.n_heads", v.NHeads) && v.FeatureDim > 0)
-            Require(v.FeatureDim % v.NHeads == 0, "vision_encoder.n_heads", v.NHeads,
-                $"a divisor of vision_encoder.feature_dim ({v.FeatureDim})");
+        var cnn = v.Type == VisionEncoderConfig.Cnn;
+        // A CNN stem may stand alone (no ViT blocks after it); a ViT is its blocks.
+        if (cnn) AtLeast("vision_encoder.n_layers", v.NLayers, 0, "0 (the conv stem alone) or a count of ViT blocks after it");
+        else Positive("vision_encoder.n_layers", v.NLayers);
+        if (v.NLayers > 0)
+        {
+            Positive("vision_encoder.mlp_ratio", v.MlpRatio);
+            if (Positive("vision_encoder.n_heads", v.NHeads) && v.FeatureDim > 0)
+                Require(v.FeatureDim % v.NHeads == 0, "vision_encoder.n_heads", v.NHeads,
+                    $"a divisor of vision_encoder.feature_dim ({v.FeatureDim})");
+        }
         if (!Positive("vision_encoder.image_size", v.ImageSize) || !Positive("vision_encoder.patch_size", v.PatchSize)) return;
+        var cnnStages = cnn ? CnnEncoder.StagesFor(v.PatchSize) : null;
+        if (cnn && !Require(cnnStages is not null, "vision_encoder.patch_size", v.PatchSize,
+                "a power of two of at least 2 for a CNN stem (each stride-2 stage halves the side)")) return;
         if (!Require(v.ImageSize % v.PatchSize == 0, "vision_encoder.patch_size", v.PatchSize,
                 $"a divisor of vision_encoder.image_size ({v.ImageSize})")) return;
         var side = v.ImageSize / v.PatchSize;
         Require(v.NumTokens == side * side, "vision_encoder.num_tokens", v.NumTokens,
-            $"(image_size / patch_size)^2 = ({v.ImageSize} / {v.PatchSize})^2 = {side * side} for a ViT");
+            $"(image_size / patch_size)^2 = ({v.ImageSize} / {v.PatchSize})^2 = {side * side} for a {(cnn ? "CNN" : "ViT")}");
+        if (cnnStages is { } stages && v.FeatureDim > 0)
+        {
+            var halvings = 1 << (stages - 1);
+            Require(v.FeatureDim % halvings == 0, "vision_encoder.feature_dim", v.FeatureDim,
+                $"a multiple of {halvings} for a CNN stem with {v.PatchSize}px cells (its stages' widths halve back from feature_dim)");
+        }
     }
 
     private void Adapter(AdapterConfig a)

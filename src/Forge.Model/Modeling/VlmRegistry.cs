@@ -52,6 +52,7 @@ public static class VlmRegistry
         VisionEncoder encoder = config.VisionEncoder.Type switch
         {
             VisionEncoderConfig.Vit => new VitEncoder(config.VisionEncoder, device),
+            VisionEncoderConfig.Cnn => new CnnEncoder(config.VisionEncoder, device),
             VisionEncoderConfig.Random => new RandomVisionEncoder(config.VisionEncoder.NumTokens, config.VisionEncoder.FeatureDim, config.Train.Seed, device),
             VisionEncoderConfig.Siglip or VisionEncoderConfig.Siglip2 => new SiglipVisionTower(RequirePath(config.VisionEncoder), device),
             VisionEncoderConfig.Clip => new ClipVisionTower(RequirePath(config.VisionEncoder), device),
