@@ -194,7 +194,13 @@ public sealed class ClusterJobTests(ClusterJobTests.FaultFreeRun reference, ITes
             Assert.Equal(reference.FinalLoss, FinalLossOf(Path.Combine(runs, run)), LossTolerance);
             var journal = JournalEntry.ReadAll(Path.Combine(runs, run, "events.jsonl")).Select(e => e.Text("text") ?? "").ToList();
             var restored = journal.Select(t => Regex.Match(t, @"restored step (\d+) from memory \(the previous supervisor's")).Single(m => m.Success);
-            Assert.InRange(int.Parse(restored.Groups[1].Value, CultureInfo.InvariantCulture), lastDone - 1, lastDone);
+            var checkpoint = journal.Select(t => Regex.Match(t, @"took job .* resuming from the checkpoint at step (\d+)")).Single(m => m.Success);
+            // Newer than the durable checkpoint the take-over found. Not "at most one step": a copy round that takes
+            // longer than a step defers the next one (training never waits for a buddy), and on this loaded
+            // loopback the holder's copy was seen 2 steps behind.
+            var step = int.Parse(restored.Groups[1].Value, CultureInfo.InvariantCulture);
+            Assert.InRange(step, int.Parse(checkpoint.Groups[1].Value, CultureInfo.InvariantCulture) + 1, lastDone);
+            output.WriteLine($"killed after step {lastDone}; restored step {step} from the holder's memory");
         }
         finally
         {
