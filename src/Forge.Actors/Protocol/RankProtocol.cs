@@ -48,6 +48,12 @@ public sealed record AbortStep(long WorldEpoch, string Reason) : IForgeMessage;
 /// </summary>
 public sealed record LeaveJob(string Reason, bool MayRejoin = false, bool Refused = false) : IForgeMessage;
 
+/// <summary>
+/// Local only: a rank tells its process's step relay (Ranks.RankHost) that it is rank `Rank` of world `WorldEpoch`,
+/// before it tells the supervisor, so the relay knows the member before any step of that world reaches it.
+/// </summary>
+public sealed record RelayMember(long WorldEpoch, int Rank);
+
 /// <summary>Local only: a rank tells its rank host (Ranks.RankHost) why it is about to stop.</summary>
 public sealed record RankLeaving(LeaveJob Leave);
 

@@ -12,9 +12,10 @@ public sealed record ReplicaStep(long WorldEpoch, long Step);
 /// Copy the shard as it stands after `Step` completed steps into this process's memory and to the
 /// buddy's replica endpoint (host:port; null when the rank has none). `SamplesConsumed` is the data
 /// cursor of that step, recorded with the copy. Every copy in this process that is neither of this
-/// step nor in `Retain` may be dropped: the supervisor needs no other.
+/// step nor in `Retain` may be dropped: the supervisor needs no other. `Rank` is the world rank it is for: the
+/// process's step relay hands it to that rank alone.
 /// </summary>
-public sealed record ReplicateShard(long WorldEpoch, long Step, long SamplesConsumed, string? BuddyEndpoint, IReadOnlyList<ReplicaStep> Retain) : IForgeMessage;
+public sealed record ReplicateShard(long WorldEpoch, long Step, long SamplesConsumed, string? BuddyEndpoint, IReadOnlyList<ReplicaStep> Retain, int Rank) : IForgeMessage;
 
 /// <summary>
 /// Rank `Rank`'s copy of step `Step` is complete in its own process's memory and, when it has a buddy,

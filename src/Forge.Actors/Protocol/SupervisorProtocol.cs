@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Forge.Model.Optim;
 using Forge.Actors.Checkpointing;
 using Forge.Model.Training;
@@ -27,9 +28,12 @@ public sealed record GroupCreated(long WorldEpoch, byte[] GroupId) : IForgeMessa
 
 /// <summary>
 /// A rank joined the collective group and built its engine (restored when asked). `ReplicaEndpoint` is its
-/// process's replica channel (host:port), empty when that process keeps no buddy replicas.
+/// process's replica channel (host:port), empty when that process keeps no buddy replicas. <paramref name="Relay"/>
+/// is its process's step relay (the <c>RankHost</c>, see <see cref="StepsDone"/>), which takes the world's
+/// <see cref="RunStep"/>, <see cref="SaveShard"/> and <see cref="ReplicateShard"/> for every rank of the process;
+/// null for a rank that takes them itself.
 /// </summary>
-public sealed record WorldJoined(long WorldEpoch, int Rank, FlatLayoutInfo Layout, string ReplicaEndpoint = "") : IForgeMessage;
+public sealed record WorldJoined(long WorldEpoch, int Rank, FlatLayoutInfo Layout, string ReplicaEndpoint = "", IActorRef? Relay = null) : IForgeMessage;
 
 /// <summary>
 /// A rank could not create or join the group, or could not build or restore its engine.
@@ -42,6 +46,13 @@ public sealed record JoinFailed(long WorldEpoch, int Rank, string Error, long? C
 
 /// <summary>A rank finished step `Result.Step`: one arrival at the step barrier.</summary>
 public sealed record StepDone(long WorldEpoch, int Rank, StepResult Result) : IForgeMessage;
+
+/// <summary>
+/// Every rank of one process finished step <paramref name="Step"/>: their <see cref="StepDone"/>s, gathered by the
+/// process's step relay. The supervisor then sends and receives one message per process and step, not one per rank:
+/// at thousands of ranks, W remote sends each way were most of the barrier.
+/// </summary>
+public sealed record StepsDone(long WorldEpoch, long Step, IReadOnlyList<StepDone> Done) : IForgeMessage;
 
 /// <summary>
 /// A rank's step threw. `PeerFailure` is true for a collective failure, which usually means a

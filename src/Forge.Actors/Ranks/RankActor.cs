@@ -25,6 +25,7 @@ public sealed class RankActor : ReceiveActor, IWithTimers
     private readonly RankServices _services;
     private readonly Func<IReadOnlyList<string>> _supervisorPaths;
     private readonly IRankThread _thread;
+    private readonly IActorRef? _relay;   // the process's step relay (its RankHost), or null: steps come here directly
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private IActorRef _supervisor = ActorRefs.Nobody;
@@ -32,10 +33,11 @@ public sealed class RankActor : ReceiveActor, IWithTimers
     private RankWorld? _world;         // set once that world's join succeeded
     private volatile bool _stopped;    // read on the torch thread by joins still queued at stop
 
-    public RankActor(RankServices services, Func<IReadOnlyList<string>> supervisorPaths)
+    public RankActor(RankServices services, Func<IReadOnlyList<string>> supervisorPaths, IActorRef? relay)
     {
         _services = services;
         _supervisorPaths = supervisorPaths;
+        _relay = relay;
         _thread = services.StartThread($"forge-{Self.Path.Name}", () => services.Engines.PrepareThread(services.Device));
         BecomeRegistering();
     }
@@ -47,8 +49,10 @@ public sealed class RankActor : ReceiveActor, IWithTimers
 
     /// <param name="supervisorPaths">Where the supervisor may live now, asked at every registration attempt (a cluster
     /// singleton moves when its process dies); only the live supervisor answers.</param>
-    public static Props Props(RankServices services, Func<IReadOnlyList<string>> supervisorPaths) =>
-        Akka.Actor.Props.Create(() => new RankActor(services, supervisorPaths));
+    /// <param name="relay">The process's step relay (<see cref="RankHost"/>), which takes this rank's steps and results;
+    /// null when the supervisor sends them to the rank itself.</param>
+    public static Props Props(RankServices services, Func<IReadOnlyList<string>> supervisorPaths, IActorRef? relay = null) =>
+        Akka.Actor.Props.Create(() => new RankActor(services, supervisorPaths, relay));
 
     private void BecomeRegistering()
     {
@@ -114,7 +118,9 @@ public sealed class RankActor : ReceiveActor, IWithTimers
                 return;
             }
             _world = ready.World;
-            _supervisor.Tell(new WorldJoined(_world.Epoch, _world.Assignment.Rank, _world.Engine.Layout, _services.Replicas?.Endpoint ?? ""));
+            // The relay first: the supervisor relays the world's first step only once every rank said it joined.
+            _relay?.Tell(new RelayMember(_world.Epoch, _world.Assignment.Rank));
+            _supervisor.Tell(new WorldJoined(_world.Epoch, _world.Assignment.Rank, _world.Engine.Layout, _services.Replicas?.Endpoint ?? "", _relay));
         });
         Receive<JoinCrashed>(crashed =>
         {
@@ -131,7 +137,8 @@ public sealed class RankActor : ReceiveActor, IWithTimers
                 return;
             }
             var rank = world.Assignment.Rank;
-            _thread.Run(() => world.RunStep(run.Step)).PipeTo(_supervisor, Self,
+            // Through the relay, which answers for the whole process once its last rank is done.
+            _thread.Run(() => world.RunStep(run.Step)).PipeTo(_relay ?? _supervisor, Self,
                 result => new StepDone(run.WorldEpoch, rank, result),
                 e => new StepFailed(run.WorldEpoch, rank, run.Step, Describe(e), Unwrap(e) is CollectiveException));
         });

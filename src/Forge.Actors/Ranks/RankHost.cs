@@ -15,6 +15,8 @@ namespace Forge.Actors.Ranks;
 /// A rank whose actor crashed is replaced the same way (the host stops, never restarts, a crashed
 /// rank: a restart would keep a half-torn-down engine and torch thread).
 /// A rank told that the job has finished, or refused, is not replaced; the host stops after its last rank.
+/// The host is also its ranks' step relay (<see cref="StepRelay"/>): the supervisor sends it each step once for
+/// all of them, and it answers once, with every local rank's result.
 /// </summary>
 public sealed class RankHost : ReceiveActor, IWithTimers
 {
@@ -26,6 +28,7 @@ public sealed class RankHost : ReceiveActor, IWithTimers
     private readonly HashSet<int> _pendingReplacement = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Action<LeaveJob>? _released;
+    private readonly StepRelay _relay = new();
     private LeaveJob? _lastLeave;
     private int _generation;
 
@@ -45,8 +48,27 @@ public sealed class RankHost : ReceiveActor, IWithTimers
             _lastLeave = leaving.Leave;
             if (!leaving.Leave.MayRejoin) _leftForGood.Add(Sender);
         });
+        Receive<RelayMember>(m => _relay.Joined(m.WorldEpoch, m.Rank, Sender));
+        // Forwarded, so each rank sees the supervisor as the sender, as if sent to it directly.
+        Receive<RunStep>(run =>
+        {
+            _relay.Supervisor = Sender;
+            foreach (var rank in _relay.MembersOf(run.WorldEpoch)) rank.Forward(run);
+        });
+        Receive<SaveShard>(save =>
+        {
+            foreach (var rank in _relay.MembersOf(save.WorldEpoch)) rank.Forward(save);
+        });
+        Receive<ReplicateShard>(replicate => _relay.Member(replicate.WorldEpoch, replicate.Rank)?.Forward(replicate));
+        Receive<StepDone>(done =>
+        {
+            if (_relay.Done(done) is { } all) _relay.Supervisor.Tell(new StepsDone(done.WorldEpoch, done.Result.Step, all));
+        });
+        // A failure is news at once, and the supervisor blames (or spares) its sender, the rank.
+        Receive<StepFailed>(failed => _relay.Supervisor.Forward(failed));
         Receive<Terminated>(t =>
         {
+            _relay.Left(t.ActorRef);
             if (!_running.Remove(t.ActorRef, out var slot)) return;
             if (!_leftForGood.Remove(t.ActorRef))
             {
@@ -85,7 +107,7 @@ public sealed class RankHost : ReceiveActor, IWithTimers
     private void Spawn(int slot)
     {
         // A new name per generation: the dropped rank's name may still be in use while it stops.
-        var rank = Context.ActorOf(RankActor.Props(_slots[slot], _supervisorPaths), $"rank-{slot}-{_generation++}");
+        var rank = Context.ActorOf(RankActor.Props(_slots[slot], _supervisorPaths, relay: Self), $"rank-{slot}-{_generation++}");
         Context.Watch(rank);
         _running[rank] = slot;
     }

@@ -258,8 +258,9 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             _job = _job with { Layout = j.Layout };
             data.Joined.Add(j.Rank);
             data.ReplicaEndpoints[j.Rank] = j.ReplicaEndpoint;
+            data.Relays[j.Rank] = j.Relay ?? Sender;
             _replicaEndpoints[Sender] = j.ReplicaEndpoint;
-            if (data.Joined.Count == world.Size) WorldFormed(world, data.ReplicaEndpoints);
+            if (data.Joined.Count == world.Size) WorldFormed(world, data.ReplicaEndpoints, new StepRelays(data.Relays));
         });
         Receive<JoinFailed>(f => f.WorldEpoch == world.Epoch && f.CorruptCheckpointStep is { } s && s == _job.Committed?.Step, f =>
         {
@@ -289,7 +290,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         Common(nameof(Joining));
     }
 
-    private void WorldFormed(World world, string[] replicaEndpoints)
+    private void WorldFormed(World world, string[] replicaEndpoints, StepRelays relays)
     {
         Timers.Cancel(JoinTimer);
         _replicas.BeginWorld(world.Epoch, replicaEndpoints);
@@ -313,7 +314,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
             _observer.OnJobStarted(new JobStarted(_settings.JobId, world.Size, _job.Step, _settings.MaxSteps, _job.Layout!.Numel));
         }
         _job = _job with { FromMemory = null };
-        var data = new RunningData(world) { ReplicaEndpoints = replicaEndpoints };
+        var data = new RunningData(world) { ReplicaEndpoints = replicaEndpoints, Relays = relays };
         Become(() => Running(data));
         Continue(data);
     }
@@ -327,6 +328,12 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         Receive<StepDone>(d => d.WorldEpoch == world.Epoch && data.Barrier is not null, d =>
         {
             if (data.Barrier!.Arrive(d.Rank, d.Result) && data.Barrier.Complete) BarrierPassed(data);
+        });
+        Receive<StepsDone>(d => d.WorldEpoch == world.Epoch && data.Barrier is not null, d =>
+        {
+            var barrier = data.Barrier!;
+            foreach (var done in d.Done) barrier.Arrive(done.Rank, done.Result);
+            if (barrier.Complete) BarrierPassed(data);
         });
         Receive<StepFailed>(f => f.WorldEpoch == world.Epoch, f =>
             // A collective error usually means a PEER died: blame nobody yet, the abort probe finds the dead.
@@ -381,9 +388,9 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     private void StartStep(RunningData data)
     {
         data.Barrier = new StepBarrier(_job.Step, data.World.Size);
-        // One immutable message for the whole world: the fan-out is W sends, not W allocations as well.
+        // One immutable message for the whole world, one send per process (its relay hands it to its ranks).
         var run = new RunStep(data.World.Epoch, _job.Step);
-        foreach (var rank in data.World.Ranks) rank.Tell(run);
+        foreach (var relay in data.Relays.Processes) relay.Tell(run);
         Timers.StartSingleTimer(StepTimer, new StepTimedOut(data.World.Epoch, _job.Step), _settings.StepTimeout);
     }
 
@@ -466,7 +473,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
                 var retain = _replicas.Retained;
                 _replicas.Started(step, _job.SamplesConsumed, buddies);
                 for (var rank = 0; rank < data.World.Size; rank++)
-                    data.World.Ranks[rank].Tell(new ReplicateShard(step.WorldEpoch, step.Step, _job.SamplesConsumed, buddies[rank], retain));
+                    data.Relays.OfRank[rank].Tell(new ReplicateShard(step.WorldEpoch, step.Step, _job.SamplesConsumed, buddies[rank], retain, rank));
                 if (_holders.Count > 0)
                 {
                     var keep = new RetainReplicas(_settings.JobId, [.. retain, step]);
@@ -492,7 +499,8 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     {
         data.Checkpoint = new CheckpointInFlight(data.World.Epoch, _job.Step, data.World.Size, final);
         data.CheckpointDeferred = false;
-        foreach (var rank in data.World.Ranks) rank.Tell(new SaveShard(data.World.Epoch, _job.Step));
+        var save = new SaveShard(data.World.Epoch, _job.Step);
+        foreach (var relay in data.Relays.Processes) relay.Tell(save);
     }
 
     private void Commit(RunningData data)
@@ -921,12 +929,21 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         public int RankOf(IActorRef rank) => _rankOf.GetValueOrDefault(rank, -1);
     }
 
+    /// <summary>A world's step relays: each rank's, and each distinct one once (one per process).</summary>
+    private sealed class StepRelays(IActorRef[] ofRank)
+    {
+        public IActorRef[] OfRank { get; } = ofRank;
+        public IActorRef[] Processes { get; } = ofRank.Distinct().ToArray();
+    }
+
     private sealed class JoiningData(World world)
     {
         public World World { get; } = world;
         public HashSet<int> Joined { get; } = [];
         /// <summary>Each joined rank's replica endpoint (its process), by rank.</summary>
         public string[] ReplicaEndpoints { get; } = Enumerable.Repeat("", world.Size).ToArray();
+        /// <summary>Each joined rank's step relay (its process's rank host, or the rank itself), by rank.</summary>
+        public IActorRef[] Relays { get; } = new IActorRef[world.Size];
     }
 
     private sealed class RunningData(World world)
@@ -942,6 +959,8 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
         public bool CheckpointDeferred { get; set; }
         /// <summary>Each rank's replica endpoint (its process's channel; empty: none), from which each round's buddies are chosen.</summary>
         public required string[] ReplicaEndpoints { get; init; }
+        /// <summary>Where the world's steps, snapshots and copies go: one relay per process.</summary>
+        public required StepRelays Relays { get; init; }
         /// <summary>A copy fell due while the previous round was on its way: take it at the first step after that round ends.</summary>
         public bool ReplicaDeferred { get; set; }
         /// <summary>This world's first deferred copy was reported.</summary>

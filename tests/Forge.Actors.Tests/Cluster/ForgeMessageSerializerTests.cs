@@ -51,6 +51,8 @@ public sealed class ForgeMessageSerializerTests() : Akka.TestKit.Xunit2.TestKit(
         new WorldJoined(3, 1, Layout),
         new JoinFailed(3, 1, "no GPU"),
         new StepDone(3, 1, new StepResult(41, 2.5, 512, 4, 0.75, 3e-4, new StepTimings(0.1, 0.2, 0.3, 0.4, 0.5, 1.5))),
+        new StepsDone(3, 41, [new StepDone(3, 1, new StepResult(41, 2.5, 512, 4, 0.75, 3e-4, new StepTimings(0.1, 0.2, 0.3, 0.4, 0.5, 1.5))),
+            new StepDone(3, 2, new StepResult(41, 2.5, 512, 4, 0.75, 3e-4, new StepTimings(0.1, 0.2, 0.3, 0.4, 0.5, 1.6)))]),
         new StepFailed(3, 1, 41, "CollectiveException: peer closed", true),
         new StepAborted(3, 1),
         new ShardSaved(3, 42, Manifest.Shards[1], 0.05),
@@ -59,7 +61,7 @@ public sealed class ForgeMessageSerializerTests() : Akka.TestKit.Xunit2.TestKit(
             new MemoryRestore(3, 43, 5504, 2, 130, [new ReplicaSource(0, "10.0.0.1:4100"), new ReplicaSource(1, "10.0.0.2:4100")])),
         new WorldJoined(3, 1, Layout, "10.0.0.2:4100"),
         new JoinFailed(4, 0, "copy gone", MemoryCopyLost: true),
-        new ReplicateShard(3, 43, 5504, "10.0.0.2:4100", [new ReplicaStep(3, 42)]),
+        new ReplicateShard(3, 43, 5504, "10.0.0.2:4100", [new ReplicaStep(3, 42)], 1),
         new ShardReplicated(3, 43, 1, 0.002),
         new ShardReplicationFailed(3, 43, 1, "buddy refused"),
         new RankRegistered("job", [1, 2, 3, 250]),
@@ -83,6 +85,22 @@ public sealed class ForgeMessageSerializerTests() : Akka.TestKit.Xunit2.TestKit(
         // Records compare collections by reference, so equality is checked on the canonical JSON.
         Assert.Equal(message.GetType(), back.GetType());
         Assert.Equal(JsonSerializer.Serialize(message, message.GetType()), JsonSerializer.Serialize(back, back.GetType()));
+    }
+
+    [Fact]
+    public void AWorldJoinedNamesItsStepRelayAsAReferenceThatReachesTheSameActor()
+    {
+        var relay = CreateTestProbe();
+        var message = new WorldJoined(3, 1, Layout, "10.0.0.2:4100", relay.Ref);
+        var serializer = Sys.Serialization.FindSerializerFor(message);
+
+        var back = (WorldJoined)Sys.Serialization.Deserialize(serializer.ToBinary(message), serializer.Identifier, Serialization.ManifestFor(serializer, message));
+
+        Assert.Equal(relay.Ref, back.Relay);
+        back.Relay!.Tell("through the relay");
+        relay.ExpectMsg("through the relay");
+        Assert.Null(((WorldJoined)Sys.Serialization.Deserialize(serializer.ToBinary(message with { Relay = null }), serializer.Identifier,
+            Serialization.ManifestFor(serializer, message))).Relay);
     }
 
     [Fact]

@@ -108,4 +108,47 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
         var replacement = Registered(supervisor, 1);
         Assert.NotEqual(first, replacement);
     }
+
+    [Fact]
+    public void TheHostTakesEachStepOnceForItsRanksAndAnswersOnceTheLastOfThemIsDone()
+    {
+        var supervisor = CreateTestProbe();
+        var host = StartHost(supervisor, -1, -1);
+        var ranks = new[] { Registered(supervisor, -1), Registered(supervisor, -1) };
+        for (var r = 0; r < ranks.Length; r++)
+        {
+            supervisor.Send(ranks[r], new JoinWorld(new RankAssignment("job", 1, r, 2, [9], GlobalBatchSize: 8), null));
+            Assert.Equal(host, supervisor.ExpectMsg<WorldJoined>(Wait).Relay);
+        }
+
+        supervisor.Send(host, new RunStep(1, 0));
+
+        var done = supervisor.ExpectMsg<StepsDone>(Wait);
+        Assert.Equal((1L, 0L), (done.WorldEpoch, done.Step));
+        Assert.Equal([0, 1], done.Done.Select(d => d.Rank).Order());
+        Assert.All(done.Done, d => Assert.Equal(0, d.Result.Step));
+        supervisor.ExpectNoMsg(TimeSpan.FromMilliseconds(300));   // no rank answered on its own
+    }
+
+    [Fact]
+    public void ASnapshotThroughTheHostReachesEveryRankOfTheWorldAndAStepOfAnOlderWorldNone()
+    {
+        var supervisor = CreateTestProbe();
+        var host = StartHost(supervisor, -1, -1);
+        var ranks = new[] { Registered(supervisor, -1), Registered(supervisor, -1) };
+        foreach (var epoch in new[] { 1L, 2L })
+            for (var r = 0; r < ranks.Length; r++)
+            {
+                supervisor.Send(ranks[r], new JoinWorld(new RankAssignment("job", epoch, r, 2, [9], GlobalBatchSize: 8), null));
+                supervisor.ExpectMsg<WorldJoined>(Wait);
+            }
+
+        supervisor.Send(host, new RunStep(1, 0));   // world 1 was superseded by world 2
+        supervisor.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        supervisor.Send(host, new SaveShard(2, 0));
+
+        var saved = new[] { supervisor.ExpectMsg<ShardSaved>(Wait), supervisor.ExpectMsg<ShardSaved>(Wait) };
+        Assert.Equal([0, 1], saved.Select(s => s.Receipt.Rank).Order());
+        Assert.All(saved, s => Assert.Equal(2, s.WorldEpoch));
+    }
 }

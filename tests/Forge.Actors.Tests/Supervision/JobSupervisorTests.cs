@@ -163,6 +163,41 @@ public sealed class JobSupervisorTests(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
+    public void RanksThatShareAStepRelayGetEachStepOnceThroughItAndOneAnswerForAllPassesTheBarrier()
+    {
+        var (supervisor, ranks) = Start(Settings(max: 3, interval: 2));
+        var world = new[] { ranks.Register(), ranks.Register(), ranks.Register() };
+        var relay = CreateTestProbe();   // the process of ranks 0 and 1; rank 2 takes its steps itself
+        var create = world[0].ExpectMsg<CreateGroup>();
+        ranks.Say(world[0], new GroupCreated(create.WorldEpoch, [1]));
+        var epoch = create.WorldEpoch;
+        for (var r = 0; r < 3; r++)
+        {
+            world[r].ExpectMsg<JoinWorld>();
+            ranks.Say(world[r], new WorldJoined(epoch, r, ProbeRanks.Layout, Relay: r < 2 ? relay.Ref : null));
+        }
+
+        ProbeRanks.ExpectRunStep(relay, 0);
+        ProbeRanks.ExpectRunStep(world[2], 0);
+        relay.Send(supervisor, new StepsDone(epoch, 0, [new StepDone(epoch, 1, ProbeRanks.Result(0, 1))]));
+        ranks.ReportStep(world[2], epoch, 2, 0);
+        relay.ExpectNoMsg(Quiet);                // rank 0 is still out
+        relay.Send(supervisor, new StepsDone(epoch, 0, [new StepDone(epoch, 0, ProbeRanks.Result(0, 0))]));
+        ProbeRanks.ExpectRunStep(relay, 1);
+        ProbeRanks.ExpectRunStep(world[2], 1);
+        relay.Send(supervisor, new StepsDone(epoch, 1, [new StepDone(epoch, 0, ProbeRanks.Result(1, 0)), new StepDone(epoch, 1, ProbeRanks.Result(1, 1))]));
+        ranks.ReportStep(world[2], epoch, 2, 1);
+
+        // The checkpoint after step 2 goes the same way: once to the relay, once to rank 2; no rank gets one itself.
+        Assert.Equal(2, relay.ExpectMsg<SaveShard>().Step);
+        Assert.Equal(2, world[2].ExpectMsg<SaveShard>().Step);
+        ProbeRanks.ExpectRunStep(relay, 2);
+        foreach (var rank in world[..2]) rank.ExpectNoMsg(TimeSpan.Zero);
+        Assert.Equal(2, _observer.Steps.Count);
+        Assert.All(_observer.Steps, s => Assert.Equal(3, s.WorldSize));
+    }
+
+    [Fact]
     public void AStepReportCountsTheWorldTokensOnceAndShowsTheSlowestRank()
     {
         var (_, ranks) = Start(Settings(max: 2));
