@@ -768,6 +768,7 @@ public sealed class JobSupervisor : ReceiveActor, IWithTimers, IWithUnboundedSta
     private static long? EpochOf(object message) => message switch
     {
         StepDone m => m.WorldEpoch,
+        StepsDone m => m.WorldEpoch,
         StepFailed m => m.WorldEpoch,
         StepAborted m => m.WorldEpoch,
         ShardSaved m => m.WorldEpoch,

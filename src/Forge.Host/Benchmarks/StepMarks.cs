@@ -37,20 +37,21 @@ internal sealed class StepMarks(Action<string>? completedHere = null)
 
     /// <summary>One process's marks of one step, as a child prints them.</summary>
     private static string Line(long epoch, long step, Mark mark) => string.Create(CultureInfo.InvariantCulture,
-        $"{Prefix}{epoch} {step} {Volatile.Read(ref mark.Runs)} {Volatile.Read(ref mark.Dones)} {Volatile.Read(ref mark.LastStart)} {Volatile.Read(ref mark.LastEnd)}");
+        $"{Prefix}{epoch} {step} {Volatile.Read(ref mark.Runs)} {Volatile.Read(ref mark.Dones)} {Volatile.Read(ref mark.LastStart)} {Volatile.Read(ref mark.LastEnd)} {StepMessageCount.Out(epoch, step)}");
 
     /// <summary>Adds a child's line; false when `line` is not one.</summary>
     public bool Merge(string line)
     {
         if (!line.StartsWith(Prefix, StringComparison.Ordinal)) return false;
         var f = line[Prefix.Length..].Split(' ');
-        if (f.Length != 6) throw new FormatException($"step marks line \"{line}\": expected epoch, step, runs, dones, last start and last end");
+        if (f.Length != 7) throw new FormatException($"step marks line \"{line}\": expected epoch, step, runs, dones, last start, last end and steps relayed");
         var n = f.Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToArray();
         var mark = _marks.GetOrAdd((n[0], n[1]), _ => new Mark());
         Interlocked.Add(ref mark.Runs, (int)n[2]);
         Interlocked.Add(ref mark.Dones, (int)n[3]);
         Max(ref mark.LastStart, n[4]);
         Max(ref mark.LastEnd, n[5]);
+        StepMessageCount.AddOut(n[0], n[1], (int)n[6]);
         return true;
     }
 
@@ -70,7 +71,8 @@ internal sealed class StepMarks(Action<string>? completedHere = null)
 
     /// <summary>
     /// Steps `after`+1..`after`+`steps` of the first world, in ms: fan-in (the last rank's end of step s-1 to the
-    /// supervisor passing its barrier), fan-out (that to the last rank's start of step s), their sum; and RunStep/StepDone per step.
+    /// supervisor passing its barrier), fan-out (that to the last rank's start of step s), their sum; and the supervisor's
+    /// messages per step (<see cref="StepMessageCount"/>): results in, steps out.
     /// </summary>
     public FirstWorldFigures FirstWorld(int after, int steps, IReadOnlyDictionary<long, long> barrierPassedAt)
     {
@@ -78,7 +80,7 @@ internal sealed class StepMarks(Action<string>? completedHere = null)
         var fanIn = new List<double>();
         var fanOut = new List<double>();
         var roundTrip = new List<double>();
-        long runs = 0, dones = 0;
+        long stepsOut = 0, resultsIn = 0;
         for (var step = after + 1; step <= after + steps; step++)
         {
             var previous = _marks[(epoch, step - 1)];
@@ -87,10 +89,10 @@ internal sealed class StepMarks(Action<string>? completedHere = null)
             fanIn.Add(Stopwatch.GetElapsedTime(previous.LastEnd, passed).TotalMilliseconds);
             fanOut.Add(Stopwatch.GetElapsedTime(passed, current.LastStart).TotalMilliseconds);
             roundTrip.Add(Stopwatch.GetElapsedTime(previous.LastEnd, current.LastStart).TotalMilliseconds);
-            runs += previous.Runs;
-            dones += previous.Dones;
+            stepsOut += StepMessageCount.Out(epoch, step - 1);
+            resultsIn += StepMessageCount.In(epoch, step - 1);
         }
-        return new FirstWorldFigures(fanIn, fanOut, roundTrip, runs / (double)steps, dones / (double)steps);
+        return new FirstWorldFigures(fanIn, fanOut, roundTrip, stepsOut / (double)steps, resultsIn / (double)steps);
     }
 
     private static void Max(ref long field, long value)
@@ -112,4 +114,4 @@ internal sealed class StepMarks(Action<string>? completedHere = null)
 }
 
 internal sealed record FirstWorldFigures(IReadOnlyList<double> FanInMs, IReadOnlyList<double> FanOutMs, IReadOnlyList<double> RoundTripMs,
-    double RunsPerStep, double DonesPerStep);
+    double StepsOutPerStep, double ResultsInPerStep);

@@ -40,7 +40,8 @@ public static class SupervisorBenchmark
             : "dedicated rank threads (one OS thread per rank, sleeping through the step)";
         output.WriteLine($"supervisor control plane: {options.Steps} timed steps after {options.WarmupSteps} untimed ones, of {options.StepTime.TotalMilliseconds:F0} ms per world size, {layout}, fake engine, {threads}");
         output.WriteLine("barrier = the supervisor passing step s's barrier (its last StepDone) to the last rank starting step s+1; fan-in = the last rank's end of step s to that barrier;");
-        output.WriteLine("round trip = fan-in + barrier; messages counted at the ranks (StepDone in, RunStep out); heap = the supervisor's process's GC heap growth with the job running");
+        output.WriteLine("round trip = fan-in + barrier; the supervisor's messages per step, counted where they arrive (step results in at its mailbox, steps out at the rank hosts');");
+        output.WriteLine("heap = the supervisor's process's GC heap growth with the job running");
         if (options.Processes == 3)
             output.WriteLine("re-form s: one rank actor killed; process re-form s: one child process (W/3 ranks) killed with SIGKILL; both to the first completed step of the new world");
         output.WriteLine($"{"ranks",6} {"form s",8} {"barrier median ms",18} {"barrier p99 ms",15} {"fan-in median ms",17} {"round trip ms",14} {"msgs in/step",13} {"msgs out/step",14} " +
@@ -59,7 +60,8 @@ public static class SupervisorBenchmark
     }
 
     /// <summary>Killing a process on purpose makes remoting warn about it every second: only errors are news here.</summary>
-    internal static readonly Akka.Configuration.Config QuietAkka = Akka.Configuration.ConfigurationFactory.ParseString("akka.loglevel = ERROR\nakka.stdout-loglevel = ERROR");
+    internal static readonly Akka.Configuration.Config QuietAkka = Akka.Configuration.ConfigurationFactory.ParseString("akka.loglevel = ERROR\nakka.stdout-loglevel = ERROR")
+        .WithFallback(StepMessageCount.Mailboxes);
 
     private static JobSupervisorSettings Settings(string jobId, int ranks) => new()
     {
@@ -77,6 +79,7 @@ public static class SupervisorBenchmark
 
     private static async Task<SupervisorBenchmarkResult> RunOneProcessAsync(int ranks, SupervisorBenchmarkOptions options, CancellationToken ct)
     {
+        StepMessageCount.Reset();
         var heapBefore = SettledHeap();
         var jobId = $"bench-supervisor-{ranks}";
         var marks = new StepMarks();
@@ -85,7 +88,7 @@ public static class SupervisorBenchmark
         // One store for the supervisor and every rank: a rank proves it writes the job's store before it gets work.
         var store = new BenchJobStore(record.Path);
         var services = SimulatedRanks.Services(jobId, options.StepTime, options.RankThreads, marks, store);
-        var system = ActorSystem.Create(ForgeAkkaConfig.SystemName, ForgeAkkaConfig.SingleProcess());
+        var system = ActorSystem.Create(ForgeAkkaConfig.SystemName, StepMessageCount.Mailboxes.WithFallback(ForgeAkkaConfig.SingleProcess()));
         try
         {
             var start = Stopwatch.GetTimestamp();
@@ -109,6 +112,7 @@ public static class SupervisorBenchmark
 
     private static async Task<SupervisorBenchmarkResult> RunThreeProcessesAsync(int ranks, SupervisorBenchmarkOptions options, CancellationToken ct)
     {
+        StepMessageCount.Reset();
         var heapBefore = SettledHeap();
         var jobId = $"bench-supervisor-{ranks}-3p";
         var marks = new StepMarks();
@@ -176,7 +180,7 @@ public static class SupervisorBenchmark
     private static SupervisorBenchmarkResult Result(int ranks, double formSeconds, FirstWorldFigures first, double heapMiB, double workingSetMiB,
         double reformSeconds, double? processReformSeconds) =>
         new(ranks, formSeconds, Percentile(first.FanOutMs, 0.5), Percentile(first.FanOutMs, 0.99), Percentile(first.FanInMs, 0.5), Percentile(first.RoundTripMs, 0.5),
-            first.DonesPerStep, first.RunsPerStep, heapMiB, workingSetMiB, reformSeconds, processReformSeconds);
+            first.ResultsInPerStep, first.StepsOutPerStep, heapMiB, workingSetMiB, reformSeconds, processReformSeconds);
 
     private static long SettledHeap()
     {

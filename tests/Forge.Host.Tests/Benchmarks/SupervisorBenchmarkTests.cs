@@ -8,7 +8,7 @@ public sealed class SupervisorBenchmarkTests
     [Theory]
     [InlineData(SimulatedRankThreads.Pooled)]
     [InlineData(SimulatedRankThreads.Dedicated)]
-    public async Task TheBenchmarkPrintsEveryFigureForEachWorldSizeAndCountsOneRunStepAndOneStepDonePerRank(SimulatedRankThreads threads)
+    public async Task TheBenchmarkPrintsEveryFigureForEachWorldSizeAndCountsOneStepAndOneAnswerForTheProcessOfRanks(SimulatedRankThreads threads)
     {
         var output = new StringWriter();
         var options = new SupervisorBenchmarkOptions { Ranks = [8], Steps = 4, WarmupSteps = 3, StepTime = TimeSpan.FromMilliseconds(5), RankThreads = threads };
@@ -17,8 +17,9 @@ public sealed class SupervisorBenchmarkTests
 
         var r = Assert.Single(results);
         Assert.Equal(8, r.Ranks);
-        Assert.Equal(8, r.MessagesInPerStep);
-        Assert.Equal(8, r.MessagesOutPerStep);
+        // Eight ranks, one process: its rank host relays each step to all eight and answers once for them.
+        Assert.Equal(1, r.MessagesInPerStep);
+        Assert.Equal(1, r.MessagesOutPerStep);
         Assert.True(r.BarrierMedianMs >= 0 && r.BarrierP99Ms >= r.BarrierMedianMs, $"barrier median {r.BarrierMedianMs} ms, p99 {r.BarrierP99Ms} ms");
         Assert.True(r.FanInMedianMs >= 0 && r.RoundTripMedianMs > 0);
         // The kill is followed by an abort, a new world and one whole step of it: at least that step's time.

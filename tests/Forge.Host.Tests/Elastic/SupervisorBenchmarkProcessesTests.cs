@@ -13,7 +13,7 @@ public sealed class SupervisorBenchmarkProcessesTests
         var row = Assert.Single(bench.Output.Split('\n'), line => line.TrimStart().StartsWith("7 ", StringComparison.Ordinal))
             .Split(' ', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(12, row.Length);   // ranks, form, barrier median and p99, fan-in, round trip, msgs in and out, heap, working set, both re-formations
-        Assert.Equal(["7", "7"], row[6..8]);   // one RunStep and one StepDone per rank, across the three processes
+        Assert.Equal(["3", "3"], row[6..8]);   // one step and one answer per process of ranks, not per rank
         Assert.All(row[10..], seconds => Assert.True(double.Parse(seconds, System.Globalization.CultureInfo.InvariantCulture) > 0, bench.Output));
         Assert.Contains("process re-form s", bench.Output);
         Assert.Empty(ChildrenOfJob("bench-supervisor-7-3p"));
