@@ -45,6 +45,7 @@ public sealed class RankHost : ReceiveActor, IWithTimers
 
         Receive<RankLeaving>(leaving =>
         {
+            _relay.Left(Sender);   // asked to leave by the supervisor: its stop is no news to it
             _lastLeave = leaving.Leave;
             if (!leaving.Leave.MayRejoin) _leftForGood.Add(Sender);
         });
@@ -53,6 +54,7 @@ public sealed class RankHost : ReceiveActor, IWithTimers
         Receive<RunStep>(run =>
         {
             _relay.Supervisor = Sender;
+            _relay.Relaying(run.WorldEpoch, run.Step);
             foreach (var rank in _relay.MembersOf(run.WorldEpoch)) rank.Forward(run);
         });
         Receive<SaveShard>(save =>
@@ -68,7 +70,11 @@ public sealed class RankHost : ReceiveActor, IWithTimers
         Receive<StepFailed>(failed => _relay.Supervisor.Forward(failed));
         Receive<Terminated>(t =>
         {
-            _relay.Left(t.ActorRef);
+            // The host sees a rank's death first. Remote death watch reached the supervisor up to a second late in the
+            // W = 4096 benchmark (one run in four), past the replacement's registration; a step failure from the rank's
+            // own reference tells it at once, and it drops that rank as for any failed step.
+            if (_relay.Left(t.ActorRef) is { } lost)
+                _relay.Supervisor.Tell(new StepFailed(lost.Epoch, lost.Rank, lost.Step, "the rank's actor stopped (seen by its process's rank host)", PeerFailure: false), t.ActorRef);
             if (!_running.Remove(t.ActorRef, out var slot)) return;
             if (!_leftForGood.Remove(t.ActorRef))
             {

@@ -30,19 +30,33 @@ internal sealed class StepRelay
             _epoch = epoch;
             _members.Clear();
             _gathering.Clear();
+            LastStep = null;
         }
         _members[rank] = actor;
     }
 
-    /// <summary>A local rank stopped: it is no member of any world any more.</summary>
-    public void Left(IActorRef actor)
+    /// <summary>The newest step relayed to the members, or null before the first.</summary>
+    public long? LastStep { get; private set; }
+
+    /// <summary>A step of world `epoch` is relayed to its members now.</summary>
+    public void Relaying(long epoch, long step)
+    {
+        if (epoch == _epoch) LastStep = step;
+    }
+
+    /// <summary>
+    /// A local rank left or stopped: it is no member of any world any more. Returns its place in the world whose steps
+    /// it was running (a step was relayed to it), else null.
+    /// </summary>
+    public (long Epoch, int Rank, long Step)? Left(IActorRef actor)
     {
         foreach (var (rank, member) in _members)
             if (member.Equals(actor))
             {
                 _members.Remove(rank);
-                return;
+                return LastStep is { } step ? (_epoch, rank, step) : null;
             }
+        return null;
     }
 
     /// <summary>The local members of world `epoch`; none for any other world (its messages are stale).</summary>

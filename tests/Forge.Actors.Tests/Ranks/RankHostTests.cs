@@ -24,9 +24,10 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
         return Sys.ActorOf(RankHost.Props(slots, supervisor.Ref.Path.ToStringWithoutAddress(), TimeSpan.FromMilliseconds(100), leave => _released = leave));
     }
 
-    private static IActorRef Registered(TestProbe supervisor, int device)
+    /// <summary>The next rank to register, other than `gone` (whose registration retry may cross its first answer).</summary>
+    private static IActorRef Registered(TestProbe supervisor, int device, IActorRef? gone = null)
     {
-        var registration = supervisor.ExpectMsg<RegisterRank>(Wait);
+        var registration = (RegisterRank)supervisor.FishForMessage(m => m is RegisterRank && !supervisor.LastSender.Equals(gone), Wait);
         Assert.Equal(device, registration.Device);
         var rank = supervisor.LastSender;
         supervisor.Reply(new RankRegistered("job"));
@@ -44,7 +45,7 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
         supervisor.Send(first, new LeaveJob("dropped from the job: rank 0 failed step 786", MayRejoin: true));
 
         ExpectTerminated(first);
-        var replacement = Registered(supervisor, 2);
+        var replacement = Registered(supervisor, 2, gone: first);
         Assert.NotEqual(first, replacement);
     }
 
@@ -73,7 +74,7 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
         Watch(host);
 
         supervisor.Send(first, new LeaveJob("dropped", MayRejoin: true));
-        var second = Registered(supervisor, -1);
+        var second = Registered(supervisor, -1, gone: first);
         ExpectNoMsg(TimeSpan.FromMilliseconds(200));             // the host is still there
         supervisor.Send(second, new LeaveJob("the job has finished"));
 
@@ -105,7 +106,7 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
 
         Sys.Stop(first);   // as a crash would: no LeaveJob, no RankLeaving
 
-        var replacement = Registered(supervisor, 1);
+        var replacement = Registered(supervisor, 1, gone: first);
         Assert.NotEqual(first, replacement);
     }
 
@@ -150,5 +151,44 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
         var saved = new[] { supervisor.ExpectMsg<ShardSaved>(Wait), supervisor.ExpectMsg<ShardSaved>(Wait) };
         Assert.Equal([0, 1], saved.Select(s => s.Receipt.Rank).Order());
         Assert.All(saved, s => Assert.Equal(2, s.WorldEpoch));
+    }
+
+    [Fact]
+    public void ARankThatDiesWhileRunningAStepIsReportedByItsHostAsThatRanksFailedStep()
+    {
+        var supervisor = CreateTestProbe();
+        var host = StartHost(supervisor, -1, -1);
+        var ranks = new[] { Registered(supervisor, -1), Registered(supervisor, -1) };
+        for (var r = 0; r < ranks.Length; r++)
+        {
+            supervisor.Send(ranks[r], new JoinWorld(new RankAssignment("job", 1, r, 2, [9], GlobalBatchSize: 8), null));
+            supervisor.ExpectMsg<WorldJoined>(Wait);
+        }
+        supervisor.Send(host, new RunStep(1, 0));
+        supervisor.ExpectMsg<StepsDone>(Wait);
+        supervisor.Send(host, new RunStep(1, 1));
+        supervisor.ExpectMsg<StepsDone>(Wait);
+
+        ranks[1].Tell(Kill.Instance);
+
+        var failed = supervisor.ExpectMsg<StepFailed>(Wait);
+        Assert.Equal((1L, 1, 1L, false), (failed.WorldEpoch, failed.Rank, failed.Step, failed.PeerFailure));
+        Assert.Equal(ranks[1], supervisor.LastSender);   // blamed on the rank that died, not on its host
+    }
+
+    [Fact]
+    public void ARankToldToLeaveIsNotReportedAsFailed()
+    {
+        var supervisor = CreateTestProbe();
+        var host = StartHost(supervisor, -1);
+        var rank = Registered(supervisor, -1);
+        supervisor.Send(rank, new JoinWorld(new RankAssignment("job", 1, 0, 1, [9], GlobalBatchSize: 8), null));
+        supervisor.ExpectMsg<WorldJoined>(Wait);
+        supervisor.Send(host, new RunStep(1, 0));
+        supervisor.ExpectMsg<StepsDone>(Wait);
+
+        supervisor.Send(rank, new LeaveJob("the job completed"));
+
+        supervisor.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
     }
 }

@@ -45,14 +45,17 @@ public sealed class StepRelayTests() : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
-    public void AMemberThatStoppedIsNoLongerAMemberAndNoLongerAwaited()
+    public void AMemberThatStoppedIsNoLongerAMemberAndNoLongerAwaitedAndNamesTheStepItWasRunning()
     {
         var relay = new StepRelay();
         var (a, b) = (CreateTestProbe().Ref, CreateTestProbe().Ref);
         relay.Joined(3, 0, a);
         relay.Joined(3, 1, b);
 
-        relay.Left(b);
+        Assert.Null(relay.Left(b));                  // no step was relayed to it yet
+        relay.Relaying(3, 4);
+        Assert.Equal((3L, 0, 4L), relay.Left(a));    // running step 4 as rank 0 of world 3
+        relay.Joined(3, 0, a);
 
         Assert.Equal([a], relay.MembersOf(3));
         Assert.Null(relay.Done(Done(3, 1, 4)));      // from a rank that is gone: dropped
