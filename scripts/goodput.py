@@ -3,7 +3,7 @@
 
 Every input is a named option; its default is a figure measured on this project or published by Meta,
 and `--help` says which. Per configuration (plain checkpoint-restart, ForgeActors' elastic re-formation
-from the last checkpoint, and ForgeActors with in-memory replicas, which is projected: not built yet):
+from the last checkpoint, and ForgeActors with in-memory buddy replicas, elastic.replica_interval):
 
     lambda  = N * failures / (days * 24 * 3600 * reference_gpus)    failures per second of an N-GPU job
                                                                     (Meta's per-GPU rate, scaled linearly in N)
@@ -43,12 +43,13 @@ def parse():
                    help="training stall per checkpoint (measured: forge bench checkpoint --mib 13000 on one H100, README)")
     p.add_argument("--restore-seconds", type=float, default=23.1,
                    help="reading a checkpoint back onto the devices (measured: the same benchmark's restore, README)")
-    p.add_argument("--reform-seconds", type=float, default=2.046,
+    p.add_argument("--reform-seconds", type=float, default=1.473,
                    help="ForgeActors' re-formation after a process of ranks dies, SIGKILL to first step of the new world "
-                        "(measured: forge bench supervisor --processes 3, the slowest of six runs at W=64..4096, README)")
+                        "(measured: forge bench supervisor --processes 3 at W=4096 on a 16-core host, the slowest of six runs, README)")
     p.add_argument("--relaunch-seconds", type=float, default=600,
                    help="plain checkpoint-restart: requeue and relaunch the whole job before the restore (assumed)")
-    p.add_argument("--replica-lost-steps", type=float, default=1, help="steps lost per failure with in-memory replicas (projected)")
+    p.add_argument("--replica-lost-steps", type=float, default=1,
+                   help="steps lost per failure with in-memory replicas (measured bound: BuddyReplicaRecoveryTests, real processes killed with kill -9, README)")
     a = p.parse_args()
     try:
         a.gpu_counts = [int(g) for g in a.gpus.split(",") if g.strip()]
@@ -77,7 +78,7 @@ def main():
     configurations = [
         ("plain ckpt-restart", a.relaunch_seconds + a.restore_seconds, a.interval / 2),
         ("elastic ckpt", a.reform_seconds + a.restore_seconds, a.interval / 2),
-        ("replicas (projected)", a.reform_seconds, a.replica_lost_steps),
+        ("in-memory replicas", a.reform_seconds, a.replica_lost_steps),
     ]
     print("goodput = max(0, 1 - lambda * (recovery + lost_steps * step)) / (1 + stall / (interval * step))")
     print(f"lambda = N * {a.failures:g} / ({a.days:g} d * {a.reference_gpus:g} GPUs) = N * {per_gpu * 3600:.3e} per GPU-hour; "
