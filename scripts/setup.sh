@@ -57,7 +57,7 @@ command -v dotnet >/dev/null || { echo "[setup] error: the .NET 10 SDK is not on
 # into about 100 MB of 64 px PNGs, in under a minute on a fast link; each vendor converts once, so a
 # second run only checks stamps.
 if [ -x scripts/fetch-emoji.sh ]; then
-  vendors=(google apple facebook twitter)
+  vendors=(google apple facebook emojione twitter)
   extra="${FORGE_EMOJI_VENDOR:-google}"
   [[ " ${vendors[*]} " == *" $extra "* ]] || vendors+=("$extra")
   scripts/fetch-emoji.sh "${vendors[@]}"
