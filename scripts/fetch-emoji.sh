@@ -6,13 +6,14 @@
 #   data/emoji-<vendor>/train.jsonl           {"image":"images/…png","caption":"…","emoji":"…","category":"…"}
 #   data/emoji-<vendor>/eval.jsonl            the held-out emoji, same fields
 #
-# Usage: scripts/fetch-emoji.sh [vendor ...]   (vendors: google twitter apple facebook emojione;
+# Usage: scripts/fetch-emoji.sh [vendor ...]   (vendors: google twitter apple facebook emojione messenger;
 #        default: $FORGE_EMOJI_VENDOR, else google — the value of data.emoji_vendor)
 #
-# google, twitter, apple and facebook come from emoji-datasource 16.0.0. EmojiOne's art is no longer
-# published there (its last release is emoji-datasource-emojione@4.0.4, 1568 emoji of 2018), so its
-# rows are matched to the 16.0.0 emoji by unified code and take their 16.0.0 name, category and
-# held-out split: an emoji has the same caption, and is held out or not, for every vendor.
+# google, twitter, apple and facebook come from emoji-datasource 16.0.0. EmojiOne's and Facebook
+# Messenger's art are no longer published there: their last releases are emoji-datasource-emojione@4.0.4
+# (1568 emoji) and emoji-datasource-messenger@4.1.0 (1382), of 2018. Their rows are matched to the
+# 16.0.0 emoji by unified code and take the 16.0.0 name, category and held-out split, so an emoji has
+# the same caption, and is held out or not, for every vendor.
 #
 # Idempotent: a vendor whose conversion completed (stamp file matching package version and
 # split rule) is left alone, so a second run takes well under a second.
@@ -26,7 +27,6 @@ VERSION=16.0.0
 # makes a fair transfer test).
 EVAL_PERCENT=10
 STAMP_FORMAT="emoji-datasource@$VERSION split=sha256%100<$EVAL_PERCENT format=1"
-EMOJIONE_VERSION=4.0.4
 
 log() { printf '[emoji] %s\n' "$*"; }
 die() { printf '[emoji] error: %s\n' "$*" >&2; exit 1; }
@@ -61,15 +61,17 @@ npm_tarball() {
 fetch_vendor() {
   local vendor=$1
   case "$vendor" in
-    google|twitter|apple|facebook|emojione) ;;
-    *) die "unknown emoji vendor '$vendor' (data.emoji_vendor / FORGE_EMOJI_VENDOR); expected google, twitter, apple, facebook or emojione" ;;
+    google|twitter|apple|facebook|emojione|messenger) ;;
+    *) die "unknown emoji vendor '$vendor' (data.emoji_vendor / FORGE_EMOJI_VENDOR); expected google, twitter, apple, facebook, emojione or messenger" ;;
   esac
 
   local out="data/emoji-$vendor" package="emoji-datasource-$vendor" version=$VERSION stamp_format=$STAMP_FORMAT
-  if [ "$vendor" = emojione ]; then
-    version=$EMOJIONE_VERSION
-    stamp_format="$package@$version names=emoji-datasource@$VERSION split=sha256%100<$EVAL_PERCENT format=1"
-  fi
+  case "$vendor" in
+    emojione) version=4.0.4 ;;
+    messenger) version=4.1.0 ;;
+  esac
+  [ "$version" = "$VERSION" ] \
+    || stamp_format="$package@$version names=emoji-datasource@$VERSION split=sha256%100<$EVAL_PERCENT format=1"
   local stamp="$out/.complete"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_format" ] \
      && [ -s "$out/train.jsonl" ] && [ -s "$out/eval.jsonl" ]; then
@@ -82,9 +84,9 @@ fetch_vendor() {
   tar -xzf "$tarball" -C "$work" package/emoji.json "package/img/$vendor/64" \
     || die "$tarball lacks package/emoji.json or package/img/$vendor/64/"
   # The names, categories and split of emoji-datasource $VERSION: the vendor's own emoji.json, or for
-  # EmojiOne's older release the 16.0.0 one of google's package (which the demo fetches anyway).
+  # an older release the 16.0.0 one of google's package (which the demo fetches anyway).
   local names="$work/package/emoji.json"
-  if [ "$vendor" = emojione ]; then
+  if [ "$version" != "$VERSION" ]; then
     local names_tarball; names_tarball=$(npm_tarball emoji-datasource-google "$VERSION")
     mkdir -p "$work/names"
     tar -xzf "$names_tarball" -C "$work/names" package/emoji.json || die "$names_tarball lacks package/emoji.json"
