@@ -6,14 +6,16 @@
 #   data/emoji-<vendor>/train.jsonl           {"image":"images/…png","caption":"…","emoji":"…","category":"…"}
 #   data/emoji-<vendor>/eval.jsonl            the held-out emoji, same fields
 #
-# Usage: scripts/fetch-emoji.sh [vendor ...]   (vendors: google twitter apple facebook emojione messenger;
-#        default: $FORGE_EMOJI_VENDOR, else google — the value of data.emoji_vendor)
+# Usage: scripts/fetch-emoji.sh [vendor ...]   (vendors: google twitter apple facebook emojione messenger
+#        facebook-2018; default: $FORGE_EMOJI_VENDOR, else google — the value of data.emoji_vendor)
 #
-# google, twitter, apple and facebook come from emoji-datasource 16.0.0. EmojiOne's and Facebook
-# Messenger's art are no longer published there: their last releases are emoji-datasource-emojione@4.0.4
-# (1568 emoji) and emoji-datasource-messenger@4.1.0 (1382), of 2018. Their rows are matched to the
-# 16.0.0 emoji by unified code and take the 16.0.0 name, category and held-out split, so an emoji has
-# the same caption, and is held out or not, for every vendor.
+# google, twitter, apple and facebook come from emoji-datasource 16.0.0. Three older sets of art are
+# not there: EmojiOne's and Facebook Messenger's, whose last releases are emoji-datasource-emojione@4.0.4
+# (1568 emoji) and emoji-datasource-messenger@4.1.0 (1382), and Facebook's flat drawings of before its
+# 2019 redesign, emoji-datasource-facebook@4.1.0 (facebook-2018). Their rows are matched to the 16.0.0
+# emoji by unified code and take the 16.0.0 name, category and held-out split, so an emoji has the
+# same caption, and is held out or not, for every vendor. (No older twitter set: twitter's art is the
+# demo's unseen-art test, and its older drawings are nearly the same.)
 #
 # Idempotent: a vendor whose conversion completed (stamp file matching package version and
 # split rule) is left alone, so a second run takes well under a second.
@@ -61,15 +63,18 @@ npm_tarball() {
 fetch_vendor() {
   local vendor=$1
   case "$vendor" in
-    google|twitter|apple|facebook|emojione|messenger) ;;
-    *) die "unknown emoji vendor '$vendor' (data.emoji_vendor / FORGE_EMOJI_VENDOR); expected google, twitter, apple, facebook, emojione or messenger" ;;
+    google|twitter|apple|facebook|emojione|messenger|facebook-2018) ;;
+    *) die "unknown emoji vendor '$vendor' (data.emoji_vendor / FORGE_EMOJI_VENDOR); expected google, twitter, apple, facebook, emojione, messenger or facebook-2018" ;;
   esac
 
-  local out="data/emoji-$vendor" package="emoji-datasource-$vendor" version=$VERSION stamp_format=$STAMP_FORMAT
+  # art: the vendor's name in the package (its img/<art>/ folder and has_img_<art> flags).
+  local art=$vendor version=$VERSION
   case "$vendor" in
     emojione) version=4.0.4 ;;
     messenger) version=4.1.0 ;;
+    facebook-2018) art=facebook; version=4.1.0 ;;
   esac
+  local out="data/emoji-$vendor" package="emoji-datasource-$art" stamp_format=$STAMP_FORMAT
   [ "$version" = "$VERSION" ] \
     || stamp_format="$package@$version names=emoji-datasource@$VERSION split=sha256%100<$EVAL_PERCENT format=1"
   local stamp="$out/.complete"
@@ -81,8 +86,8 @@ fetch_vendor() {
 
   local tarball; tarball=$(npm_tarball "$package" "$version")
   work=$(mktemp -d "data/.emoji-$vendor.XXXXXX")
-  tar -xzf "$tarball" -C "$work" package/emoji.json "package/img/$vendor/64" \
-    || die "$tarball lacks package/emoji.json or package/img/$vendor/64/"
+  tar -xzf "$tarball" -C "$work" package/emoji.json "package/img/$art/64" \
+    || die "$tarball lacks package/emoji.json or package/img/$art/64/"
   # The names, categories and split of emoji-datasource $VERSION: the vendor's own emoji.json, or for
   # an older release the 16.0.0 one of google's package (which the demo fetches anyway).
   local names="$work/package/emoji.json"
@@ -93,17 +98,17 @@ fetch_vendor() {
     names="$work/names/package/emoji.json"
   fi
 
-  local pngs; pngs=$(find "$work/package/img/$vendor/64" -name '*.png' | wc -l)
+  local pngs; pngs=$(find "$work/package/img/$art/64" -name '*.png' | wc -l)
   [ "$vendor" != google ] || [ "$pngs" -eq 3786 ] \
     || die "$package@$version should hold 3786 PNGs under img/google/64/, found $pngs"
 
   mkdir -p "$work/out"
-  mv "$work/package/img/$vendor/64" "$work/out/images"
-  node - "$work/package/emoji.json" "$names" "$work/out" "$vendor" "$EVAL_PERCENT" <<'JS'
+  mv "$work/package/img/$art/64" "$work/out/images"
+  node - "$work/package/emoji.json" "$names" "$work/out" "$art" "$EVAL_PERCENT" <<'JS'
 const fs = require("fs");
 const path = require("path");
 const crypto = require("crypto");
-const [jsonPath, namesPath, outDir, vendor, evalPercent] = process.argv.slice(2);
+const [jsonPath, namesPath, outDir, art, evalPercent] = process.argv.slice(2);
 
 const readEmoji = file => {
   const list = JSON.parse(fs.readFileSync(file, "utf8"));
@@ -128,7 +133,7 @@ const toneCaption = key => {
 const heldOut = unified =>
   crypto.createHash("sha256").update(unified).digest().readUInt32BE(0) % 100 < Number(evalPercent);
 
-const hasImage = `has_img_${vendor}`;
+const hasImage = `has_img_${art}`;
 const rows = [];
 const missing = [];
 const unmatched = [];

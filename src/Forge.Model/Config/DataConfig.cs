@@ -4,7 +4,7 @@ namespace Forge.Model.Config;
 public sealed record DataConfig
 {
     /// <summary>The `emoji_vendor` names; scripts/fetch-emoji.sh converts exactly these.</summary>
-    public static IReadOnlyList<string> EmojiVendors { get; } = ["google", "twitter", "apple", "facebook", "emojione", "messenger"];
+    public static IReadOnlyList<string> EmojiVendors { get; } = ["google", "twitter", "apple", "facebook", "emojione", "messenger", "facebook-2018"];
 
     /// <summary>
     /// The training manifests, paths relative to the working directory or absolute, whose rows train as one
@@ -45,6 +45,6 @@ public sealed record DataConfig
     public double AugmentColour { get; init; }
     /// <summary>Probability that a training image is mirrored left to right; 0 = never.</summary>
     public double AugmentFlip { get; init; }
-    /// <summary>Emoji art vendor the setup converts: google, twitter, apple, facebook, emojione or messenger.</summary>
+    /// <summary>Emoji art vendor the setup converts: google, twitter, apple, facebook, emojione, messenger or facebook-2018 (see scripts/fetch-emoji.sh).</summary>
     public string EmojiVendor { get; init; } = "google";
 }
