@@ -15,7 +15,7 @@
 # 2019 redesign, emoji-datasource-facebook@4.1.0 (facebook-2018). Their rows are matched to the 16.0.0
 # emoji by unified code and take the 16.0.0 name, category and held-out split, so an emoji has the
 # same caption, and is held out or not, for every vendor. (No older twitter set: twitter's art is the
-# demo's unseen-art test, and its older drawings are nearly the same.)
+# demo's unseen-art test, and an older release of it would put that style into training.)
 #
 # Idempotent: a vendor whose conversion completed (stamp file matching package version and
 # split rule) is left alone, so a second run takes well under a second.
