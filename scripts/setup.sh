@@ -50,14 +50,16 @@ fi
 command -v dotnet >/dev/null || { echo "[setup] error: the .NET 10 SDK is not on PATH (https://dot.net)" >&2; exit 1; }
 
 # --- 3. Demo data (emoji captions) -------------------------------------------------------------
-# The demo trains on google's, apple's and facebook's drawings of the same emoji (data.manifest);
-# twitter's drawings are its unseen-art test (data.unseen_art_manifest), never trained on.
-# FORGE_EMOJI_VENDOR names one more vendor to convert. The first run downloads about 340 MB of npm
-# tarballs (google 74, apple 99, facebook 103, twitter 62 MB; kept in data/.npm) and converts them
-# into about 100 MB of 64 px PNGs, in under a minute on a fast link; each vendor converts once, so a
-# second run only checks stamps.
+# The demo trains on six vendors' drawings of the same emoji (data.manifest): google's, apple's and
+# facebook's of emoji-datasource 16.0.0, and three older sets, EmojiOne's, Facebook Messenger's and
+# Facebook's flat drawings of 2018; twitter's drawings are its unseen-art test
+# (data.unseen_art_manifest), never trained on. FORGE_EMOJI_VENDOR names one more vendor to convert.
+# The first run downloads about 435 MB of npm tarballs (google 74, apple 99, facebook 103, emojione 26,
+# messenger 35, facebook-2018 34, twitter 62 MB; kept in data/.npm) and converts them into about
+# 125 MB of 64 px PNGs (a few seconds a vendor here, once downloaded); each vendor converts once, so a second run
+# only checks stamps.
 if [ -x scripts/fetch-emoji.sh ]; then
-  vendors=(google apple facebook twitter)
+  vendors=(google apple facebook emojione messenger facebook-2018 twitter)
   extra="${FORGE_EMOJI_VENDOR:-google}"
   [[ " ${vendors[*]} " == *" $extra "* ]] || vendors+=("$extra")
   scripts/fetch-emoji.sh "${vendors[@]}"

@@ -153,6 +153,7 @@ internal sealed class JobConfigValidator(ConfigLocations locations, List<ConfigE
         Require(d.AugmentCrop is > 0 and <= 1, "data.augment_crop", d.AugmentCrop, "a fraction of the image side in (0, 1]; 1 = no random crop");
         AtLeast("data.augment_blur", d.AugmentBlur, 0, "0 (no blur) or a largest blur sigma in pixels");
         Require(d.AugmentColour is >= 0 and < 1, "data.augment_colour", d.AugmentColour, "a fraction in [0, 1); 0 = no colour change");
+        Require(d.AugmentFlip is >= 0 and <= 1, "data.augment_flip", d.AugmentFlip, "a probability in [0, 1]; 0 = never mirrored");
         OneOf("data.emoji_vendor", d.EmojiVendor, DataConfig.EmojiVendors);
         if (v.IsBuiltFromShapeKeys && d.ImageSize > 0)
             Require(d.ImageSize == v.ImageSize, "data.image_size", d.ImageSize,

@@ -4,7 +4,7 @@ namespace Forge.Model.Config;
 public sealed record DataConfig
 {
     /// <summary>The `emoji_vendor` names; scripts/fetch-emoji.sh converts exactly these.</summary>
-    public static IReadOnlyList<string> EmojiVendors { get; } = ["google", "twitter", "apple", "facebook"];
+    public static IReadOnlyList<string> EmojiVendors { get; } = ["google", "twitter", "apple", "facebook", "emojione", "messenger", "facebook-2018"];
 
     /// <summary>
     /// The training manifests, paths relative to the working directory or absolute, whose rows train as one
@@ -43,6 +43,8 @@ public sealed record DataConfig
     public double AugmentBlur { get; init; }
     /// <summary>Largest random brightness, contrast and saturation change, as a fraction (0.2 = ±20%); 0 = none.</summary>
     public double AugmentColour { get; init; }
-    /// <summary>Emoji art vendor the setup converts: google, twitter, apple or facebook.</summary>
+    /// <summary>Probability that a training image is mirrored left to right; 0 = never.</summary>
+    public double AugmentFlip { get; init; }
+    /// <summary>Emoji art vendor the setup converts: google, twitter, apple, facebook, emojione, messenger or facebook-2018 (see scripts/fetch-emoji.sh).</summary>
     public string EmojiVendor { get; init; } = "google";
 }

@@ -6,8 +6,9 @@ namespace Forge.Model.Data;
 /// <summary>
 /// Random changes to training images that leave their caption true: a square crop of at least
 /// <see cref="CropScale"/> of the side (position and size random, scaled back to the image size), a
-/// Gaussian blur of sigma up to <see cref="Blur"/> pixels, and a brightness, contrast and saturation
-/// change of up to ±<see cref="Colour"/>. With one drawing per name a model can learn a name from
+/// Gaussian blur of sigma up to <see cref="Blur"/> pixels, a brightness, contrast and saturation
+/// change of up to ±<see cref="Colour"/>, and a left-right mirror with probability <see cref="Flip"/>
+/// (vendors draw many emoji facing the other way). With one drawing per name a model can learn a name from
 /// pixel details that only that artist draws; varying the details that do not name the emoji makes it
 /// rely on what another artist also draws (data.unseen_art_manifest measures that).
 /// <para>
@@ -16,11 +17,12 @@ namespace Forge.Model.Data;
 /// Held-out sets are never augmented.
 /// </para>
 /// </summary>
-public sealed record ImageAugmentation(double CropScale, double Blur, double Colour, long Seed)
+public sealed record ImageAugmentation(double CropScale, double Blur, double Colour, double Flip, long Seed)
 {
-    public bool IsIdentity => CropScale >= 1 && Blur <= 0 && Colour <= 0;
+    public bool IsIdentity => CropScale >= 1 && Blur <= 0 && Colour <= 0 && Flip <= 0;
 
-    public static ImageAugmentation FromConfig(DataConfig data) => new(data.AugmentCrop, data.AugmentBlur, data.AugmentColour, data.Seed);
+    public static ImageAugmentation FromConfig(DataConfig data) =>
+        new(data.AugmentCrop, data.AugmentBlur, data.AugmentColour, data.AugmentFlip, data.Seed);
 
     /// <summary>The changes for sample <paramref name="sampleIndex"/> of the stream.</summary>
     public ImageAugmentationDraw Draw(long sampleIndex)
@@ -30,7 +32,10 @@ public sealed record ImageAugmentation(double CropScale, double Blur, double Col
         var crop = SKRect.Create((float)((1 - side) * random.NextDouble()), (float)((1 - side) * random.NextDouble()), (float)side, (float)side);
         var blur = Blur > 0 ? (float)(Blur * random.NextDouble()) : 0f;
         double Jitter() => Colour > 0 ? 1 + Colour * (2 * random.NextDouble() - 1) : 1;
-        return new ImageAugmentationDraw(crop, blur, Jitter(), Jitter(), Jitter());
+        var (brightness, contrast, saturation) = (Jitter(), Jitter(), Jitter());
+        // Drawn last, and only when asked for, so that a run without it sees the images it saw before.
+        var mirrored = Flip > 0 && random.NextDouble() < Flip;
+        return new ImageAugmentationDraw(crop, blur, brightness, contrast, saturation, mirrored);
     }
 
     // SplitMix64's finaliser: neighbouring sample indices get unrelated seeds.

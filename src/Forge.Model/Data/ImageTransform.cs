@@ -67,7 +67,7 @@ public sealed class ImageTransform
                 var result = codec.GetPixels(info, (IntPtr)decoded);
                 if (result != SKCodecResult.Success)
                     throw new InvalidDataException($"image '{imagePath}' could not be decoded ({result})");
-                var whole = augmentation is null || (augmentation.Crop == SKRect.Create(0, 0, 1, 1) && augmentation.BlurSigma <= 0);
+                var whole = augmentation is not { ChangesGeometry: true };
                 if (whole && info.Width == ImageSize && info.Height == ImageSize)
                 {
                     // Already the target size (every emoji): composite by hand, no canvas needed.
@@ -88,6 +88,7 @@ public sealed class ImageTransform
                         var part = augmentation.Crop;
                         crop = SKRect.Create(crop.Left + part.Left * side, crop.Top + part.Top * side, part.Width * side, part.Height * side);
                         if (augmentation.BlurSigma > 0) paint.ImageFilter = SKImageFilter.CreateBlur(augmentation.BlurSigma, augmentation.BlurSigma);
+                        if (augmentation.Mirrored) canvas.Scale(-1, 1, ImageSize / 2f, 0);
                     }
                     canvas.DrawImage(source, crop, SKRect.Create(0, 0, ImageSize, ImageSize), Sampling, paint);
                 }

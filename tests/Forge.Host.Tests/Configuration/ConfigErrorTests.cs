@@ -108,6 +108,7 @@ public sealed class ConfigErrorTests
     [InlineData("[data]\naugment_crop = 0.0\n", "data.augment_crop", "a fraction of the image side in (0, 1]")]
     [InlineData("[data]\naugment_blur = -1.0\n", "data.augment_blur", "0 (no blur)")]
     [InlineData("[data]\naugment_colour = 1.0\n", "data.augment_colour", "a fraction in [0, 1)")]
+    [InlineData("[data]\naugment_flip = 1.5\n", "data.augment_flip", "a probability in [0, 1]")]
     public void AnImpossibleValueNamesTheKeyAndTheExpectation(string toml, string key, string expectation)
     {
         var error = SingleError(toml);

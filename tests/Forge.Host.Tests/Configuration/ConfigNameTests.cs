@@ -138,7 +138,7 @@ public sealed class ConfigNameTests
     private static bool FetchEmojiConverts(string name)
     {
         var script = File.ReadAllText(Path.Combine(RepositoryPaths.Root, "scripts", "fetch-emoji.sh"));
-        var arm = Regex.Match(script, @"case ""\$vendor"" in\s+([a-z|]+)\)");
+        var arm = Regex.Match(script, @"case ""\$vendor"" in\s+([a-z0-9|-]+)\)");
         Assert.True(arm.Success, "scripts/fetch-emoji.sh has no `case \"$vendor\" in` with a list of vendors");
         return arm.Groups[1].Value.Split('|').Contains(name);
     }

@@ -25,15 +25,16 @@ public sealed class ImageAugmentationTests : IDisposable
         return chw;
     }
 
-    private static ImageAugmentationDraw Only(SKRect? crop = null, float blur = 0, double brightness = 1, double contrast = 1, double saturation = 1) =>
-        new(crop ?? SKRect.Create(0, 0, 1, 1), blur, brightness, contrast, saturation);
+    private static ImageAugmentationDraw Only(SKRect? crop = null, float blur = 0, double brightness = 1, double contrast = 1, double saturation = 1,
+        bool mirrored = false) =>
+        new(crop ?? SKRect.Create(0, 0, 1, 1), blur, brightness, contrast, saturation, mirrored);
 
     [Fact]
     public void DrawsDependOnlyOnSeedAndSampleIndexAndStayWithinTheirBounds()
     {
-        var augmentation = new ImageAugmentation(CropScale: 0.75, Blur: 1.5, Colour: 0.25, Seed: 1234);
+        var augmentation = new ImageAugmentation(CropScale: 0.75, Blur: 1.5, Colour: 0.25, Flip: 0.5, Seed: 1234);
 
-        Assert.Equal(augmentation.Draw(17), new ImageAugmentation(0.75, 1.5, 0.25, 1234).Draw(17));
+        Assert.Equal(augmentation.Draw(17), new ImageAugmentation(0.75, 1.5, 0.25, 0.5, 1234).Draw(17));
         Assert.NotEqual(augmentation.Draw(17), augmentation.Draw(18));
         Assert.NotEqual(augmentation.Draw(17), (augmentation with { Seed = 1235 }).Draw(17));
         foreach (var draw in Enumerable.Range(0, 500).Select(i => augmentation.Draw(i)))
@@ -45,6 +46,31 @@ public sealed class ImageAugmentationTests : IDisposable
             Assert.InRange(draw.BlurSigma, 0f, 1.5f);
             Assert.All([draw.Brightness, draw.Contrast, draw.Saturation], f => Assert.InRange(f, 0.75, 1.25));
         }
+        // Flip 0.5 mirrors about half the samples (500 draws: 5 standard deviations is ±56).
+        Assert.InRange(Enumerable.Range(0, 500).Count(i => augmentation.Draw(i).Mirrored), 194, 306);
+    }
+
+    [Fact]
+    public void FlipOneMirrorsEveryImageAndFlipZeroNone()
+    {
+        // Red left of the middle, blue right of it, and a green top-left corner: asymmetric both ways.
+        var path = TestImages.Write(_folder.File("asymmetric.png"), Size, Size,
+            (x, y) => x < 3 && y < 3 ? SKColors.Lime : x < Size / 2 ? SKColors.Red : SKColors.Blue);
+        var plain = Decode(path, null);
+        var always = new ImageAugmentation(CropScale: 1, Blur: 0, Colour: 0, Flip: 1, Seed: 7);
+        var never = always with { Flip = 0 };
+
+        Assert.All(Enumerable.Range(0, 50), i => Assert.True(always.Draw(i).Mirrored));
+        Assert.All(Enumerable.Range(0, 50), i => Assert.False(never.Draw(i).Mirrored));
+        Assert.True(never.IsIdentity);
+        Assert.False(always.IsIdentity);
+
+        var mirrored = Decode(path, always.Draw(3));
+        Assert.Equal(plain, Decode(path, never.Draw(3)));
+        for (var c = 0; c < 3; c++)
+            for (var y = 0; y < Size; y++)
+                for (var x = 0; x < Size; x++)
+                    Assert.Equal(plain[(c * Size + y) * Size + Size - 1 - x], mirrored[(c * Size + y) * Size + x], 5);
     }
 
     [Fact]
