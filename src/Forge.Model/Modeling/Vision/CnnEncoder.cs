@@ -37,17 +37,13 @@ public sealed class CnnEncoder : VisionEncoder
     {
         var stages = StagesFor(config.PatchSize)
             ?? throw new ArgumentException($"vision_encoder.patch_size {config.PatchSize}: a CNN stem's cells are a power of two of at least 2 pixels (each stage halves the side)");
-        if (config.ImageSize % config.PatchSize != 0)
-            throw new ArgumentException($"vision_encoder.image_size {config.ImageSize} is not a multiple of vision_encoder.patch_size {config.PatchSize}");
+        var side = TokenGrid.Side(config);
         if (config.FeatureDim % (1 << (stages - 1)) != 0)
             throw new ArgumentException($"vision_encoder.feature_dim {config.FeatureDim} is not a multiple of {1 << (stages - 1)}: the {stages} stages of a CNN stem with {config.PatchSize}px cells halve it per stage back from the last");
         if (config.NLayers < 0)
             throw new ArgumentException($"vision_encoder.n_layers {config.NLayers}: expected 0 (the stem alone) or a count of ViT blocks");
-        var grid = config.ImageSize / config.PatchSize;
-        if (config.NumTokens != grid * grid)
-            throw new ArgumentException($"vision_encoder.num_tokens is {config.NumTokens} but a CNN stem over {config.ImageSize}px images with {config.PatchSize}px cells emits {grid * grid}");
+        NumTokens = TokenGrid.Tokens(config, side, $"a CNN stem over {config.ImageSize}px images with {config.PatchSize}px cells");
         _imageSize = config.ImageSize;
-        NumTokens = grid * grid;
         FeatureDim = config.FeatureDim;
 
         var channels = 3;
@@ -75,14 +71,11 @@ public sealed class CnnEncoder : VisionEncoder
 
     public override Tensor forward(Tensor images)
     {
-        if (images.shape[2] != _imageSize || images.shape[3] != _imageSize)
-            throw new ArgumentException($"images are {images.shape[2]}x{images.shape[3]} but vision_encoder.image_size is {_imageSize}");
+        TokenGrid.CheckImages(images, _imageSize);
         using var scope = NewDisposeScope();
         var cells = images;
         foreach (var block in stem) cells = block.forward(cells);
-        var h = cells.flatten(2).transpose(1, 2).Plus(position_embedding); // (B, F, g, g) -> (B, N, F), row-major like the ViT's patches
-        foreach (var block in blocks) h = block.forward(h);
-        return norm.forward(h).MoveToOuterDisposeScope();
+        return TokenGrid.Encode(cells, position_embedding, blocks, norm).MoveToOuterDisposeScope();
     }
 }
 

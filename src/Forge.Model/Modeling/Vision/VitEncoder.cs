@@ -21,13 +21,9 @@ public sealed class VitEncoder : VisionEncoder
 
     public VitEncoder(VisionEncoderConfig config, Device device) : base(nameof(VitEncoder))
     {
-        if (config.ImageSize % config.PatchSize != 0)
-            throw new ArgumentException($"vision_encoder.image_size {config.ImageSize} is not a multiple of vision_encoder.patch_size {config.PatchSize}");
-        var grid = config.ImageSize / config.PatchSize;
-        if (config.NumTokens != grid * grid)
-            throw new ArgumentException($"vision_encoder.num_tokens is {config.NumTokens} but a ViT over {config.ImageSize}px images with {config.PatchSize}px patches emits {grid * grid}");
+        var side = TokenGrid.Side(config);
+        NumTokens = TokenGrid.Tokens(config, side, $"a ViT over {config.ImageSize}px images with {config.PatchSize}px patches");
         _imageSize = config.ImageSize;
-        NumTokens = grid * grid;
         FeatureDim = config.FeatureDim;
         patch_embed = nn.Conv2d(3, config.FeatureDim, config.PatchSize, stride: config.PatchSize, device: device);
         position_embedding = new Parameter(randn([1, NumTokens, config.FeatureDim], device: device).mul_(0.02));
@@ -39,12 +35,8 @@ public sealed class VitEncoder : VisionEncoder
 
     public override Tensor forward(Tensor images)
     {
-        if (images.shape[2] != _imageSize || images.shape[3] != _imageSize)
-            throw new ArgumentException($"images are {images.shape[2]}x{images.shape[3]} but vision_encoder.image_size is {_imageSize}");
+        TokenGrid.CheckImages(images, _imageSize);
         using var scope = NewDisposeScope();
-        var patches = patch_embed.forward(images).flatten(2).transpose(1, 2); // (B, N, F)
-        var h = patches.Plus(position_embedding);
-        foreach (var block in blocks) h = block.forward(h);
-        return norm.forward(h).MoveToOuterDisposeScope();
+        return TokenGrid.Encode(patch_embed.forward(images), position_embedding, blocks, norm).MoveToOuterDisposeScope();
     }
 }
