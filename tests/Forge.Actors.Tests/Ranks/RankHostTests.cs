@@ -34,6 +34,18 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
         return rank;
     }
 
+    /// <summary>Each of `ranks` joins world `epoch` as its index; returns what each told the supervisor.</summary>
+    private static WorldJoined[] JoinAll(TestProbe supervisor, IActorRef[] ranks, long epoch = 1)
+    {
+        var joined = new WorldJoined[ranks.Length];
+        for (var r = 0; r < ranks.Length; r++)
+        {
+            supervisor.Send(ranks[r], new JoinWorld(new RankAssignment("job", epoch, r, ranks.Length, [9], GlobalBatchSize: 8), null));
+            joined[r] = supervisor.ExpectMsg<WorldJoined>(Wait);
+        }
+        return joined;
+    }
+
     [Fact]
     public void ADroppedRankIsReplacedByAFreshOneThatRegistersAgainOnTheSameDevice()
     {
@@ -116,11 +128,7 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
         var supervisor = CreateTestProbe();
         var host = StartHost(supervisor, -1, -1);
         var ranks = new[] { Registered(supervisor, -1), Registered(supervisor, -1) };
-        for (var r = 0; r < ranks.Length; r++)
-        {
-            supervisor.Send(ranks[r], new JoinWorld(new RankAssignment("job", 1, r, 2, [9], GlobalBatchSize: 8), null));
-            Assert.Equal(host, supervisor.ExpectMsg<WorldJoined>(Wait).Relay);
-        }
+        Assert.All(JoinAll(supervisor, ranks), joined => Assert.Equal(host, joined.Relay));
 
         supervisor.Send(host, new RunStep(1, 0));
 
@@ -137,12 +145,8 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
         var supervisor = CreateTestProbe();
         var host = StartHost(supervisor, -1, -1);
         var ranks = new[] { Registered(supervisor, -1), Registered(supervisor, -1) };
-        foreach (var epoch in new[] { 1L, 2L })
-            for (var r = 0; r < ranks.Length; r++)
-            {
-                supervisor.Send(ranks[r], new JoinWorld(new RankAssignment("job", epoch, r, 2, [9], GlobalBatchSize: 8), null));
-                supervisor.ExpectMsg<WorldJoined>(Wait);
-            }
+        JoinAll(supervisor, ranks, epoch: 1);
+        JoinAll(supervisor, ranks, epoch: 2);
 
         supervisor.Send(host, new RunStep(1, 0));   // world 1 was superseded by world 2
         supervisor.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
@@ -159,11 +163,7 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
         var supervisor = CreateTestProbe();
         var host = StartHost(supervisor, -1, -1);
         var ranks = new[] { Registered(supervisor, -1), Registered(supervisor, -1) };
-        for (var r = 0; r < ranks.Length; r++)
-        {
-            supervisor.Send(ranks[r], new JoinWorld(new RankAssignment("job", 1, r, 2, [9], GlobalBatchSize: 8), null));
-            supervisor.ExpectMsg<WorldJoined>(Wait);
-        }
+        JoinAll(supervisor, ranks);
         supervisor.Send(host, new RunStep(1, 0));
         supervisor.ExpectMsg<StepsDone>(Wait);
         supervisor.Send(host, new RunStep(1, 1));
@@ -182,8 +182,7 @@ public sealed class RankHostTests(ITestOutputHelper output) : Akka.TestKit.Xunit
         var supervisor = CreateTestProbe();
         var host = StartHost(supervisor, -1);
         var rank = Registered(supervisor, -1);
-        supervisor.Send(rank, new JoinWorld(new RankAssignment("job", 1, 0, 1, [9], GlobalBatchSize: 8), null));
-        supervisor.ExpectMsg<WorldJoined>(Wait);
+        JoinAll(supervisor, [rank]);
         supervisor.Send(host, new RunStep(1, 0));
         supervisor.ExpectMsg<StepsDone>(Wait);
 
